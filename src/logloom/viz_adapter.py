@@ -1,0 +1,512 @@
+"""The 3D/time-series view of a run, drawn with the Rerun SDK (an optional extra).
+
+Owns: ``VizScene`` (what to draw, built from the configs as plain data) and the
+observer that turns the engine's hooks into Rerun columns. Promises:
+
+- ``import logloom`` never imports rerun; only ``make_viz_observer`` does, and
+  without it raises ``VizUnavailableError`` carrying ``pip install 'logloom[viz]'``.
+- Every hook only appends to a list; data leaves in columns (``send_columns``)
+  every ``chunk_events`` events and at ``close()``, because one ``rr.log`` per
+  event costs 60-280 us and would cut throughput a hundredfold.
+- Everything is on one timeline, ``timestamp``, of the log's own times; the
+  SDK's wall-clock ``log_time`` and ``log_tick`` are turned off.
+- ``serve`` binds only the address it is given (the SDK's ``serve_grpc`` binds
+  every interface).
+
+Entity layout: ``line/<id>`` box coloured by state (``line/<id>/alarm`` a red
+wireframe from an anomaly until the component's next state change),
+``states/<id>`` StateChange lane, ``metrics/<id>/<metric>`` scalars with their
+anomalies as red points under ``.../anomalies``, ``anomalies`` a text log.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from logloom.records import Anomaly, MetricRow, Observer, StateChange
+
+if TYPE_CHECKING:
+    import rerun as rr
+
+try:
+    from logloom.errors import LogloomError
+except ImportError:  # pragma: no cover - until logloom.errors lands
+
+    class LogloomError(Exception):  # type: ignore[no-redef]
+        """Fallback base until ``logloom.errors`` exists."""
+
+
+INSTALL_HINT = "pip install 'logloom[viz]'"
+TIMELINE = "timestamp"
+DEFAULT_PORT = 9876
+ANOMALY_RGB = (255, 0, 0)
+
+RGB = tuple[int, int, int]
+
+
+class VizUnavailableError(LogloomError):
+    """The Rerun SDK is not installed; the message carries the install command."""
+
+    def __init__(self) -> None:
+        super().__init__(f"visualisation needs the Rerun SDK: {INSTALL_HINT}")
+
+
+def parse_color(value: object) -> RGB:
+    """``"#rrggbb"`` or ``[r, g, b]`` (0-255) as an RGB tuple; ValueError otherwise."""
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == 7 and text[0] == "#":
+            try:
+                return (int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16))
+            except ValueError:
+                pass
+    elif (
+        isinstance(value, Sequence)
+        and len(value) == 3
+        and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)
+    ):
+        return (int(value[0]), int(value[1]), int(value[2]))
+    raise ValueError(f"colour must be '#rrggbb' or [r, g, b] with 0-255 values, got {value!r}")
+
+
+def _rgba32(rgb: RGB) -> int:
+    return (rgb[0] << 24) | (rgb[1] << 16) | (rgb[2] << 8) | 0xFF
+
+
+@dataclass(frozen=True)
+class VizComponent:
+    """One component as drawn: where, how big, its machine's states and metrics."""
+
+    id: str
+    type: str
+    initial_state: str
+    states: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    size: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class VizScene:
+    """What the view shows, from the configs; plain data, no rerun needed."""
+
+    components: tuple[VizComponent, ...]
+    state_colors: Mapping[str, RGB] = field(default_factory=dict)
+    default_color: RGB = (158, 158, 158)
+    line: str = "logloom"
+
+    def color_of(self, state: str) -> RGB:
+        return self.state_colors.get(state, self.default_color)
+
+    @classmethod
+    def from_config(
+        cls,
+        machine_graph: Mapping[str, Any],
+        process_logic: Mapping[str, Any],
+        viz_resources: Mapping[str, Any] | None = None,
+    ) -> VizScene:
+        """Build from the parsed YAML dicts (viz_resources optional).
+
+        Components without a position are laid out in a row behind the others.
+        """
+        viz = viz_resources or {}
+        placed: Mapping[str, Any] = viz.get("components") or {}
+        machines: Mapping[str, Any] = process_logic.get("machines") or {}
+        comps: list[VizComponent] = []
+        unplaced = 0
+        for raw in machine_graph.get("components") or []:
+            machine = machines.get(raw["type"]) or {}
+            states: Mapping[str, Any] = machine.get("states") or {}
+            metrics = tuple(
+                m["name"] for st in states.values() for m in ((st or {}).get("metrics") or [])
+            )
+            where = placed.get(raw["id"])
+            if where is not None:
+                pos = tuple(float(v) for v in where.get("position", (0, 0, 0)))
+                size = tuple(float(v) for v in where.get("size", (1, 1, 1)))
+                label = str(where.get("label") or raw["id"])
+            else:
+                pos, size, label = (2.5 * unplaced, -3.0, 0.0), (1.0, 1.0, 1.0), raw["id"]
+                unplaced += 1
+            comps.append(
+                VizComponent(
+                    id=raw["id"],
+                    type=raw["type"],
+                    initial_state=str(machine.get("initial", "")),
+                    states=tuple(states),
+                    metrics=tuple(dict.fromkeys(metrics)),
+                    position=pos,  # type: ignore[arg-type]
+                    size=size,  # type: ignore[arg-type]
+                    label=label,
+                )
+            )
+        colors = {
+            name: parse_color((spec or {}).get("color"))
+            for name, spec in (viz.get("states") or {}).items()
+        }
+        default = parse_color(viz["default_color"]) if "default_color" in viz else (158, 158, 158)
+        return cls(tuple(comps), colors, default, str(machine_graph.get("line") or "logloom"))
+
+    @classmethod
+    def from_config_dir(cls, config_dir: Path) -> VizScene:
+        """Read the YAML files of a config directory (viz_resources.yaml optional)."""
+        import yaml
+
+        def load(name: str) -> Any:
+            path = config_dir / name
+            if not path.exists():
+                return None
+            with path.open(encoding="utf-8") as fh:
+                return yaml.safe_load(fh)
+
+        return cls.from_config(
+            load("machine_graph.yaml") or {},
+            load("process_logic.yaml") or {},
+            load("viz_resources.yaml"),
+        )
+
+
+class NullObserver(Observer):
+    """Observes nothing; stands in when no viz sink could be opened."""
+
+
+def _import_rerun() -> Any:
+    try:
+        import rerun
+    except ImportError as exc:
+        raise VizUnavailableError() from exc
+    return rerun
+
+
+def has_display() -> bool:
+    """Whether a native viewer window can be opened here."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def split_address(serve: str) -> tuple[str, int]:
+    """``HOST``, ``HOST:PORT`` or ``[v6]:PORT`` -> (host, port); default port 9876."""
+    text = serve.strip() or "127.0.0.1"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else DEFAULT_PORT
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return host or "127.0.0.1", int(port)
+    return text, DEFAULT_PORT
+
+
+def build_blueprint(scene: VizScene) -> Any:
+    """The default layout: 3D line and anomaly log | state lanes and metric charts."""
+    rr = _import_rerun()
+    rrb = rr.blueprint
+    esc = rr.escape_entity_path_part
+    tabs = [
+        rrb.Grid(
+            *[
+                rrb.TimeSeriesView(origin=f"/metrics/{esc(c.id)}/{esc(m)}", name=m)
+                for m in c.metrics
+            ],
+            name=c.label or c.id,
+        )
+        for c in scene.components
+        if c.metrics
+    ]
+    right = [rrb.StateTimelineView(origin="/states", name="States")]
+    if tabs:
+        right.append(rrb.Tabs(*tabs, name="Metrics"))
+    return rrb.Blueprint(
+        rrb.Horizontal(
+            rrb.Vertical(
+                rrb.Spatial3DView(origin="/line", name=scene.line),
+                rrb.TextLogView(origin="/anomalies", name="Anomalies"),
+                row_shares=[3, 1],
+            ),
+            rrb.Vertical(*right, row_shares=[1, 2][: len(right)]),
+            column_shares=[2, 3],
+        ),
+        rrb.TimePanel(timeline=TIMELINE),
+    )
+
+
+def make_viz_observer(
+    viz_config: VizScene,
+    *,
+    spawn: bool,
+    save: Path | None,
+    serve: str | None,
+    notify: Callable[[str], None] | None = None,
+    chunk_events: int = 10_000,
+) -> Observer:
+    """Open the requested sinks and return the observer that feeds them.
+
+    ``spawn`` starts a native viewer when a display exists (otherwise ``notify``
+    says what to do instead); ``save`` writes an .rrd file; ``serve`` is the bind
+    address (``HOST[:PORT]``) of a gRPC server a viewer can connect to. Raises
+    ``VizUnavailableError`` without the SDK. Returns a ``NullObserver`` when no
+    sink is left.
+    """
+    rr = _import_rerun()
+    say = notify or (lambda msg: print(msg, file=sys.stderr))
+    sinks: list[Any] = []
+    if save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        sinks.append(rr.FileSink(str(save)))
+    serve_port = None
+    if serve is not None:
+        host, serve_port = split_address(serve)
+        server = rr.GrpcServerSink(bind_ip=host, port=serve_port)
+        sinks.append(server)
+        say(f"viz: serving on {host}:{serve_port}; connect with: rerun {server.uri}")
+    if spawn:
+        if has_display():
+            port = DEFAULT_PORT + 1 if serve_port == DEFAULT_PORT else DEFAULT_PORT
+            rr.spawn(port=port, connect=False)
+            sinks.append(rr.GrpcSink(f"rerun+http://127.0.0.1:{port}/proxy"))
+        else:
+            say(
+                "viz: no display here (DISPLAY/WAYLAND_DISPLAY unset); use --viz-save FILE.rrd "
+                "and open it with `rerun FILE.rrd` on a machine with a screen, or --viz-serve "
+                "and connect a viewer to it"
+            )
+    if not sinks:
+        return NullObserver()
+    rec = rr.RecordingStream("logloom", recording_id=uuid.uuid4())
+    rec.set_log_time_enabled(False)
+    rec.set_log_tick_enabled(False)
+    rec.set_sinks(*sinks, default_blueprint=build_blueprint(viz_config))
+    rec.send_recording_name(viz_config.line)
+    return RerunObserver(viz_config, rec, chunk_events=chunk_events)
+
+
+class RerunObserver(Observer):
+    """Buffers the engine's records and sends them to a RecordingStream in columns.
+
+    Owns the recording stream: ``close()`` flushes and disconnects it (which
+    finalises an .rrd file).
+    """
+
+    def __init__(self, scene: VizScene, rec: rr.RecordingStream, *, chunk_events: int) -> None:
+        self._rr = _import_rerun()
+        self._rec = rec
+        self._scene = scene
+        self._chunk = max(1, chunk_events)
+        self._changes: list[StateChange] = []
+        self._rows: list[MetricRow] = []
+        self._anomalies: list[Anomaly] = []
+        self._pending = 0
+        self._started = False
+        self._series_seen: set[tuple[str, str]] = set()
+        self._alarm_on: set[str] = set()
+        self._comps = {c.id: c for c in scene.components}
+        self._color32 = {s: _rgba32(rgb) for s, rgb in scene.state_colors.items()}
+        self._default32 = _rgba32(scene.default_color)
+        self._closed = False
+        self._log_static()
+
+    # --- hooks: append only -------------------------------------------------
+    def on_state_change(self, change: StateChange) -> None:
+        self._changes.append(change)
+        self._pending += 1
+        if self._pending >= self._chunk:
+            self.flush()
+
+    def on_row(self, row: MetricRow) -> None:
+        self._rows.append(row)
+        self._pending += 1
+        if self._pending >= self._chunk:
+            self.flush()
+
+    def on_anomaly(self, anomaly: Anomaly) -> None:
+        self._anomalies.append(anomaly)
+        self._pending += 1
+        if self._pending >= self._chunk:
+            self.flush()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.flush()
+        self._rec.flush()
+        self._rec.disconnect()
+
+    # --- sending ------------------------------------------------------------
+    def _esc(self, part: str) -> str:
+        return str(self._rr.escape_entity_path_part(part))
+
+    def _log_static(self) -> None:
+        import numpy as np
+
+        rr, rec = self._rr, self._rec
+        for c in self._scene.components:
+            half = [s / 2 for s in c.size]
+            rec.log(
+                f"line/{self._esc(c.id)}",
+                rr.Boxes3D(centers=[c.position], half_sizes=[half], fill_mode="solid"),
+                static=True,
+            )
+            rec.log(
+                f"line/{self._esc(c.id)}/alarm",
+                rr.Boxes3D(centers=[c.position], colors=[ANOMALY_RGB], fill_mode="majorwireframe"),
+                static=True,
+            )
+            states = list(dict.fromkeys([*c.states, c.initial_state]))
+            rec.log(
+                f"states/{self._esc(c.id)}",
+                rr.StateConfiguration(
+                    values=states,
+                    colors=np.array(
+                        [self._color32.get(s, self._default32) for s in states], dtype=np.uint32
+                    ),
+                ),
+                static=True,
+            )
+
+    def _time(self, ts_us: list[int]) -> Any:
+        import numpy as np
+
+        ns = np.asarray(ts_us, dtype=np.int64) * 1000
+        return [self._rr.TimeColumn(TIMELINE, timestamp=ns.view("datetime64[ns]"))]
+
+    def flush(self) -> None:
+        """Send everything buffered, one ``send_columns`` per entity."""
+        changes, rows, anomalies = self._changes, self._rows, self._anomalies
+        self._changes, self._rows, self._anomalies, self._pending = [], [], [], 0
+        if not (changes or rows or anomalies):
+            return
+        lanes: dict[str, tuple[list[int], list[str]]] = {}
+        if not self._started:
+            self._started = True
+            t0 = min(b[0].ts for b in (changes, rows, anomalies) if b)
+            first_from: dict[str, str] = {}
+            for ch in changes:
+                first_from.setdefault(ch.component_id, ch.from_state)
+            for c in self._scene.components:
+                lanes[c.id] = ([t0], [first_from.get(c.id, c.initial_state)])
+        for ch in changes:
+            lane = lanes.get(ch.component_id)
+            if lane is None:
+                lane = lanes[ch.component_id] = ([], [])
+            lane[0].append(ch.ts)
+            lane[1].append(ch.to_state)
+        self._send_states(lanes)
+        self._send_metrics(rows, anomalies)
+        self._send_alarms(changes, anomalies)
+
+    def _send_states(self, lanes: Mapping[str, tuple[list[int], list[str]]]) -> None:
+        import numpy as np
+
+        rr, rec = self._rr, self._rec
+        for cid, (ts, states) in lanes.items():
+            path = self._esc(cid)
+            index = self._time(ts)
+            rec.send_columns(f"states/{path}", index, rr.StateChange.columns(state=states))
+            comp = self._comps.get(cid)
+            if comp is None:
+                continue
+            colors = np.fromiter(
+                (self._color32.get(s, self._default32) for s in states), np.uint32, len(states)
+            )
+            name = comp.label or cid
+            labels = [f"{name}: {s}" for s in states]
+            rec.send_columns(
+                f"line/{path}", index, rr.Boxes3D.columns(colors=colors, labels=labels)
+            )
+
+    def _send_metrics(self, rows: list[MetricRow], anomalies: list[Anomaly]) -> None:
+        import numpy as np
+
+        rr, rec = self._rr, self._rec
+        series: dict[tuple[str, str], tuple[list[int], list[float], str]] = {}
+        for r in rows:
+            if r.inferred:  # synthesised zero-length visits, left out as in the baseline
+                continue
+            s = series.get((r.component_id, r.metric_name))
+            if s is None:
+                s = series[(r.component_id, r.metric_name)] = ([], [], r.unit)
+            s[0].append(r.ts)
+            s[1].append(r.value)
+        for (cid, metric), (ts, values, unit) in series.items():
+            path = f"metrics/{self._esc(cid)}/{self._esc(metric)}"
+            if (cid, metric) not in self._series_seen:
+                self._series_seen.add((cid, metric))
+                rec.log(path, rr.SeriesLines(names=f"{metric} [{unit}]"), static=True)
+                rec.log(
+                    f"{path}/anomalies",
+                    rr.SeriesPoints(
+                        colors=[ANOMALY_RGB], names="anomaly", markers="cross", marker_sizes=6.0
+                    ),
+                    static=True,
+                )
+            rec.send_columns(
+                path, self._time(ts), rr.Scalars.columns(scalars=np.asarray(values, np.float64))
+            )
+        if not anomalies:
+            return
+        marks: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+        for a in anomalies:
+            m = marks.setdefault((a.component_id, a.metric_name), ([], []))
+            m[0].append(a.ts)
+            m[1].append(a.value)
+        for (cid, metric), (ts, values) in marks.items():
+            path = f"metrics/{self._esc(cid)}/{self._esc(metric)}/anomalies"
+            rec.send_columns(
+                path, self._time(ts), rr.Scalars.columns(scalars=np.asarray(values, np.float64))
+            )
+        texts = [
+            f"{a.component_id} {a.metric_name}={a.value:g} {a.unit} in {a.state_context}: "
+            f"outside [{a.lower:g}, {a.upper:g}] (expected {a.expected:g}, "
+            f"score {a.score:.2f}, {a.rule})"
+            for a in anomalies
+        ]
+        n = len(anomalies)
+        rec.send_columns(
+            "anomalies",
+            self._time([a.ts for a in anomalies]),
+            rr.TextLog.columns(
+                text=texts,
+                level=["WARN"] * n,
+                color=np.full(n, _rgba32(ANOMALY_RGB), dtype=np.uint32),
+            ),
+        )
+
+    def _send_alarms(self, changes: list[StateChange], anomalies: list[Anomaly]) -> None:
+        """Red wireframe on a component from its anomaly to its next state change."""
+        if not anomalies and not self._alarm_on:
+            return
+        import numpy as np
+
+        events: list[tuple[int, int, str]] = [(a.ts, 0, a.component_id) for a in anomalies]
+        events += [(c.ts, 1, c.component_id) for c in changes if c.component_id in self._comps]
+        events.sort(key=lambda e: (e[0], e[1]))
+        per: dict[str, tuple[list[int], list[int]]] = {}
+        for ts, kind, cid in events:
+            comp = self._comps.get(cid)
+            if comp is None:
+                continue
+            on = cid in self._alarm_on
+            if kind == 0 and not on:
+                self._alarm_on.add(cid)
+                per.setdefault(cid, ([], []))[0].append(ts)
+                per[cid][1].append(1)
+            elif kind == 1 and on and (last := per.get(cid)) is not None and last[0][-1] < ts:
+                self._alarm_on.discard(cid)
+                last[0].append(ts)
+                last[1].append(0)
+            elif kind == 1 and on and cid not in per:
+                self._alarm_on.discard(cid)
+                per[cid] = ([ts], [0])
+        for cid, (times, lengths) in per.items():
+            half = [s / 2 * 1.15 for s in self._comps[cid].size]
+            flat = np.asarray([half] * sum(lengths), dtype=np.float32).reshape(-1, 3)
+            column = self._rr.Boxes3D.columns(half_sizes=flat).partition(lengths)
+            self._rec.send_columns(f"line/{self._esc(cid)}/alarm", self._time(times), column)
