@@ -1,0 +1,266 @@
+"""Baseline statistics: metric rows in, the ``metrics`` section of a baseline out.
+
+Owns the statistical method of section 6 of the SPEC (documented for users in
+docs/anomaly-detection.md):
+
+* Each metric is first moved to a scale on which it is roughly symmetric. For
+  non-negative metrics the transform is picked from the ladder of powers
+  (identity, square root, cube root, log; log only for strictly positive data) as
+  the one with the smallest quantile skewness ``(p95 + p05 - 2 p50) / (p95 - p05)``;
+  log (identity when there are zeros) is the default that another must beat by 0.02.
+  Lognormal cycle times come out as ``log``, exponential or gamma idle times as
+  ``cbrt`` (Wilson-Hilferty), symmetric values as the identity.
+* On that scale: centre = median, scale = 1.4826 * MAD; limits = centre +- k * scale,
+  mapped back to raw units. MAD 0 (more than half the values equal): the standard
+  deviation stands in, then 1 % of |median| (on the log scale: log 1.01), then 1e-9.
+  Such a discrete metric's limits are also widened to cover the baseline's own
+  0.1 % / 99.9 % quantiles, so a count that is 1 in 5 % of the cycles does not alarm
+  on every 1.
+* ``drift_mu`` / ``drift_sigma`` are the mean and standard deviation of the
+  winsorised z (clipped to +-DRIFT_CLIP) over the baseline; the drift rules
+  standardise with them so that EWMA and CUSUM are calibrated to the baseline itself.
+
+Rows whose ``state_context`` ends in ``:inferred`` never enter a statistic. Values are
+kept in ``array('d')`` per metric (8 bytes a row), never as Python objects.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from logloom.records import MetricRow
+
+SCHEMA_VERSION = 1
+DEFAULT_K = 4.0
+MAD_TO_SIGMA = 1.4826
+DRIFT_CLIP = 3.0  # winsorising bound of z for the drift statistics
+COVER_Q = 0.001  # discrete metrics: limits cover the [0.1 %, 99.9 %] quantiles
+MIN_FOR_SELECTION = 20  # fewer values: no skewness-based choice of transform
+SKEW_MARGIN = 0.02  # how much less skewed another transform must be than the default
+
+# method name -> the power of its transform (0 = log)
+METHODS: dict[str, float] = {
+    "robust_z": 1.0,
+    "robust_sqrt_z": 0.5,
+    "robust_cbrt_z": 1.0 / 3.0,
+    "robust_log_z": 0.0,
+}
+
+
+@dataclass(frozen=True)
+class MetricLimits:
+    """A metric's ``anomaly:`` settings from process_logic.yaml; None means not set."""
+
+    k: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    min_samples: int | None = None
+
+
+def forward(method: str) -> Callable[[float], float]:
+    """The transform of ``method`` for one value (sign-preserving powers; log needs x > 0)."""
+    p = METHODS[method]
+    if p == 1.0:
+        return float
+    if p == 0.0:
+        return _log
+    return lambda x: math.copysign(abs(x) ** p, x)
+
+
+def inverse(method: str, y: float) -> float:
+    """Map ``y`` on the method's scale back to raw units."""
+    p = METHODS[method]
+    if p == 1.0:
+        return y
+    if p == 0.0:
+        return math.exp(min(y, 700.0))
+    return math.copysign(abs(y) ** (1.0 / p), y)
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0.0 else -math.inf
+
+
+def _transform(method: str, x: np.ndarray) -> np.ndarray:
+    p = METHODS[method]
+    if p == 1.0:
+        return x
+    if p == 0.0:
+        return np.log(x)
+    return np.sign(x) * np.abs(x) ** p
+
+
+def _quantile_skew(y: np.ndarray) -> float:
+    p05, p50, p95 = np.quantile(y, [0.05, 0.5, 0.95])
+    spread = p95 - p05
+    return 0.0 if spread <= 0 else float((p95 + p05 - 2.0 * p50) / spread)
+
+
+def choose_method(x: np.ndarray) -> str:
+    """Pick the transform that makes ``x`` most symmetric (see the module docstring)."""
+    if x.size == 0 or float(x.min()) < 0.0:
+        return "robust_z"
+    positive = float(x.min()) > 0.0
+    if x.size < MIN_FOR_SELECTION:
+        return "robust_log_z" if positive else "robust_z"
+    mad = float(np.median(np.abs(x - np.median(x))))
+    if mad == 0.0:
+        return "robust_z"  # discrete: a transform cannot help, coverage does
+    skew = {m: abs(_quantile_skew(_transform(m, x))) for m in METHODS if positive or METHODS[m]}
+    preferred = "robust_log_z" if positive else "robust_z"
+    best = min(skew, key=skew.__getitem__)
+    # another transform must clearly beat the default, not win on sampling noise
+    return best if skew[best] < skew[preferred] - SKEW_MARGIN else preferred
+
+
+def robust_centre_scale(y: np.ndarray, method: str) -> tuple[float, float, str]:
+    """Median and MAD-based scale of ``y`` (already on the method's scale).
+
+    Returns ``(centre, scale, scale_source)`` with scale_source ``mad``, ``std`` or
+    ``floor`` (1 % of |median| on the raw scale, log 1.01 on the log scale, or 1e-9).
+    """
+    centre = float(np.median(y))
+    scale = MAD_TO_SIGMA * float(np.median(np.abs(y - centre)))
+    if scale > 0.0:
+        return centre, scale, "mad"
+    scale = float(np.std(y, ddof=1)) if y.size > 1 else 0.0
+    if scale > 0.0:
+        return centre, scale, "std"
+    if METHODS[method] == 0.0:
+        return centre, math.log1p(0.01), "floor"  # 1 % of the median, multiplicatively
+    # identity (and, in principle, a power scale): 1 % of |median| on that scale
+    return centre, (0.01 * abs(centre)) or 1e-9, "floor"
+
+
+def metric_stats(
+    values: np.ndarray, unit: str, limits: MetricLimits | None = None, k_default: float = DEFAULT_K
+) -> dict[str, Any]:
+    """The baseline entry of one metric (SPEC 6 keys plus the method's own)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        raise ValueError("metric_stats needs at least one finite value")
+    limits = limits or MetricLimits()
+    k = float(limits.k if limits.k is not None else k_default)
+    method = choose_method(x)
+    y = _transform(method, x)
+    centre, scale, source = robust_centre_scale(y, method)
+    learned_lower = inverse(method, centre - k * scale)
+    learned_upper = inverse(method, centre + k * scale)
+    cover: dict[str, float] = {}
+    if source != "mad":
+        q_lo, q_hi = np.quantile(x, [COVER_Q, 1.0 - COVER_Q], method="nearest")
+        cover = {"cover_lower": float(q_lo), "cover_upper": float(q_hi)}
+        learned_lower = min(learned_lower, cover["cover_lower"])
+        learned_upper = max(learned_upper, cover["cover_upper"])
+    z = np.clip((y - centre) / scale, -DRIFT_CLIP, DRIFT_CLIP)
+    median = float(np.median(x))
+    p05, p95 = np.quantile(x, [0.05, 0.95])
+    entry: dict[str, Any] = {
+        "unit": unit,
+        "n": int(x.size),
+        "mean": float(x.mean()),
+        "std": float(x.std(ddof=1)) if x.size > 1 else 0.0,
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "median": median,
+        "mad": float(np.median(np.abs(x - median))),
+        "p05": float(p05),
+        "p95": float(p95),
+        "lower": learned_lower if limits.lower is None else float(limits.lower),
+        "upper": learned_upper if limits.upper is None else float(limits.upper),
+        "method": method,
+        "k": k,
+        "center": centre,
+        "scale": scale,
+        "scale_source": source,
+        "learned_lower": learned_lower,
+        "learned_upper": learned_upper,
+        "drift_mu": float(z.mean()),
+        "drift_sigma": float(z.std()),
+        **cover,
+    }
+    override = {
+        key: float(val)
+        for key, val in (("lower", limits.lower), ("upper", limits.upper))
+        if val is not None
+    }
+    if override:
+        entry["override"] = override
+    return entry
+
+
+class BaselineAccumulator:
+    """Collects the values of every (component, metric) of a record run.
+
+    Feed it rows one at a time (``add``; inferred rows are dropped) or per-metric
+    arrays (``extend``), then ``build`` the baseline dict.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str], array[float]] = {}
+        self._units: dict[tuple[str, str], str] = {}
+
+    def add(self, row: MetricRow) -> None:
+        if row.state_context.endswith(":inferred"):
+            return
+        key = (row.component_id, row.metric_name)
+        values = self._values.get(key)
+        if values is None:
+            values = self._values[key] = array("d")
+            self._units[key] = row.unit
+        values.append(row.value)
+
+    def extend(self, component_id: str, metric: str, unit: str, values: Iterable[float]) -> None:
+        key = (component_id, metric)
+        self._values.setdefault(key, array("d")).extend(values)
+        self._units.setdefault(key, unit)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._values.values())
+
+    def build(
+        self,
+        limits: Mapping[tuple[str, str], MetricLimits] | None = None,
+        *,
+        k_default: float = DEFAULT_K,
+        sources: Iterable[str] = (),
+        config_sha256: str = "",
+    ) -> dict[str, Any]:
+        """The baseline dict of SPEC 6, without ``id``/``created`` (the archive sets them)."""
+        limits = limits or {}
+        metrics: dict[str, dict[str, Any]] = {}
+        for (component, metric), values in sorted(self._values.items()):
+            if not values:
+                continue
+            arr = np.frombuffer(values, dtype=float)
+            unit = self._units[component, metric]
+            entry = metric_stats(arr, unit, limits.get((component, metric)), k_default)
+            metrics.setdefault(component, {})[metric] = entry
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "sources": [str(s) for s in sources],
+            "config_sha256": config_sha256,
+            "metrics": metrics,
+        }
+
+
+def compute_baseline(
+    rows: Iterable[MetricRow],
+    limits: Mapping[tuple[str, str], MetricLimits] | None = None,
+    *,
+    k_default: float = DEFAULT_K,
+    sources: Iterable[str] = (),
+    config_sha256: str = "",
+) -> dict[str, Any]:
+    """Statistics of ``rows`` per (component, metric): the baseline dict of SPEC 6."""
+    acc = BaselineAccumulator()
+    for row in rows:
+        acc.add(row)
+    return acc.build(limits, k_default=k_default, sources=sources, config_sha256=config_sha256)

@@ -1,0 +1,242 @@
+"""The Scorer's settings and its precomputed per-metric models.
+
+``AnomalyConfig`` is the ``settings.anomaly`` section of process_logic.yaml;
+``MetricModel`` is one (component, metric) of the baseline, compiled to plain float
+attributes so that scoring a row is a dict lookup and a few float operations, plus
+that metric's drift state and the run's tallies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from logloom.baseline_stats import METHODS, MetricLimits, forward, inverse
+
+RULES = ("limits", "ewma", "cusum", "nelson2", "stuck", "invalid_burst")
+DEFAULT_RULES = ("limits", "ewma", "stuck", "invalid_burst")
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """``settings.anomaly`` of process_logic.yaml (every key optional, these are defaults).
+
+    ```yaml
+    settings:
+      anomaly:
+        rules: [limits, ewma, stuck, invalid_burst]   # also: cusum, nelson2
+        k: 4.0              # limits: robust z each side
+        min_samples: 20     # fewer in the baseline: not scored, reported once
+        ewma: {lambda: 0.2, L: 3.5}
+        cusum: {k: 0.5, h: 5.0}
+        nelson: {run: 9}
+        burst: {count: 5, window_s: 60, kinds: [invalid_transition]}
+    ```
+    """
+
+    rules: tuple[str, ...] = DEFAULT_RULES
+    k: float = 4.0
+    min_samples: int = 20
+    ewma_lambda: float = 0.2
+    ewma_L: float = 3.5
+    cusum_k: float = 0.5
+    cusum_h: float = 5.0
+    nelson_run: int = 9
+    burst_count: int = 5
+    burst_window_s: float = 60.0
+    burst_kinds: tuple[str, ...] = ("invalid_transition",)
+
+    def __post_init__(self) -> None:
+        problems = [f"unknown rule {r!r} (known: {', '.join(RULES)})"
+                    for r in self.rules if r not in RULES]
+        if not 0.0 < self.ewma_lambda <= 1.0:
+            problems.append("ewma.lambda must be in (0, 1]")
+        for name in ("k", "ewma_L", "cusum_h", "burst_window_s"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be > 0")
+        if self.cusum_k < 0:
+            problems.append("cusum.k must be >= 0")
+        for name in ("min_samples", "nelson_run", "burst_count"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1")
+        if problems:
+            raise ValueError("settings.anomaly: " + "; ".join(problems))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> AnomalyConfig:
+        """Build from the YAML mapping above; unknown keys raise ``ValueError``."""
+        data = dict(data or {})
+        flat: dict[str, Any] = {}
+        nested = {"ewma": {"lambda": "ewma_lambda", "L": "ewma_L"},
+                  "cusum": {"k": "cusum_k", "h": "cusum_h"},
+                  "nelson": {"run": "nelson_run"},
+                  "burst": {"count": "burst_count", "window_s": "burst_window_s",
+                            "kinds": "burst_kinds"}}
+        unknown: list[str] = []
+        for key, value in data.items():
+            if key in nested:
+                for sub, sub_value in dict(value or {}).items():
+                    if sub in nested[key]:
+                        flat[nested[key][sub]] = sub_value
+                    else:
+                        unknown.append(f"{key}.{sub}")
+            elif key in ("rules", "k", "min_samples"):
+                flat[key] = value
+            else:
+                unknown.append(key)
+        if unknown:
+            raise ValueError("settings.anomaly: unknown key(s) " + ", ".join(unknown))
+        for key in ("rules", "burst_kinds"):
+            if key in flat:
+                flat[key] = tuple(flat[key])
+        types = {f.name: f.type for f in fields(cls)}
+        for key, value in flat.items():
+            if types[key] in ("float", "int") and (isinstance(value, bool)
+                                                   or not isinstance(value, int | float)):
+                raise ValueError(f"settings.anomaly: {key} must be a number, not {value!r}")
+        return cls(**flat)
+
+
+@dataclass(frozen=True)
+class DurationMetric:
+    """The duration metric that measures a state, for the ``stuck`` rule."""
+
+    name: str
+    unit_seconds: float = 1.0  # seconds per unit of the metric (s: 1, min: 60, ms: 0.001)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the terminal summary."""
+
+    component_id: str
+    metric_name: str
+    rows: int
+    anomalies: int
+    by_rule: dict[str, int]
+    worst: float | None  # the row's robust z with the largest magnitude; None: not scored
+    lower: float | None
+    upper: float | None
+    unit: str
+    method: str
+    covered: bool
+    n: int
+
+
+@dataclass(eq=False)
+class MetricModel:
+    """One (component, metric): compiled limits, drift state and this run's tallies."""
+
+    component_id: str
+    metric_name: str
+    unit: str
+    covered: bool
+    n: int = 0
+    method: str = ""
+    power: float = 1.0
+    center: float = 0.0
+    scale: float = 1.0
+    inv_scale: float = 1.0
+    k: float = 4.0
+    lower: float = -math.inf
+    upper: float = math.inf
+    expected: float = 0.0
+    drift: bool = False
+    drift_mu: float = 0.0
+    drift_inv_sigma: float = 1.0
+    # drift state (persisted)
+    ewma: float = 0.0
+    ewma_i: int = 0
+    cusum_hi: float = 0.0
+    cusum_lo: float = 0.0
+    run: int = 0
+    side: int = 0
+    # tallies of this run (not persisted)
+    rows: int = 0
+    anomalies: int = 0
+    worst: float = 0.0
+    reported: bool = False
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def uncovered(cls, component_id: str, metric_name: str, unit: str, n: int = 0) -> MetricModel:
+        return cls(component_id, metric_name, unit, covered=False, n=n)
+
+    def z(self, x: float) -> float:
+        """Robust z of ``x`` on the method's scale (the ``limits`` score)."""
+        y = forward(self.method)(x) if self.method else x
+        z = (y - self.center) * self.inv_scale
+        return max(-1e6, min(1e6, z)) if z == z else 0.0
+
+    def summary(self) -> SummaryRow:
+        return SummaryRow(self.component_id, self.metric_name, self.rows, self.anomalies,
+                          dict(self.by_rule), self.worst if self.covered and self.rows else None,
+                          self.lower if self.covered else None,
+                          self.upper if self.covered else None,
+                          self.unit, self.method, self.covered, self.n)
+
+
+def ewma_limits(lam: float, L: float, tol: float = 1e-12) -> tuple[list[float], float]:
+    """Exact EWMA control limits L*sqrt(lam/(2-lam)*(1-(1-lam)^(2i))), i = 0, 1, ...
+
+    Index i is the number of points since the start or the last reset; from the end
+    of the list on the asymptotic limit (returned second) applies.
+    """
+    base = lam / (2.0 - lam)
+    lims = [0.0]
+    i = 1
+    while True:
+        decay = (1.0 - lam) ** (2 * i)
+        lims.append(L * math.sqrt(base * (1.0 - decay)))
+        if decay < tol or i > 100_000:
+            break
+        i += 1
+    return lims, L * math.sqrt(base)
+
+
+def build_models(
+    baseline: Mapping[str, Any] | None,
+    limits: Mapping[tuple[str, str], MetricLimits],
+    cfg: AnomalyConfig,
+) -> dict[tuple[str, str], MetricModel]:
+    """Compile every metric of the baseline with the live config's overrides."""
+    models: dict[tuple[str, str], MetricModel] = {}
+    for component, metrics in ((baseline or {}).get("metrics") or {}).items():
+        for name, entry in metrics.items():
+            models[component, name] = _compile(component, name, entry,
+                                               limits.get((component, name)) or MetricLimits(), cfg)
+    return models
+
+
+def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLimits,
+             cfg: AnomalyConfig) -> MetricModel:
+    n = int(entry["n"])
+    min_samples = lim.min_samples if lim.min_samples is not None else cfg.min_samples
+    if n < min_samples:
+        return MetricModel.uncovered(component, name, str(entry["unit"]), n)
+    method = str(entry["method"])
+    center, scale = float(entry["center"]), float(entry["scale"])
+    base_k = float(entry["k"])
+    k = float(lim.k) if lim.k is not None else base_k
+    if k != base_k or "learned_lower" not in entry:
+        lower, upper = inverse(method, center - k * scale), inverse(method, center + k * scale)
+        if "cover_lower" in entry:  # discrete: keep the coverage widening
+            lower = min(lower, float(entry["cover_lower"]))
+            upper = max(upper, float(entry["cover_upper"]))
+    else:
+        lower, upper = float(entry["learned_lower"]), float(entry["learned_upper"])
+    if lim.lower is not None:
+        lower = float(lim.lower)
+    if lim.upper is not None:
+        upper = float(lim.upper)
+    sigma = float(entry.get("drift_sigma", 0.0))
+    drift = entry.get("scale_source", "mad") == "mad" and sigma > 0.0
+    return MetricModel(
+        component, name, str(entry["unit"]), covered=True, n=n, method=method,
+        power=METHODS[method], center=center, scale=scale, inv_scale=1.0 / scale, k=k,
+        lower=lower, upper=upper, expected=inverse(method, center), drift=drift,
+        drift_mu=float(entry.get("drift_mu", 0.0)),
+        drift_inv_sigma=1.0 / sigma if drift else 1.0,
+    )
