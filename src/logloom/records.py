@@ -83,6 +83,9 @@ class Observer:
     def on_row(self, row: MetricRow) -> None:
         """A metric row was produced."""
 
+    def on_violation(self, ts: int, component_id: str, kind: str) -> None:
+        """The engine refused an event: kind is ``invalid_transition`` or ``guard_blocked``."""
+
     def on_anomaly(self, anomaly: Anomaly) -> None:
         """A scored row was found anomalous."""
 

@@ -1,0 +1,166 @@
+"""The command line: turns arguments into a call into ``main`` and maps errors to exit codes.
+
+Exit status (SPEC 2): 0 done; 2 the user's input is wrong (one clear message, no
+traceback); 1 an internal failure (after a crash snapshot).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .config import Config, load_config
+from .errors import ConfigError, InputError, LogloomError
+from .log_parser import LineParser
+from .main import RunOptions, monitor, open_log
+from .source import LineReader
+from .timestamps import TimeFormatter
+from .ui import UI
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _dirs(fn: F) -> F:
+    fn = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+                      default=Path("data"), show_default=True, help="Dynamic state and outputs.")(fn)
+    fn = click.option("--config", "config_dir", type=click.Path(path_type=Path),
+                      default=Path("config"), show_default=True, help="Directory of the four YAML configs.")(fn)
+    return fn
+
+
+def _run_options(fn: F) -> F:
+    opts = [
+        click.option("--strict", is_flag=True, help="No permissive jumps: a missing transition is invalid."),
+        click.option("--max-part-mb", type=click.FloatRange(min=0.001), default=100.0, show_default=True,
+                     help="Start process_metrics_partN.csv when a file passes this size (MB = 10^6 bytes)."),
+        click.option("--time-format", type=click.Choice(["iso", "epoch"]), default="iso", show_default=True,
+                     help="Output timestamps as ISO 8601 or float epoch seconds."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar, no notices."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _load(config_dir: Path, ui: UI) -> Config:
+    config = load_config(config_dir)
+    for w in config.warnings:
+        ui.warn(str(w).removeprefix("warning: "))
+    return config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="logloom")
+def cli() -> None:
+    """logloom: machine logs -> state durations, cycle metrics, baselines and anomalies."""
+
+
+@cli.command()
+@_dirs
+def validate(config_dir: Path, data_dir: Path) -> None:
+    """Check the four configs; print OK and a summary, or every problem found."""
+    ui = UI()
+    config = _load(config_dir, ui)
+    click.echo(f"OK {config.summary()}")
+
+
+@cli.command()
+@_dirs
+@click.option("--logs", "log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Log file [default: DATA/machine_logs.txt].")
+@click.option("--all", "show_all", is_flag=True, help="Also print unmatched and malformed lines.")
+def parse(config_dir: Path, data_dir: Path, log: Path | None, show_all: bool) -> None:
+    """Print the events the parser makes of a log, one JSON object a line."""
+    ui = UI()
+    config = _load(config_dir, ui)
+    log = log or data_dir / "machine_logs.txt"
+    parser = LineParser(config.patterns)
+    ts = parser.timestamps
+    fmt = TimeFormatter("iso", tz=ts.tz, instants=ts.has_instants)
+    counts = {"events": 0, "unmatched": 0, "malformed": 0}
+    out = sys.stdout
+    line_no = 0
+    with open_log(log) as fh:
+        for block in LineReader(fh, 0, config.patterns.max_line_bytes).blocks():
+            for i, raw in enumerate(block.lines):
+                line_no += 1
+                text = raw.decode("utf-8", "replace").removesuffix("\r")
+                res: Any = "line too long" if i in block.long else parser.parse(text, line_no)
+                if res is None:
+                    counts["unmatched"] += 1
+                    if show_all:
+                        out.write(json.dumps({"line": line_no, "unmatched": text[:200]}) + "\n")
+                elif isinstance(res, str):
+                    counts["malformed"] += 1
+                    if show_all:
+                        out.write(json.dumps({"line": line_no, "malformed": res}) + "\n")
+                else:
+                    counts["events"] += 1
+                    out.write(json.dumps({
+                        "line": line_no, "time": fmt(res.ts), "event": res.event,
+                        "target": res.target, "target_type": res.target_type,
+                        "pattern": res.pattern, "fields": res.fields,
+                    }) + "\n")
+    ui.notify(f"{line_no} lines: {counts['events']} events, {counts['unmatched']} unmatched, "
+              f"{counts['malformed']} malformed")
+
+
+@cli.command("monitor")
+@_dirs
+@click.option("--logs", "log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Log file [default: DATA/machine_logs.txt].")
+@click.option("--follow", "-f", is_flag=True, help="Keep reading as the file grows (like tail -F).")
+@_run_options
+def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, strict: bool,
+                max_part_mb: float, time_format: str, quiet: bool) -> None:
+    """Process the log from the last checkpoint; write metrics and score them."""
+    ui = UI(quiet=quiet)
+    config = _load(config_dir, ui)
+    options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
+                         max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow)
+    summary = monitor(config, options, ui)
+    ui.notify(
+        f"{summary['lines_read']} lines, {summary['events']} events, {summary['rows_written']} rows, "
+        f"{summary['malformed']} malformed, {summary['unmatched']} unmatched "
+        f"({summary['lines_per_second'] or 0:,.0f} lines/s)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    try:
+        cli.main(args=argv, prog_name="logloom", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code != 0 else 0
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except (InputError, LogloomError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        click.echo("logloom: internal error (a bug); the state at the last whole line was saved "
+                   "to data/snapshots/crash_state.json where a run was in progress", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

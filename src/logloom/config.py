@@ -1,0 +1,500 @@
+"""Load the four config files, validate them together, report every problem at once.
+
+``load_config(dir)`` returns a ``Config`` or raises ``ConfigError`` listing each
+problem with its file, key path, line and a hint. Warnings (e.g. an unreachable
+state) travel on ``Config.warnings``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import hashlib
+import re
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .config_schema import LogPatterns, MachineGraph, ProcessLogic, VizResources
+from .errors import ConfigError, Problem
+from .timestamps import TimestampParser
+
+GRAPH_FILE = "machine_graph.yaml"
+LOGIC_FILE = "process_logic.yaml"
+PATTERNS_FILE = "log_patterns.yaml"
+VIZ_FILE = "viz_resources.yaml"
+
+M = TypeVar("M", bound=BaseModel)
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration of one line."""
+
+    directory: Path
+    graph: MachineGraph
+    logic: ProcessLogic
+    patterns: LogPatterns
+    viz: VizResources | None
+    sha256: str
+    warnings: tuple[Problem, ...] = ()
+
+    def summary(self) -> str:
+        n_states = sum(len(m.states) for m in self.logic.machines.values())
+        n_metrics = sum(
+            len(m.metrics_of(s)) for m in self.logic.machines.values() for s in m.states
+        )
+        return (
+            f"line {self.graph.line}: {len(self.graph.components)} components, "
+            f"{len(self.logic.machines)} machine types, {n_states} states, "
+            f"{n_metrics} metrics, {len(self.patterns.patterns)} patterns"
+        )
+
+
+@dataclass
+class _File:
+    """One YAML file: its data, where each key path stands, the problems found."""
+
+    name: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def line_of(self, path: Path_) -> int | None:
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+    def add(
+        self, path: Path_, message: str, hint: str | None = None, *, warning: bool = False
+    ) -> None:
+        self.problems.append(
+            Problem(self.name, _dotted(path), message, self.line_of(path), hint, warning)
+        )
+
+
+def _dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# -- YAML with line numbers ------------------------------------------------------------
+def _read_yaml(path: Path, f: _File) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        f.add((), "file not found", f"expected at {path}")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        f.add((), f"cannot read: {exc}")
+        return None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _index_lines(node, (), f)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        f.problems.append(
+            Problem(
+                f.name, "", f"YAML syntax: {exc.problem or exc}", mark.line + 1 if mark else None
+            )
+        )
+        return None
+    except yaml.YAMLError as exc:
+        f.add((), f"YAML: {exc}")
+        return None
+    finally:
+        loader.dispose()
+
+
+def _index_lines(node: yaml.Node, path: Path_, f: _File) -> None:
+    f.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            sub = (*path, name)
+            if name in seen:
+                f.lines[sub] = key.start_mark.line + 1
+                f.add(sub, "duplicate key", "each key may appear once")
+            seen.add(name)
+            f.lines[sub] = key.start_mark.line + 1
+            _index_lines(value, sub, f)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, (*path, i), f)
+
+
+# -- schema validation -------------------------------------------------------------------
+def _validate(model: type[M], data: Any, f: _File) -> M | None:
+    if data is None:
+        if not f.problems:
+            f.add((), "the file is empty")
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        seen: set[Path_] = set()
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+            if loc in seen:  # a union reports once per member; the first says enough
+                continue
+            seen.add(loc)
+            hint = None
+            if err["type"] == "extra_forbidden":
+                allowed = _allowed_keys(model, loc[:-1])
+                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+                hint = (f"did you mean '{close[0]}'? " if close else "") + (
+                    "allowed: " + ", ".join(allowed) if allowed else ""
+                )
+                f.add(loc, "unknown key", hint or None)
+            elif err["type"] == "missing":
+                f.add(loc, "required key is missing")
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+                f.add(loc, msg, f"got {err['input']!r}" if _short(err.get("input")) else None)
+        return None
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic puts the tried union member into loc, e.g. 'list[...]' or 'str'
+    return isinstance(part, str) and (
+        "[" in part or part in ("str", "bool", "int", "float", "constrained-str")
+    )
+
+
+def _short(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) and len(repr(value)) < 60
+
+
+def _allowed_keys(model: type[BaseModel], loc: Path_) -> list[str]:
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fld = next((v for k, v in current.model_fields.items() if (v.alias or k) == part), None)
+            if fld is None:
+                return []
+            current = fld.annotation
+        else:
+            args = typing.get_args(current)
+            current = args[-1] if args else None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [v.alias or k for k, v in current.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    """Optional[X] / X | None -> X."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+# -- cross-file checks -------------------------------------------------------------------
+def _check_graph(graph: MachineGraph, logic: ProcessLogic | None, f: _File) -> None:
+    ids: dict[str, int] = {}
+    for i, comp in enumerate(graph.components):
+        if comp.id in ids:
+            f.add(("components", i, "id"), f"duplicate component id '{comp.id}'")
+        ids[comp.id] = i
+    alias_owner: dict[tuple[str, str], str] = {}
+    for i, comp in enumerate(graph.components):
+        if logic is not None and comp.type not in logic.machines:
+            f.add(
+                ("components", i, "type"),
+                f"unknown machine type '{comp.type}'",
+                _choices(comp.type, logic.machines),
+            )
+        for j, alias in enumerate(comp.aliases):
+            owner = alias_owner.get((comp.type, alias))
+            if owner is not None and owner != comp.id:
+                f.add(
+                    ("components", i, "aliases", j),
+                    f"alias '{alias}' already names '{owner}', another {comp.type}",
+                    "an alias must be unique among components of one type",
+                )
+            alias_owner[(comp.type, alias)] = comp.id
+        for j, nxt in enumerate(comp.next):
+            if nxt not in ids:
+                f.add(
+                    ("components", i, "next", j), f"unknown component '{nxt}'", _choices(nxt, ids)
+                )
+
+
+def _check_logic(
+    logic: ProcessLogic, graph: MachineGraph | None, pats: LogPatterns | None, f: _File
+) -> None:
+    comps = {c.id: c for c in graph.components} if graph else {}
+    for mname, m in logic.machines.items():
+        base = ("machines", mname)
+        if m.initial not in m.states:
+            f.add((*base, "initial"), f"unknown state '{m.initial}'", _choices(m.initial, m.states))
+        names: set[str] = set()
+        for sname in m.states:
+            for k, metric in enumerate(m.metrics_of(sname)):
+                path = (*base, "states", sname, "metrics", k, "name")
+                if metric.name in names:
+                    f.add(path, f"metric name '{metric.name}' is used twice in machine '{mname}'")
+                names.add(metric.name)
+        for k, t in enumerate(m.transitions):
+            tp = (*base, "transitions", k)
+            for src in t.sources:
+                if src != "*" and src not in m.states:
+                    f.add((*tp, "from"), f"unknown state '{src}'", _choices(src, m.states))
+            if t.to not in m.states:
+                f.add((*tp, "to"), f"unknown state '{t.to}'", _choices(t.to, m.states))
+            members = [c for c in comps.values() if c.type == mname]
+            for key in t.requires:
+                _check_sensor_key(key, members, comps, f, (*tp, "requires", key))
+        if m.initial in m.states:
+            reach = _reachable(m)
+            for sname in m.states:
+                if sname not in reach:
+                    f.add(
+                        (*base, "states", sname),
+                        f"state '{sname}' cannot be reached from '{m.initial}'",
+                        "add a transition into it or remove it",
+                        warning=True,
+                    )
+    for ename, espec in logic.events.items():
+        users = [
+            c
+            for c in comps.values()
+            if c.type in logic.machines
+            and any(t.event == ename for t in logic.machines[c.type].transitions)
+        ]
+        if pats is not None:
+            types_ = {p.target_type for p in pats.patterns if p.event == ename and p.target_type}
+            users += [c for c in comps.values() if c.type in types_]
+        for key in espec.infer:
+            _check_sensor_key(
+                key, users or list(comps.values()), comps, f, ("events", ename, "infer", key)
+            )
+
+
+def _check_sensor_key(
+    key: str, members: list[Any], comps: dict[str, Any], f: _File, path: Path_
+) -> None:
+    if not comps:
+        return
+    if "." in key:
+        cid, sensor = key.split(".", 1)
+        comp = comps.get(cid)
+        if comp is None:
+            f.add(path, f"unknown component '{cid}'", _choices(cid, comps))
+        elif sensor not in comp.sensors:
+            f.add(
+                path,
+                f"component '{cid}' declares no sensor '{sensor}'",
+                _choices(sensor, comp.sensors),
+            )
+    elif members and not any(key in c.sensors for c in members):
+        f.add(
+            path,
+            f"sensor '{key}' is not declared by any component it applies to",
+            "declare it under 'sensors' in machine_graph.yaml, or write component_id.sensor",
+        )
+
+
+def _reachable(m: Any) -> set[str]:
+    seen = {m.initial}
+    frontier = [m.initial]
+    while frontier:
+        state = frontier.pop()
+        for t in m.transitions:
+            if (state in t.sources or "*" in t.sources) and t.to not in seen:
+                seen.add(t.to)
+                frontier.append(t.to)
+    return seen
+
+
+def _check_patterns(
+    pats: LogPatterns, graph: MachineGraph | None, logic: ProcessLogic | None, f: _File
+) -> None:
+    try:
+        ts_re = re.compile(pats.timestamp.regex)
+        if "ts" not in ts_re.groupindex:
+            f.add(("timestamp", "regex"), "the timestamp regex has no (?P<ts>...) group")
+    except re.error as exc:
+        f.add(("timestamp", "regex"), f"invalid regex: {exc}")
+    try:
+        TimestampParser(pats.timestamp.format, pats.timestamp.timezone)
+    except ValueError as exc:
+        key = "timezone" if "timezone" in str(exc) else "format"
+        f.add(
+            ("timestamp", key),
+            str(exc),
+            "iso, epoch, epoch_ms or a strptime format such as '%d.%m.%Y %H:%M:%S,%f'",
+        )
+    names: set[str] = set()
+    ids = {c.id for c in graph.components} if graph else set()
+    aliases = {a for c in graph.components for a in c.aliases} if graph else set()
+    for i, p in enumerate(pats.patterns):
+        base = ("patterns", i)
+        if p.name in names:
+            f.add((*base, "name"), f"duplicate pattern name '{p.name}'")
+        names.add(p.name)
+        try:
+            groups = set(re.compile(p.regex).groupindex)
+        except re.error as exc:
+            f.add((*base, "regex"), f"pattern '{p.name}': invalid regex: {exc}")
+            continue
+        for fname in p.fields:
+            if fname not in groups:
+                f.add((*base, "fields", fname), f"pattern '{p.name}' has no group (?P<{fname}>...)")
+        if p.target is not None:
+            used = re.findall(r"\{(\w*)\}", p.target)
+            for g in used:
+                if g not in groups:
+                    f.add(
+                        (*base, "target"),
+                        f"target uses {{{g}}} but pattern '{p.name}' has no such group",
+                    )
+            if not used and graph and p.target not in ids and p.target not in aliases:
+                f.add(
+                    (*base, "target"),
+                    f"'{p.target}' is neither a component id nor an alias",
+                    _choices(p.target, ids | aliases),
+                )
+        if p.target_type is not None and logic is not None and p.target_type not in logic.machines:
+            f.add(
+                (*base, "target_type"),
+                f"unknown machine type '{p.target_type}'",
+                _choices(p.target_type, logic.machines),
+            )
+
+
+def _check_viz(
+    viz: VizResources, graph: MachineGraph | None, logic: ProcessLogic | None, f: _File
+) -> None:
+    ids = {c.id for c in graph.components} if graph else set()
+    for cid in viz.components:
+        if graph and cid not in ids:
+            f.add(("components", cid), f"unknown component '{cid}'", _choices(cid, ids))
+    states = {s for m in logic.machines.values() for s in m.states} if logic else set()
+    for sname in viz.states:
+        if logic and sname not in states:
+            f.add(("states", sname), f"no machine has a state '{sname}'", _choices(sname, states))
+
+
+def _check_metric_fields(logic: ProcessLogic, pats: LogPatterns, f: _File) -> None:
+    typed = {name: t for p in pats.patterns for name, t in p.fields.items()}
+    groups: set[str] = set()
+    events = {p.event for p in pats.patterns}
+    for p in pats.patterns:
+        with contextlib.suppress(re.error):
+            groups |= set(re.compile(p.regex).groupindex)
+    for mname, m in logic.machines.items():
+        for sname in m.states:
+            for k, metric in enumerate(m.metrics_of(sname)):
+                path = ("machines", mname, "states", sname, "metrics", k)
+                if metric.type == "value" and metric.field not in groups:
+                    f.add(
+                        (*path, "field"),
+                        f"no pattern captures a group '{metric.field}'",
+                        "add (?P<name>...) to a pattern in log_patterns.yaml",
+                    )
+                elif metric.type == "value" and typed.get(metric.field or "") in (None, "str"):
+                    f.add(
+                        (*path, "field"),
+                        f"field '{metric.field}' is not typed as a number",
+                        "declare it under 'fields' as float or int",
+                        warning=True,
+                    )
+                if metric.type == "count" and metric.event not in events:
+                    f.add(
+                        (*path, "event"),
+                        f"no pattern produces event '{metric.event}'",
+                        warning=True,
+                    )
+
+
+def _choices(name: str, options: typing.Iterable[str]) -> str | None:
+    opts = sorted(str(o) for o in options)
+    close = difflib.get_close_matches(name, opts, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if opts and len(opts) <= 12:
+        return "known: " + ", ".join(opts)
+    return None
+
+
+# -- entry point --------------------------------------------------------------------------
+def load_config(directory: Path | str) -> Config:
+    """Load, validate and cross-check ``directory``; raise ConfigError with every problem."""
+    directory = Path(directory)
+    files = {
+        n: _File(str(directory / n)) for n in (GRAPH_FILE, LOGIC_FILE, PATTERNS_FILE, VIZ_FILE)
+    }
+    if not directory.is_dir():
+        raise ConfigError([Problem(str(directory), "", "config directory not found")])
+    graph = _validate(
+        MachineGraph, _read_yaml(directory / GRAPH_FILE, files[GRAPH_FILE]), files[GRAPH_FILE]
+    )
+    logic = _validate(
+        ProcessLogic, _read_yaml(directory / LOGIC_FILE, files[LOGIC_FILE]), files[LOGIC_FILE]
+    )
+    pats = _validate(
+        LogPatterns,
+        _read_yaml(directory / PATTERNS_FILE, files[PATTERNS_FILE]),
+        files[PATTERNS_FILE],
+    )
+    viz = None
+    if (directory / VIZ_FILE).exists():
+        viz = _validate(
+            VizResources, _read_yaml(directory / VIZ_FILE, files[VIZ_FILE]), files[VIZ_FILE]
+        )
+    if graph is not None:
+        _check_graph(graph, logic, files[GRAPH_FILE])
+    if logic is not None:
+        _check_logic(logic, graph, pats, files[LOGIC_FILE])
+    if pats is not None:
+        _check_patterns(pats, graph, logic, files[PATTERNS_FILE])
+        if logic is not None:
+            _check_metric_fields(logic, pats, files[LOGIC_FILE])
+    if viz is not None:
+        _check_viz(viz, graph, logic, files[VIZ_FILE])
+    problems = [p for fl in files.values() for p in fl.problems]
+    errors = [p for p in problems if not p.warning]
+    if errors or graph is None or logic is None or pats is None:
+        raise ConfigError(errors or problems)
+    return Config(
+        directory=directory,
+        graph=graph,
+        logic=logic,
+        patterns=pats,
+        viz=viz,
+        sha256=_digest(directory),
+        warnings=tuple(p for p in problems if p.warning),
+    )
+
+
+def _digest(directory: Path) -> str:
+    h = hashlib.sha256()
+    for name in (GRAPH_FILE, LOGIC_FILE, PATTERNS_FILE, VIZ_FILE):
+        path = directory / name
+        if path.exists():
+            h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def iter_problems(config: Config) -> Iterator[Problem]:
+    yield from config.warnings

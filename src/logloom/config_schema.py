@@ -1,0 +1,182 @@
+"""Typed, frozen models of the four config files (SPEC 3). Unknown keys are errors.
+
+These models only describe what a file may say; cross-file checks and the build
+into runtime tables live in ``config.py``, ``log_parser.py`` and ``engine.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+# Names end up in CSV cells and in `component.sensor` keys: no commas, quotes or dots.
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]+$")]
+# Free text that lands in a CSV cell (units): no separators.
+CellText = Annotated[str, StringConstraints(pattern=r'^[^,"\r\n]*$')]
+Scalar = bool | int | float | str
+FieldType = Literal["int", "float", "str", "bool"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# -- machine_graph.yaml ----------------------------------------------------------------
+class ComponentSpec(_Model):
+    id: Name
+    type: Name
+    aliases: list[Annotated[str, StringConstraints(min_length=1)]] = []
+    sensors: dict[Name, Scalar] = {}
+    next: list[str] = []
+
+
+class MachineGraph(_Model):
+    line: str = "line"
+    components: list[ComponentSpec] = Field(min_length=1)
+
+
+# -- process_logic.yaml ----------------------------------------------------------------
+class AnomalySpec(_Model):
+    """Per-metric overrides of the learned limits (SPEC 6)."""
+
+    k: float | None = Field(default=None, gt=0)
+    lower: float | None = None
+    upper: float | None = None
+    min_samples: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AnomalySpec:
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"lower ({self.lower}) is above upper ({self.upper})")
+        return self
+
+
+class MetricSpec(_Model):
+    name: Name
+    type: Literal["duration", "value", "count"]
+    unit: CellText | None = None
+    field: str | None = None
+    agg: Literal["last", "first", "min", "max", "mean"] | None = None
+    event: Name | None = None
+    anomaly: AnomalySpec | None = None
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> MetricSpec:
+        if self.type == "value" and not self.field:
+            raise ValueError("a value metric needs 'field' (the captured group to measure)")
+        if self.type == "count" and not self.event:
+            raise ValueError("a count metric needs 'event' (the event type to count)")
+        if self.type != "value" and (self.field is not None or self.agg is not None):
+            raise ValueError(f"'field' and 'agg' belong to value metrics, not {self.type}")
+        if self.type != "count" and self.event is not None:
+            raise ValueError(f"'event' belongs to count metrics, not {self.type}")
+        return self
+
+    @property
+    def resolved_unit(self) -> str:
+        if self.unit is not None:
+            return self.unit
+        return {"duration": "s", "count": "count"}.get(self.type, "")
+
+
+class StateSpec(_Model):
+    metrics: list[MetricSpec] = []
+
+
+StateRef = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9_\-]+)$")]
+
+
+class TransitionSpec(_Model):
+    from_: list[StateRef] | StateRef = Field(alias="from")
+    event: Name
+    to: Name
+    requires: dict[str, Scalar] = {}
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+
+class MachineSpec(_Model):
+    initial: Name
+    states: dict[Name, StateSpec | None]
+    transitions: list[TransitionSpec] = []
+
+    @field_validator("states")
+    @classmethod
+    def _some_states(cls, v: dict[str, StateSpec | None]) -> dict[str, StateSpec | None]:
+        if not v:
+            raise ValueError("a machine needs at least one state")
+        return v
+
+    def metrics_of(self, state: str) -> list[MetricSpec]:
+        spec = self.states.get(state)
+        return spec.metrics if spec is not None else []
+
+
+class EventSpec(_Model):
+    infer: dict[str, Scalar] = {}
+
+
+class Settings(_Model):
+    permissive: bool = True
+    max_jump: int = Field(default=4, ge=0, le=64)
+
+
+class ProcessLogic(_Model):
+    settings: Settings = Settings()
+    machines: dict[Name, MachineSpec] = Field(min_length=1)
+    events: dict[Name, EventSpec] = {}
+
+
+# -- log_patterns.yaml -----------------------------------------------------------------
+class TimestampSpec(_Model):
+    regex: str
+    format: str = "iso"
+    timezone: str | None = None
+
+
+class PatternSpec(_Model):
+    name: str
+    regex: str
+    event: Name
+    target: str | None = None
+    target_type: Name | None = None
+    fields: dict[str, FieldType] = {}
+
+
+class LogPatterns(_Model):
+    timestamp: TimestampSpec
+    patterns: list[PatternSpec] = Field(min_length=1)
+    max_line_bytes: int = Field(default=1 << 20, ge=256)
+
+
+# -- viz_resources.yaml ----------------------------------------------------------------
+Color = (
+    Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+    | Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(min_length=3, max_length=4)]
+)
+
+
+class VizComponent(_Model):
+    position: tuple[float, float, float]
+    size: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    label: str | None = None
+
+
+class VizState(_Model):
+    color: Color
+
+
+class VizResources(_Model):
+    components: dict[str, VizComponent] = {}
+    states: dict[str, VizState] = {}
+    default_color: Color = "#9e9e9e"

@@ -1,0 +1,386 @@
+"""The brain: routes events to components, infers sensors, takes transitions, measures.
+
+``Engine.step(event) -> list[MetricRow]`` is a pure step over in-memory state: no
+file, clock, thread or print. Its whole state is plain data (``state_dict`` /
+``load_state``), so a checkpoint restores it exactly. SPEC 4 is the contract; the
+numbered comments below follow its steps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Config
+from .inventory import Component, ComponentFactory
+from .records import INFERRED_SUFFIX, Event, MetricRow, Observer, StateChange
+
+GLOBAL_COUNTERS = ("unknown_target", "unrouted")
+_EMPTY: list[MetricRow] = []
+_NO_ENTRY = -(1 << 62)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    kind: str  # duration | value | count
+    unit: str
+    field: str | None
+    agg: str
+    event: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    source: str  # a state or "*"
+    event: str
+    to: str
+    requires: tuple[
+        tuple[str | None, str, Any], ...
+    ]  # (component id or None: target, sensor, value)
+
+
+class Machine:
+    """One machine type compiled into lookup tables, with a cache of jump paths."""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name = name
+        self.initial: str = spec.initial
+        self.metrics: dict[str, tuple[Metric, ...]] = {
+            s: tuple(
+                Metric(m.name, m.type, m.resolved_unit, m.field, m.agg or "last", m.event)
+                for m in spec.metrics_of(s)
+            )
+            for s in spec.states
+        }
+        self.transitions: list[Transition] = [
+            Transition(
+                src, t.event, t.to, tuple((*_sensor_ref(k), v) for k, v in t.requires.items())
+            )
+            for t in spec.transitions
+            for src in t.sources
+        ]
+        # state -> event -> transitions from that state in config order ("*" included)
+        self.table: dict[str, dict[str, list[Transition]]] = {s: {} for s in spec.states}
+        for t in self.transitions:
+            for state in self.table if t.source == "*" else (t.source,):
+                self.table[state].setdefault(t.event, []).append(t)
+        self.uses = frozenset(t.event for t in self.transitions)
+        self.value_fields = frozenset(
+            m.field for ms in self.metrics.values() for m in ms if m.kind == "value" and m.field
+        )
+        self.counted = frozenset(
+            m.event for ms in self.metrics.values() for m in ms if m.kind == "count" and m.event
+        )
+        self._jumps: dict[tuple[str, str, int], tuple[Transition, ...] | None] = {}
+
+    def jump_path(self, state: str, event: str, max_jump: int) -> tuple[Transition, ...] | None:
+        """Shortest path from ``state`` whose last transition is on ``event`` (SPEC 4.6).
+
+        Breadth-first in config order; at most ``max_jump`` synthesised steps before
+        the last one; wildcard transitions are never synthesised steps.
+        """
+        key = (state, event, max_jump)
+        if key in self._jumps:
+            return self._jumps[key]
+        path: tuple[Transition, ...] | None = None
+        queue: deque[tuple[str, tuple[Transition, ...]]] = deque([(state, ())])
+        seen = {state}
+        while queue:
+            current, steps = queue.popleft()
+            final = self.table[current].get(event)
+            if final and steps:
+                path = (*steps, final[0])
+                break
+            if len(steps) >= max_jump:
+                continue
+            for t in self.transitions:
+                if t.source == current and t.to not in seen:
+                    seen.add(t.to)
+                    queue.append((t.to, (*steps, t)))
+        self._jumps[key] = path
+        return path
+
+
+def _sensor_ref(key: str) -> tuple[str | None, str]:
+    if "." in key:
+        cid, sensor = key.split(".", 1)
+        return (cid, sensor)
+    return (None, key)
+
+
+class Engine:
+    """Routes each event to a component and applies SPEC 4 steps 2-7.
+
+    Owns the components and the global counters. Observers see every state change,
+    row and refused event, synchronously and in order.
+    """
+
+    def __init__(
+        self, config: Config, *, strict: bool = False, observers: Iterable[Observer] = ()
+    ) -> None:
+        settings = config.logic.settings
+        self.permissive = settings.permissive and not strict
+        self.max_jump = settings.max_jump
+        self.machines = {name: Machine(name, spec) for name, spec in config.logic.machines.items()}
+        self.components = ComponentFactory(config).build()
+        self.by_id = {c.id: c for c in self.components}
+        self._machine_of = {c.id: self.machines[c.type] for c in self.components}
+        self.infer: dict[str, tuple[tuple[str | None, str, Any], ...]] = {
+            name: tuple((*_sensor_ref(k), v) for k, v in spec.infer.items())
+            for name, spec in config.logic.events.items()
+        }
+        self._aliases: dict[str, list[Component]] = {}
+        for c in self.components:
+            for alias in config.graph.components[c.index].aliases:
+                self._aliases.setdefault(alias, []).append(c)
+        self._pools: dict[str | None, list[Component]] = {None: self.components}
+        for name in self.machines:
+            self._pools[name] = [c for c in self.components if c.type == name]
+        self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
+        self.sequence = 0
+        self.observers: list[Observer] = list(observers)
+
+    # -- the step ---------------------------------------------------------------------
+    def step(self, ev: Event) -> list[MetricRow]:
+        """Apply one event; return the rows it wrote, in order."""
+        rows = self._step(ev)
+        if rows and self.observers:
+            for row in rows:
+                for obs in self.observers:
+                    obs.on_row(row)
+        return rows
+
+    def _step(self, ev: Event) -> list[MetricRow]:
+        comp = self._resolve(ev)
+        if comp is None:
+            return _EMPTY
+        machine = self._machine_of[comp.id]
+        comp.counters["events"] += 1
+        if ev.event in machine.counted:
+            comp.counts[ev.event] = comp.counts.get(ev.event, 0) + 1
+        infer = self.infer.get(ev.event)
+        if infer:  # 3. infer, whatever happens next
+            self._apply(infer, comp)
+        if ev.fields:  # 4. capture on the current visit
+            self._capture(comp, machine, ev.fields)
+        options = machine.table[comp.state].get(ev.event)
+        if options is None:
+            if ev.event not in machine.uses:
+                comp.counters["data_only"] += 1
+                return _EMPTY
+            return self._jump(comp, machine, ev)  # 6.
+        for t in options:  # 5.
+            if self._holds(t.requires, comp):
+                rows: list[MetricRow] = []
+                self._transit(comp, machine, t, ev.ts, rows, synthesised_from=False)
+                return rows
+        comp.counters["guard_blocked"] += 1
+        self._violation(ev.ts, comp, "guard_blocked")
+        return _EMPTY
+
+    # -- 2. resolve the target --------------------------------------------------------
+    def _resolve(self, ev: Event) -> Component | None:
+        name = ev.target
+        if name is not None:
+            comp = self.by_id.get(name)
+            if comp is not None:
+                return comp
+            found = self._aliases.get(name)
+            if found and ev.target_type is not None:
+                found = [c for c in found if c.type == ev.target_type]
+            if not found:
+                self.counters["unknown_target"] += 1
+                return None
+            if len(found) > 1:  # a station name shared by several types: the one that uses it
+                users = [c for c in found if ev.event in self._machine_of[c.id].uses]
+                return users[0] if users else found[0]
+            return found[0]
+        pool = self._pools.get(ev.target_type, _NO_POOL)
+        best: Component | None = None
+        best_key = 0
+        for c in pool:
+            if ev.event in self._machine_of[c.id].table[c.state]:
+                key = _NO_ENTRY if c.entered is None else c.entered
+                if best is None or key < best_key:
+                    best, best_key = c, key
+        if best is not None:
+            return best
+        if not any(ev.event in self._machine_of[c.id].uses for c in pool):
+            latest = max(pool, key=_last_transition, default=None)
+            if latest is not None and latest.last_transition > 0:
+                return latest
+        self.counters["unrouted"] += 1
+        return None
+
+    # -- 3./4. ---------------------------------------------------------------------------
+    def _apply(self, infer: tuple[tuple[str | None, str, Any], ...], comp: Component) -> None:
+        for cid, sensor, value in infer:
+            owner = comp if cid is None else self.by_id[cid]
+            if sensor in owner.sensors:
+                owner.sensors[sensor] = value
+
+    def _holds(self, requires: tuple[tuple[str | None, str, Any], ...], comp: Component) -> bool:
+        for cid, sensor, value in requires:
+            owner = comp if cid is None else self.by_id[cid]
+            if owner.sensors.get(sensor) != value:
+                return False
+        return True
+
+    def _capture(self, comp: Component, machine: Machine, fields: dict[str, Any]) -> None:
+        pallet = fields.get("pallet")
+        if pallet is not None:
+            comp.pallet = str(pallet)
+        for name in machine.value_fields:
+            raw = fields.get(name)
+            if raw is None:
+                continue
+            try:
+                x = float(raw)
+            except (TypeError, ValueError):
+                continue
+            acc = comp.captures.get(name)
+            if acc is None:
+                comp.captures[name] = [x, x, x, x, x, 1.0]
+            else:
+                acc[1] = x
+                if x < acc[2]:
+                    acc[2] = x
+                if x > acc[3]:
+                    acc[3] = x
+                acc[4] += x
+                acc[5] += 1.0
+
+    # -- 5./6./7. -------------------------------------------------------------------------
+    def _jump(self, comp: Component, machine: Machine, ev: Event) -> list[MetricRow]:
+        path = machine.jump_path(comp.state, ev.event, self.max_jump) if self.permissive else None
+        if path is None:
+            comp.counters["invalid_transition"] += 1
+            self._violation(ev.ts, comp, "invalid_transition")
+            return _EMPTY
+        comp.counters["jumps"] += 1
+        comp.counters["inferred_steps"] += len(path) - 1
+        rows: list[MetricRow] = []
+        own_infer = self.infer.get(ev.event)
+        for i, t in enumerate(path):
+            if i < len(path) - 1:
+                step_infer = self.infer.get(t.event)
+                if step_infer:
+                    self._apply(step_infer, comp)
+                if own_infer:
+                    self._apply(own_infer, comp)
+            last = i == len(path) - 1
+            self._transit(
+                comp, machine, t, ev.ts, rows, synthesised_from=i > 0, synthesised_to=not last
+            )
+        return rows
+
+    def _transit(
+        self,
+        comp: Component,
+        machine: Machine,
+        t: Transition,
+        ts: int,
+        rows: list[MetricRow],
+        *,
+        synthesised_from: bool,
+        synthesised_to: bool = False,
+    ) -> None:
+        state = comp.state
+        metrics = machine.metrics[state]
+        if metrics:
+            self._measure(comp, state, metrics, ts, rows, synthesised_from)
+        comp.previous = state
+        comp.state = t.to
+        comp.entered = ts
+        comp.captures = {}
+        comp.counts = {}
+        self.sequence += 1
+        comp.last_transition = self.sequence
+        comp.counters["transitions"] += 1
+        if self.observers:
+            change = StateChange(ts, comp.id, state, t.to, t.event, synthesised_to)
+            for obs in self.observers:
+                obs.on_state_change(change)
+
+    def _measure(
+        self,
+        comp: Component,
+        state: str,
+        metrics: Sequence[Metric],
+        ts: int,
+        rows: list[MetricRow],
+        synthesised: bool,
+    ) -> None:
+        for m in metrics:
+            if m.kind == "duration":
+                if synthesised:
+                    rows.append(
+                        MetricRow(ts, comp.id, m.name, 0.0, m.unit, state + INFERRED_SUFFIX)
+                    )
+                elif comp.entered is None:
+                    pass  # the visit's start was never seen
+                elif ts < comp.entered:
+                    comp.counters["negative_duration"] += 1
+                else:
+                    value = round((ts - comp.entered) / 1_000_000, 6)
+                    rows.append(MetricRow(ts, comp.id, m.name, value, m.unit, state))
+            elif synthesised:
+                continue
+            elif m.kind == "value":
+                acc = comp.captures.get(m.field or "")
+                if acc is None:
+                    comp.counters["missing_value"] += 1
+                    continue
+                rows.append(MetricRow(ts, comp.id, m.name, _aggregate(acc, m.agg), m.unit, state))
+            else:
+                count = comp.counts.get(m.event or "", 0)
+                rows.append(MetricRow(ts, comp.id, m.name, float(count), m.unit, state))
+
+    def _violation(self, ts: int, comp: Component, kind: str) -> None:
+        for obs in self.observers:
+            obs.on_violation(ts, comp.id, kind)
+
+    # -- state as plain data ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "components": [c.to_dict() for c in self.components],
+            "counters": dict(self.counters),
+            "sequence": self.sequence,
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        """Restore ``state_dict``; components are matched by id, new ones keep their start."""
+        saved = {c["id"]: c for c in data["components"]}
+        for comp in self.components:
+            entry = saved.get(comp.id)
+            if entry is not None and entry["state"] in self._machine_of[comp.id].table:
+                comp.load(entry)
+        self.counters = {**dict.fromkeys(GLOBAL_COUNTERS, 0), **data["counters"]}
+        self.sequence = int(data["sequence"])
+
+    def component_counters(self) -> dict[str, dict[str, int]]:
+        return {c.id: dict(c.counters) for c in self.components}
+
+
+_NO_POOL: list[Component] = []
+
+
+def _last_transition(c: Component) -> int:
+    return c.last_transition
+
+
+def _aggregate(acc: list[float], agg: str) -> float:
+    if agg == "last":
+        value = acc[1]
+    elif agg == "first":
+        value = acc[0]
+    elif agg == "min":
+        value = acc[2]
+    elif agg == "max":
+        value = acc[3]
+    else:
+        value = acc[4] / acc[5]
+    return round(value, 6)

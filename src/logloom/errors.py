@@ -1,0 +1,54 @@
+"""The exception tree. The CLI turns every ``LogloomError`` into one message and exit 2.
+
+    LogloomError            the user's input is wrong; no traceback
+    ├── ConfigError         a config file (one report listing every problem)
+    ├── InputError          a log file, an option, a missing path
+    └── StateFileError      a checkpoint, snapshot or baseline that cannot be read
+
+Anything else escaping the pipeline is a bug: exit 1 after a crash snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LogloomError(Exception):
+    """Base of every error caused by the user's input."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a config file."""
+
+    file: str
+    path: str  # key path such as machines.clamp.transitions[0].to
+    message: str
+    line: int | None = None
+    hint: str | None = None
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return ("warning: " if self.warning else "") + text
+
+
+class ConfigError(LogloomError):
+    """The configs have errors; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        head = "1 config error" if count == 1 else f"{count} config errors"
+        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class InputError(LogloomError):
+    """A log file, an option value or a path the user gave is unusable."""
+
+
+class StateFileError(LogloomError):
+    """A state file (checkpoint, snapshot, baseline) is corrupt or of an unknown version."""

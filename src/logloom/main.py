@@ -1,0 +1,343 @@
+"""The lifecycle: boot (configs, state, outputs), loop (lines -> events -> rows), shutdown.
+
+``Run`` wires one pass of the pipeline: parser -> engine -> sinks (and the scorer,
+when monitoring against a baseline). ``monitor`` resumes from the checkpoint and
+keeps it; ``record`` runs from scratch into a baseline archive. Both are the same
+loop; only where rows go afterwards differs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .config import Config
+from .engine import Engine
+from .errors import InputError
+from .log_parser import LineParser
+from .records import Observer
+from .sinks import MetricsSink, RejectedSink
+from .source import Block, Identity, LineReader, identify
+from .state_store import (
+    CHECKPOINT,
+    SCHEMA_VERSION,
+    SNAPSHOT,
+    SNAPSHOT_DIR,
+    DataLock,
+    load_state,
+    write_json_atomic,
+)
+from .timestamps import TimeFormatter
+from .ui import UI
+
+CHECKPOINT_EVERY_S = 1.0
+STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies")
+
+
+@dataclass
+class RunOptions:
+    """What the CLI decided; everything a run needs besides the config."""
+
+    data_dir: Path
+    logs: list[Path]
+    strict: bool = False
+    max_part_mb: float = 100.0
+    time_format: str = "iso"
+    quiet: bool = False
+    follow: bool = False
+    observers: list[Observer] = field(default_factory=list)
+
+
+class Stop:
+    """Set by SIGTERM/SIGINT; the loop checks it between blocks and shuts down cleanly."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def request(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[Stop]:
+    stop = Stop()
+    previous = {s: signal.signal(s, stop.request) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class Run:
+    """One pass of the pipeline over one or more sources, writing into ``out_dir``.
+
+    Owns the parser, engine, sinks and counters. ``feed`` processes whole blocks;
+    ``state`` is what a checkpoint needs to continue exactly where it stopped.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        out_dir: Path,
+        options: RunOptions,
+        *,
+        saved: dict[str, Any] | None = None,
+        rejected_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.out_dir = out_dir
+        self.parser = LineParser(config.patterns)
+        self.engine = Engine(config, strict=options.strict, observers=options.observers)
+        self.observers = options.observers
+        self.format_ts = TimeFormatter(
+            options.time_format, tz=self.parser.timestamps.tz, instants=self.parser.timestamps.has_instants
+        )
+        lengths = saved["outputs"] if saved else None
+        self.metrics = MetricsSink(out_dir, self.format_ts, options.max_part_mb * 1_000_000, lengths)
+        self.rejected = RejectedSink(rejected_dir or out_dir, lengths)
+        self.stats = dict.fromkeys(STAT_KEYS, 0)
+        self.line_no = 0
+        self.block_first = 0
+        self.source_name = ""
+        self.started = time.monotonic()
+        if saved:
+            self.engine.load_state(saved["engine"])
+            self.stats.update({k: int(saved["stats"].get(k, 0)) for k in STAT_KEYS})
+            self.line_no = int(saved["source"]["line_no"])
+            last = saved.get("parser", {}).get("last_ts")
+            if last is not None:
+                self.parser.timestamps.last = int(last)
+
+    def feed(self, block: Block) -> None:
+        """Process every line of ``block`` in order.
+
+        If a line raises, ``line_no`` stays at the last fully processed line (the
+        crash snapshot's position) and the exception propagates.
+        """
+        parse = self.parser.parse
+        step = self.engine.step
+        write_rows = self.metrics.write_rows
+        stats = self.stats
+        long = block.long
+        source = self.source_name
+        start = line_no = self.block_first = self.line_no
+        try:
+            for i, raw in enumerate(block.lines):
+                line_no += 1
+                text = raw.decode("utf-8", "replace")
+                if text.endswith("\r"):
+                    text = text[:-1]
+                if long and i in long:
+                    stats["malformed"] += 1
+                    self.rejected.reject(source, line_no, f"line too long ({long[i]} bytes)", text)
+                    continue
+                res = parse(text, line_no)
+                if res is None:
+                    stats["unmatched"] += 1
+                elif res.__class__ is str:
+                    stats["malformed"] += 1
+                    self.rejected.reject(source, line_no, str(res), text)
+                else:
+                    stats["events"] += 1
+                    rows = step(res)  # type: ignore[arg-type]
+                    if rows:
+                        write_rows(rows)
+                        stats["rows_written"] += len(rows)
+        except BaseException:
+            line_no -= 1  # the failing line was not fully processed
+            raise
+        finally:
+            self.line_no = line_no
+            stats["lines_read"] += line_no - start
+
+    def processed_offset(self, block: Block) -> int:
+        """Byte offset after the last fully processed line of ``block``."""
+        done = self.line_no - self.block_first
+        return block.start if done <= 0 else block.offset_after(done - 1)
+
+    def flush(self, *, sync: bool = False) -> None:
+        self.metrics.flush(sync=sync)
+        self.rejected.flush(sync=sync)
+
+    def output_lengths(self) -> dict[str, int]:
+        return {**self.metrics.lengths(), **self.rejected.lengths()}
+
+    def state(self, source: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint of everything processed so far (flush first)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "written_at": datetime.now(UTC).isoformat(),
+            "config_sha256": self.config.sha256,
+            "source": source,
+            "parser": {"last_ts": self.parser.timestamps.last},
+            "engine": self.engine.state_dict(),
+            "scorer": None,
+            "outputs": self.output_lengths(),
+            "stats": dict(self.stats),
+        }
+
+    def summary(self, sources: list[str]) -> dict[str, Any]:
+        wall = time.monotonic() - self.started
+        return {
+            "sources": sources,
+            **self.stats,
+            **self.engine.counters,
+            "components": self.engine.component_counters(),
+            "wall_time_s": round(wall, 3),
+            "lines_per_second": round(self.stats["lines_read"] / wall, 1) if wall > 0 else None,
+            "outputs": [p.name for p in self.metrics.paths()],
+        }
+
+    def close(self) -> None:
+        self.metrics.close()
+        self.rejected.close()
+        for obs in self.observers:
+            obs.close()
+
+
+def open_log(path: Path) -> Any:
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: log file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a log file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def source_state(path: Path, identity: Identity, offset: int, line_no: int) -> dict[str, Any]:
+    return {"path": str(path), "identity": identity.to_dict(), "offset": offset, "line_no": line_no}
+
+
+def resume_offset(saved: dict[str, Any] | None, path: Path, identity: Identity, notify: Callable[[str], None]) -> int:
+    """Where to start reading ``path``: the checkpoint's offset if it is the same file."""
+    if not saved:
+        return 0
+    src = saved["source"]
+    if src["path"] != str(path):
+        notify(f"{path}: a new source (the checkpoint was of {src['path']}); reading it from its start")
+        return 0
+    old = Identity.from_dict(src["identity"])
+    size = path.stat().st_size
+    offset = int(src["offset"])
+    if (old.device, old.inode) != (identity.device, identity.inode) or (old.head and old.head != identity.head):
+        notify(f"{path}: the file was replaced since the checkpoint; reading it from its start")
+        return 0
+    if size < offset:
+        notify(f"{path}: the file was truncated since the checkpoint; reading it from its start")
+        return 0
+    return offset
+
+
+def checkpoint_path(data_dir: Path) -> Path:
+    return data_dir / CHECKPOINT
+
+
+def now_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+# -- monitor ------------------------------------------------------------------------------
+def _latest_state(data_dir: Path, ui: UI) -> dict[str, Any] | None:
+    """The checkpoint, or a crash snapshot that is newer (then moved aside)."""
+    cp_path = data_dir / CHECKPOINT
+    snap_path = data_dir / SNAPSHOT_DIR / SNAPSHOT
+    saved = load_state(cp_path) if cp_path.exists() else None
+    if snap_path.exists():
+        snap = load_state(snap_path)
+        if saved is None or snap["written_at"] > saved["written_at"]:
+            line = snap["source"]["line_no"]
+            ui.notify(f"resuming from the crash snapshot of {snap['written_at']} (after line {line})")
+            saved = snap
+        used = snap_path.with_name(f"crash_state.{now_id()}.used.json")
+        os.replace(snap_path, used)
+    return saved
+
+
+def monitor(config: Config, options: RunOptions, ui: UI) -> dict[str, Any]:
+    """Process the source from the last checkpoint; write metrics (and anomalies)."""
+    data_dir = options.data_dir
+    log = options.logs[0] if options.logs else data_dir / "machine_logs.txt"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with DataLock(data_dir):
+        fh = open_log(log)
+        try:
+            saved = _latest_state(data_dir, ui)
+            identity = identify(log)
+            offset = resume_offset(saved, log, identity, ui.notify)
+            run = Run(config, data_dir, options, saved=saved)
+            run.source_name = log.name
+            reader = LineReader(fh, offset, config.patterns.max_line_bytes)
+
+            def checkpoint() -> None:
+                run.flush(sync=True)
+                state = run.state(source_state(log, identity, reader.offset, run.line_no))
+                write_json_atomic(data_dir / CHECKPOINT, state)
+
+            _loop(run, reader, options, ui, checkpoint, data_dir, log, identity, total=file_size(log) - offset)
+            summary = run.summary([str(log)])
+            write_json_atomic(data_dir / "run_summary.json", summary)
+            run.close()
+            return summary
+        finally:
+            fh.close()
+
+
+def _loop(
+    run: Run,
+    reader: LineReader,
+    options: RunOptions,
+    ui: UI,
+    checkpoint: Callable[[], None],
+    data_dir: Path,
+    log: Path,
+    identity: Identity,
+    *,
+    total: int,
+) -> None:
+    block: Block | None = None
+    with stop_on_signals() as stop, ui.progress(f"monitor {log.name}", total) as bar:
+        try:
+            last = time.monotonic()
+            for block in reader.blocks(take_partial=not options.follow):
+                run.feed(block)
+                bar.advance(block.end - block.start)
+                if stop.requested:
+                    break
+                if time.monotonic() - last >= CHECKPOINT_EVERY_S:
+                    checkpoint()
+                    last = time.monotonic()
+            block = None
+        except Exception:
+            offset = run.processed_offset(block) if block is not None else reader.offset
+            _crash_snapshot(run, data_dir, source_state(log, identity, offset, run.line_no))
+            raise
+        checkpoint()
+
+
+def _crash_snapshot(run: Run, data_dir: Path, source: dict[str, Any]) -> None:
+    """Scenario A: flush what was produced and save the state at the last whole line."""
+    try:
+        run.flush(sync=True)
+        snap_dir = data_dir / SNAPSHOT_DIR
+        snap_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(snap_dir / SNAPSHOT, run.state(source))
+    except Exception:  # never hide the original failure behind a second one
+        pass

@@ -1,0 +1,136 @@
+"""Reading a log file as byte blocks of whole lines, with exact byte offsets.
+
+Lines are split on b"\\n" only; a line longer than ``max_line_bytes`` is never held
+whole: its first bytes are kept for the rejected-lines log and the rest skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+BLOCK = 1 << 20
+KEEP_OF_LONG_LINE = 200
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What tells a log file apart from its replacement (SPEC 7)."""
+
+    device: int
+    inode: int
+    head: str  # sha256 of the first line (up to 4 KiB), "" for an empty file
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "inode": self.inode, "head": self.head}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Identity:
+        return cls(int(d["device"]), int(d["inode"]), str(d["head"]))
+
+
+def identify(path: Path) -> Identity:
+    with path.open("rb") as fh:
+        st = os.fstat(fh.fileno())
+        first = fh.readline(4096)
+    head = hashlib.sha256(first).hexdigest() if first.endswith(b"\n") or len(first) == 4096 else ""
+    return Identity(st.st_dev, st.st_ino, head)
+
+
+@dataclass
+class Block:
+    """Consecutive whole lines (without b"\\n") starting at byte ``start``.
+
+    ``long`` maps the index of an over-long line to its real length in bytes
+    (``lines[i]`` then holds only its first bytes).
+    """
+
+    start: int
+    lines: list[bytes]
+    long: dict[int, int] = field(default_factory=dict)
+    end: int = 0  # byte offset after the last line
+
+    def offset_after(self, index: int) -> int:
+        """Byte offset just after line ``index`` (its newline included)."""
+        total = self.start
+        for i in range(index + 1):
+            total += self.long.get(i, len(self.lines[i])) + 1
+        return min(total, self.end)
+
+
+class LineReader:
+    """Yields ``Block``s from ``offset`` on. At EOF a final line with no newline is
+    returned only when ``take_partial`` (batch runs); follow mode leaves it for later.
+    """
+
+    def __init__(self, fh: BinaryIO, offset: int = 0, max_line_bytes: int = 1 << 20) -> None:
+        self.fh = fh
+        self.offset = offset
+        self.max_line = max_line_bytes
+        self._pending = b""  # bytes read past the last newline
+        self._skipping = 0  # > 0: inside an over-long line, this many bytes seen
+        self._long_head = b""
+        fh.seek(offset)
+
+    def read_block(self, *, take_partial: bool, size: int = BLOCK) -> Block | None:
+        """The next block of whole lines, or None when nothing complete is there yet."""
+        start = self.offset
+        lines: list[bytes] = []
+        long: dict[int, int] = {}
+        while not lines:
+            chunk = self.fh.read(size)
+            if not chunk:
+                break
+            if self._skipping:
+                nl = chunk.find(b"\n")
+                if nl < 0:
+                    self._skipping += len(chunk)
+                    continue
+                long[0] = self._skipping + nl
+                lines.append(self._long_head)
+                self._skipping = 0
+                chunk = chunk[nl + 1 :]
+            data = self._pending + chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                self._pending = data
+            else:
+                self._pending = data[cut + 1 :]
+                lines.extend(data[:cut].split(b"\n"))
+            if len(self._pending) > self.max_line:
+                self._skipping = len(self._pending)
+                self._long_head = self._pending[:KEEP_OF_LONG_LINE]
+                self._pending = b""
+                if not lines:
+                    continue
+        if not lines and take_partial and (self._pending or self._skipping):
+            if self._skipping:
+                long[0] = self._skipping
+                lines.append(self._long_head)
+                self._skipping = 0
+            else:
+                lines.append(self._pending)
+            self._pending = b""
+            end = start + sum(long.get(i, len(x)) for i, x in enumerate(lines))
+            self.offset = end
+            return Block(start, lines, long, end)
+        if not lines:
+            return None
+        for i, line in enumerate(lines):
+            if len(line) > self.max_line and i not in long:
+                long[i] = len(line)
+                lines[i] = line[:KEEP_OF_LONG_LINE]
+        end = start + sum(long.get(i, len(x)) + 1 for i, x in enumerate(lines))
+        self.offset = end
+        return Block(start, lines, long, end)
+
+    def blocks(self, *, take_partial: bool = True) -> Iterator[Block]:
+        while True:
+            block = self.read_block(take_partial=take_partial)
+            if block is None:
+                return
+            yield block

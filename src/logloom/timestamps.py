@@ -1,0 +1,322 @@
+"""Timestamp text -> integer microseconds, and back to the output's text.
+
+A format is compiled once: ``iso`` has a sliced fast path, ``epoch``/``epoch_ms``
+are integer arithmetic, and any strptime format is translated to a regex whose
+minute-level part is cached, so no line ever calls ``strptime``.
+
+Without a timezone, a naive reading is counted as if it were UTC (wall-clock
+arithmetic); with one, every reading is turned into its UTC instant. In a repeated
+hour (clocks going back) a reading means its first occurrence unless that would
+run time backwards relative to the previous line; then it means the second.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_CACHE_LIMIT = 4096
+
+# strptime directive -> (group name, regex)
+_DIRECTIVES: dict[str, tuple[str | None, str]] = {
+    "Y": ("Y", r"\d{4}"),
+    "y": ("y", r"\d{2}"),
+    "m": ("m", r"\d{1,2}"),
+    "d": ("d", r"\d{1,2}"),
+    "H": ("H", r"\d{1,2}"),
+    "I": ("I", r"\d{1,2}"),
+    "M": ("M", r"\d{1,2}"),
+    "S": ("S", r"\d{1,2}"),
+    "f": ("f", r"\d{1,9}"),
+    "p": ("p", r"(?i:AM|PM)"),
+    "b": ("b", r"[A-Za-z]{3}"),
+    "B": ("B", r"[A-Za-z]+"),
+    "a": (None, r"[A-Za-z]{3}"),
+    "A": (None, r"[A-Za-z]+"),
+    "j": ("j", r"\d{1,3}"),
+    "z": ("z", r"Z|[+-]\d{2}:?\d{2}"),
+    "%": (None, "%"),
+}
+_MONTHS = {
+    name.lower(): i
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may", "may"),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+
+
+def load_timezone(name: str | None) -> tzinfo | None:
+    """The IANA zone ``name``; ValueError names it when unknown."""
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {name!r}") from exc
+
+
+def _micros(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        return (dt - _EPOCH) // _US
+    return (dt - _EPOCH_UTC) // _US
+
+
+def _frac_micros(digits: str) -> int:
+    """'5' -> 500000, '123456789' -> 123456 (truncated below a microsecond)."""
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError(f"bad fraction {digits!r}")
+    return int((digits + "00000")[:6])
+
+
+class TimestampParser:
+    """Compiled timestamp format. Call it with the ``ts`` group's text.
+
+    Promises: returns microseconds or raises ValueError; never calls strptime;
+    memory is bounded (the minute cache is cleared past a few thousand entries).
+    ``last`` is the previous instant (the DST rule's memory; checkpoints keep it).
+    """
+
+    def __init__(self, fmt: str, timezone: str | None = None) -> None:
+        self.format = fmt
+        self.tz = load_timezone(timezone)
+        self.last = -(1 << 62)
+        self._minutes: dict[object, tuple[int, int]] = {}
+        self._parse: Callable[[str], int]
+        if fmt == "iso":
+            self._parse = self._parse_iso
+        elif fmt == "epoch":
+            self._parse = self._parse_epoch
+        elif fmt == "epoch_ms":
+            self._parse = self._parse_epoch_ms
+        else:
+            self._compile_strptime(fmt)
+            self._parse = self._parse_strptime
+        self.has_instants = self.tz is not None or fmt in ("epoch", "epoch_ms") or "%z" in fmt
+
+    def __call__(self, text: str) -> int:
+        return self._parse(text)
+
+    # -- local wall-clock minute -> instant (DST rule) --------------------------------
+    def _local(self, naive_minute: datetime, key: object) -> tuple[int, int]:
+        """(first, second) occurrence of a local minute, in microseconds."""
+        pair = self._minutes.get(key)
+        if pair is None:
+            if len(self._minutes) > _CACHE_LIMIT:
+                self._minutes.clear()
+            if self.tz is None:
+                first = _micros(naive_minute)
+                pair = (first, first)
+            else:
+                pair = (
+                    _micros(naive_minute.replace(tzinfo=self.tz, fold=0)),
+                    _micros(naive_minute.replace(tzinfo=self.tz, fold=1)),
+                )
+            self._minutes[key] = pair
+        return pair
+
+    def _choose(self, pair: tuple[int, int], offset_us: int) -> int:
+        first, second = pair
+        t = first + offset_us
+        if second > first and t < self.last:
+            t = second + offset_us
+        self.last = t
+        return t
+
+    # -- iso ---------------------------------------------------------------------
+    def _parse_iso(self, s: str) -> int:
+        if len(s) >= 19 and s[16] == ":" and s[13] == ":":
+            head = s[:16]
+            sec_text = s[17:19]
+            rest = s[19:]
+            if sec_text.isdigit() and sec_text.isascii() and int(sec_text) < 60:
+                if not rest:
+                    us = 0
+                elif rest[0] in ".," and rest[1:].isdigit():
+                    us = _frac_micros(rest[1:])
+                else:
+                    return self._parse_iso_slow(s)
+                pair = self._minutes.get(head)
+                if pair is None:
+                    pair = self._local(datetime.fromisoformat(head), head)
+                return self._choose(pair, int(sec_text) * 1_000_000 + us)
+        return self._parse_iso_slow(s)
+
+    def _parse_iso_slow(self, s: str) -> int:
+        dt = datetime.fromisoformat(s.replace(",", "."))
+        if dt.tzinfo is not None:
+            t = _micros(dt)
+            self.last = t
+            return t
+        minute = dt.replace(second=0, microsecond=0)
+        return self._choose(self._local(minute, minute), dt.second * 1_000_000 + dt.microsecond)
+
+    # -- epoch -------------------------------------------------------------------
+    @staticmethod
+    def _split_number(s: str) -> tuple[int, str]:
+        whole, _, frac = s.strip().partition(".")
+        if not whole.lstrip("-").isdigit() or not whole.isascii():
+            raise ValueError(f"not a number: {s!r}")
+        return int(whole), frac
+
+    def _parse_epoch(self, s: str) -> int:
+        whole, frac = self._split_number(s)
+        us = _frac_micros(frac) if frac else 0
+        return whole * 1_000_000 + (-us if whole < 0 else us)
+
+    def _parse_epoch_ms(self, s: str) -> int:
+        whole, frac = self._split_number(s)
+        us = int((frac + "000")[:3]) if frac else 0
+        if frac and not frac.isdigit():
+            raise ValueError(f"not a number: {s!r}")
+        return whole * 1000 + (-us if whole < 0 else us)
+
+    # -- strptime formats, compiled to a regex -------------------------------------
+    def _compile_strptime(self, fmt: str) -> None:
+        parts: list[str] = []
+        names: list[str] = []
+        i = 0
+        while i < len(fmt):
+            ch = fmt[i]
+            if ch != "%":
+                parts.append(r"\s+" if ch == " " else re.escape(ch))
+                i += 1
+                continue
+            if i + 1 >= len(fmt):
+                raise ValueError("format ends with a lone '%'")
+            code = fmt[i + 1]
+            if code not in _DIRECTIVES:
+                raise ValueError(f"unsupported directive %{code} in format {fmt!r}")
+            name, rx = _DIRECTIVES[code]
+            if name is None:
+                parts.append(f"(?:{rx})")
+            else:
+                if name in names:
+                    raise ValueError(f"directive %{code} appears twice in format {fmt!r}")
+                names.append(name)
+                parts.append(f"(?P<{name}>{rx})")
+            i += 2
+        self._regex = re.compile("".join(parts))
+        self._key_names = tuple(n for n in names if n not in ("S", "f"))
+        self._has_seconds = "S" in names
+        self._has_frac = "f" in names
+
+    def _parse_strptime(self, s: str) -> int:
+        m = self._regex.fullmatch(s.strip())
+        if m is None:
+            raise ValueError(f"{s!r} does not match format {self.format!r}")
+        key = m.group(*self._key_names) if self._key_names else ""
+        offset = 0
+        if self._has_seconds:
+            sec = int(m.group("S"))
+            if sec > 61:
+                raise ValueError(f"second out of range in {s!r}")
+            offset = sec * 1_000_000
+        if self._has_frac:
+            offset += _frac_micros(m.group("f"))
+        cached = self._minutes.get(key)
+        if cached is None:
+            minute, zone = self._minute_from_groups(m)
+            if zone is not None:
+                first = _micros(minute.replace(tzinfo=zone))
+                cached = (first, first)
+                self._minutes[key] = cached
+                t = first + offset
+                self.last = t
+                return t
+            cached = self._local(minute, key)
+        return self._choose(cached, offset)
+
+    def _minute_from_groups(self, m: re.Match[str]) -> tuple[datetime, tzinfo | None]:
+        g = m.groupdict()
+        if g.get("Y"):
+            year = int(g["Y"])
+        elif g.get("y"):
+            y = int(g["y"])
+            year = 2000 + y if y < 69 else 1900 + y
+        else:
+            year = 1900
+        if g.get("b") or g.get("B"):
+            name = (g.get("b") or g.get("B") or "").lower()
+            if name not in _MONTHS:
+                raise ValueError(f"unknown month name {name!r}")
+            month = _MONTHS[name]
+        else:
+            month = int(g.get("m") or 1)
+        day = int(g.get("d") or 1)
+        hour = int(g.get("H") or 0)
+        if g.get("I"):
+            hour = int(g["I"]) % 12
+            if (g.get("p") or "").upper() == "PM":
+                hour += 12
+        minute = int(g.get("M") or 0)
+        if g.get("j"):
+            base = datetime(year, 1, 1) + timedelta(days=int(g["j"]) - 1)
+            month, day = base.month, base.day
+        dt = datetime(year, month, day, hour, minute)
+        zone: tzinfo | None = None
+        z = g.get("z")
+        if z:
+            if z == "Z":
+                zone = UTC
+            else:
+                sign = -1 if z[0] == "-" else 1
+                digits = z[1:].replace(":", "")
+                zone = _fixed_offset(sign * (int(digits[:2]) * 60 + int(digits[2:])))
+        return dt, zone
+
+
+def _fixed_offset(minutes: int) -> tzinfo:
+    return timezone(timedelta(minutes=minutes))
+
+
+class TimeFormatter:
+    """Microseconds -> the output's timestamp text (SPEC 5).
+
+    ``iso``: ``datetime.isoformat()`` of the reading (fraction only when non-zero),
+    with the UTC offset when the input carries instants; ``epoch``: float seconds.
+    """
+
+    def __init__(self, mode: str, *, tz: tzinfo | None, instants: bool) -> None:
+        if mode not in ("iso", "epoch"):
+            raise ValueError(f"unknown time format {mode!r}")
+        self.mode = mode
+        self.tz = tz if tz is not None else (UTC if instants else None)
+        self._sec: int | None = None
+        self._head = ""
+        self._tail = ""
+
+    def __call__(self, ts: int) -> str:
+        if self.mode == "epoch":
+            return repr(round(ts / 1_000_000, 6))
+        sec, us = divmod(ts, 1_000_000)
+        if sec != self._sec:
+            if self.tz is None:
+                text = (_EPOCH + timedelta(seconds=sec)).isoformat()
+                self._head, self._tail = text, ""
+            else:
+                text = datetime.fromtimestamp(sec, self.tz).isoformat()
+                self._head, self._tail = text[:19], text[19:]
+            self._sec = sec
+        if us:
+            return f"{self._head}.{us:06d}{self._tail}"
+        return self._head + self._tail

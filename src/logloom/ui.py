@@ -1,0 +1,72 @@
+"""What the user sees on the terminal: notices, warnings and the progress bar.
+
+Progress is drawn only when stderr is a terminal and ``--quiet`` is off; notices
+go to stderr so that stdout stays clean for data (``parse`` prints JSON there).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+
+class Bar(Protocol):
+    def advance(self, n: int) -> None: ...
+
+
+class _NoBar:
+    def advance(self, n: int) -> None:
+        pass
+
+
+class _RichBar:
+    def __init__(self, progress: Progress, task: int) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, n: int) -> None:
+        self._progress.update(self._task, advance=n)  # type: ignore[arg-type]
+
+
+class UI:
+    """Console output for one command."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.err = Console(stderr=True, highlight=False)
+        self.out = Console(highlight=False)
+
+    def notify(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(message, markup=False)
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"warning: {message}", style="yellow", markup=False)
+
+    @contextmanager
+    def progress(self, label: str, total: int | None) -> Iterator[Bar]:
+        if self.quiet or not sys.stderr.isatty():
+            yield _NoBar()
+            return
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.err, transient=True) as progress:
+            task = progress.add_task(label, total=total)
+            yield _RichBar(progress, task)

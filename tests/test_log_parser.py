@@ -1,0 +1,90 @@
+"""log_parser and timestamps: formats, typed fields, malformed accounting, never raising."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logloom.config import load_config
+from logloom.log_parser import LineParser
+from logloom.records import Event
+from logloom.timestamps import TimeFormatter, TimestampParser
+
+from .conftest import EXAMPLE_CONFIG, WALKTHROUGH_CONFIG
+
+PARSER = LineParser(load_config(EXAMPLE_CONFIG).patterns)
+
+
+def micros(h: int, m: int, s: int, us: int = 0) -> int:
+    return ((h * 60 + m) * 60 + s) * 1_000_000 + us
+
+
+def test_iso_variants_agree() -> None:
+    p = TimestampParser("iso")
+    base = p("2026-01-21 00:00:00")
+    assert p("2026-01-21T10:05:15") - base == micros(10, 5, 15)
+    assert p("2026-01-21 10:05:15.5") - base == micros(10, 5, 15, 500_000)
+    assert p("2026-01-21 10:05:15,123456789") - base == micros(10, 5, 15, 123_456)
+
+
+def test_iso_with_offset_is_an_instant() -> None:
+    p = TimestampParser("iso")
+    assert p("2026-01-21T10:05:15+01:00") == p("2026-01-21T09:05:15Z")
+
+
+def test_epoch_formats() -> None:
+    assert TimestampParser("epoch")("1769000000.25") == 1_769_000_000_250_000
+    assert TimestampParser("epoch_ms")("1769000000123") == 1_769_000_000_123_000
+    fmt = TimeFormatter("iso", tz=None, instants=True)
+    assert fmt(1_769_000_000_250_000) == "2026-01-21T12:53:20.250000+00:00"
+
+
+def test_strptime_formats_without_strptime() -> None:
+    p = TimestampParser("%d/%b/%Y:%H:%M:%S")
+    q = TimestampParser("iso")
+    assert p("21/Jan/2026:10:05:15") == q("2026-01-21 10:05:15")
+    r = TimestampParser("%m/%d/%y %I:%M:%S %p")
+    assert r("01/21/26 01:05:15 PM") == q("2026-01-21 13:05:15")
+
+
+def test_output_format_matches_isoformat() -> None:
+    fmt = TimeFormatter("iso", tz=None, instants=False)
+    p = TimestampParser("iso")
+    assert fmt(p("2026-01-21 10:05:15")) == "2026-01-21T10:05:15"
+    assert fmt(p("2026-01-21 10:05:15.120")) == "2026-01-21T10:05:15.120000"
+    assert TimeFormatter("epoch", tz=None, instants=False)(p("1970-01-01 00:00:01.5")) == "1.5"
+
+
+def test_unmatched_and_malformed() -> None:
+    assert PARSER.parse("2026-01-21 10:00:00 [DEBUG] heartbeat seq=4", 1) is None
+    assert PARSER.parse("no timestamp here", 2) == "no timestamp"
+    assert "bad timestamp" in str(PARSER.parse("2026-13-45 10:00:00 Clamp closed at L1", 3))
+
+
+def test_typed_field_that_fails_is_malformed() -> None:
+    parser = LineParser(load_config(WALKTHROUGH_CONFIG).patterns)
+    res = parser.parse("2026-01-21 10:05:15 Process finished volume=1.2.3ml", 1)
+    assert isinstance(res, str) and "volume" in res and "float" in res
+
+
+def test_first_match_wins_and_searches_after_the_timestamp() -> None:
+    ev = PARSER.parse("2026-01-21 10:05:15 Process finished at L2 volume=12.5ml", 1)
+    assert isinstance(ev, Event)
+    assert (ev.event, ev.target, ev.pattern, ev.fields["volume"]) == ("PROCESS_END", "L2", "process_finished_at", 12.5)
+    sparse = PARSER.parse("2026-01-21 10:05:15 Process finished volume=12.5ml", 1)
+    assert isinstance(sparse, Event) and sparse.target is None and sparse.target_type == "dispenser"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_parser_never_raises_on_any_bytes(data: bytes) -> None:
+    text = data.decode("utf-8", "replace")
+    res = PARSER.parse(text, 1)
+    assert res is None or isinstance(res, str | Event)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789-:T ., +Z", max_size=40))
+def test_parser_never_raises_on_timestamp_like_text(tail: str) -> None:
+    res = PARSER.parse("2026-01-2" + tail + " Clamp closed at L1", 1)
+    assert res is None or isinstance(res, str | Event)
