@@ -169,6 +169,7 @@ def test_rrd_round_trip(tmp_path: Path, chunk_events: int) -> None:
         small_scene(), spawn=False, save=rrd, serve=None, chunk_events=chunk_events
     )
     feed(obs)
+    obs.on_violation(T3, "clamp", "invalid_transition")  # type: ignore[attr-defined]
     obs.close()
     ents, timelines, blueprints = read_entities(rrd)
 
@@ -219,6 +220,9 @@ def test_rrd_round_trip(tmp_path: Path, chunk_events: int) -> None:
     log = ents["/anomalies"]
     assert [t for t, _ in temporal(log, "TextLog:text")] == [naive(T2)]
     assert temporal(log, "TextLog:color") == [(naive(T2), [rgba(255, 0, 0)])]
+
+    violations = temporal(ents["/violations"], "TextLog:text")
+    assert violations == [(naive(T3), ["clamp: invalid_transition"])]
 
     # alarm wireframe: on at the anomaly, off at the component's next state change
     alarm = temporal(ents["/line/disp/alarm"], "Boxes3D:half_sizes")

@@ -16,7 +16,8 @@ observer that turns the engine's hooks into Rerun columns. Promises:
 Entity layout: ``line/<id>`` box coloured by state (``line/<id>/alarm`` a red
 wireframe from an anomaly until the component's next state change),
 ``states/<id>`` StateChange lane, ``metrics/<id>/<metric>`` scalars with their
-anomalies as red points under ``.../anomalies``, ``anomalies`` a text log.
+anomalies as red points under ``.../anomalies``, ``anomalies`` (red) and
+``violations`` (orange: invalid transitions, blocked guards) text logs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ INSTALL_HINT = "pip install 'logloom[viz]'"
 TIMELINE = "timestamp"
 DEFAULT_PORT = 9876
 ANOMALY_RGB = (255, 0, 0)
+VIOLATION_RGB = (255, 140, 0)
 
 RGB = tuple[int, int, int]
 
@@ -227,7 +229,9 @@ def build_blueprint(scene: VizScene) -> Any:
         rrb.Horizontal(
             rrb.Vertical(
                 rrb.Spatial3DView(origin="/line", name=scene.line),
-                rrb.TextLogView(origin="/anomalies", name="Anomalies"),
+                rrb.TextLogView(
+                    origin="/", contents=["/anomalies", "/violations"], name="Anomalies"
+                ),
                 row_shares=[3, 1],
             ),
             rrb.Vertical(*right, row_shares=[1, 2][: len(right)]),
@@ -302,6 +306,7 @@ class RerunObserver(Observer):
         self._changes: list[StateChange] = []
         self._rows: list[MetricRow] = []
         self._anomalies: list[Anomaly] = []
+        self._violations: list[tuple[int, str, str]] = []
         self._pending = 0
         self._started = False
         self._series_seen: set[tuple[str, str]] = set()
@@ -327,6 +332,12 @@ class RerunObserver(Observer):
 
     def on_anomaly(self, anomaly: Anomaly) -> None:
         self._anomalies.append(anomaly)
+        self._pending += 1
+        if self._pending >= self._chunk:
+            self.flush()
+
+    def on_violation(self, ts: int, component_id: str, kind: str) -> None:
+        self._violations.append((ts, component_id, kind))
         self._pending += 1
         if self._pending >= self._chunk:
             self.flush()
@@ -380,7 +391,10 @@ class RerunObserver(Observer):
     def flush(self) -> None:
         """Send everything buffered, one ``send_columns`` per entity."""
         changes, rows, anomalies = self._changes, self._rows, self._anomalies
+        violations, self._violations = self._violations, []
         self._changes, self._rows, self._anomalies, self._pending = [], [], [], 0
+        if violations:
+            self._send_violations(violations)
         if not (changes or rows or anomalies):
             return
         lanes: dict[str, tuple[list[int], list[str]]] = {}
@@ -476,6 +490,21 @@ class RerunObserver(Observer):
                 text=texts,
                 level=["WARN"] * n,
                 color=np.full(n, _rgba32(ANOMALY_RGB), dtype=np.uint32),
+            ),
+        )
+
+    def _send_violations(self, violations: list[tuple[int, str, str]]) -> None:
+        """Refused events (invalid transitions, blocked guards) as orange log lines."""
+        import numpy as np
+
+        n = len(violations)
+        self._rec.send_columns(
+            "violations",
+            self._time([v[0] for v in violations]),
+            self._rr.TextLog.columns(
+                text=[f"{cid}: {kind}" for _, cid, kind in violations],
+                level=["WARN"] * n,
+                color=np.full(n, _rgba32(VIOLATION_RGB), dtype=np.uint32),
             ),
         )
 
