@@ -30,17 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from logloom.errors import LogloomError
 from logloom.records import Anomaly, MetricRow, Observer, StateChange
 
 if TYPE_CHECKING:
     import rerun as rr
-
-try:
-    from logloom.errors import LogloomError
-except ImportError:  # pragma: no cover - until logloom.errors lands
-
-    class LogloomError(Exception):  # type: ignore[no-redef]
-        """Fallback base until ``logloom.errors`` exists."""
 
 
 INSTALL_HINT = "pip install 'logloom[viz]'"
