@@ -97,8 +97,8 @@ def synthetic(seed: int, base_cycles: int, mon_cycles: int, spikes: int, drift_r
         truth[(int(cycle), *key)] = factor
     flagged, rows, by_rule = run_scorer(baseline, rows_of(values), cfg)
     hits: Counter[float] = Counter()
-    for key, factor in truth.items():
-        hits[factor] += key in flagged
+    for spike, factor in truth.items():
+        hits[factor] += spike in flagged
     print(f"\nspike run: {mon_cycles} cycles, {len(rows)} rows, {len(truth)} spikes")
     for factor in FACTORS:
         print(f"  spike recall x{factor}: {hits[factor] / spikes:.3f} ({hits[factor]}/{spikes})")
@@ -170,12 +170,11 @@ def pipeline(seed: int, cycles: int) -> None:
     with tempfile.TemporaryDirectory(prefix="logloom-bench-") as tmp:
         work = Path(tmp)
         clean, anomalous, data = work / "clean.log", work / "anomalous.log", work / "data"
-        run(logloom + ["simulate", "--out", str(clean), "--cycles", str(cycles),
-                       "--seed", str(seed)])
-        run(logloom + ["record", "--logs", str(clean), "--data", str(data), "--quiet"])
-        run(logloom + ["simulate", "--out", str(anomalous), "--cycles", str(cycles),
-                       "--seed", str(seed + 1), "--anomalies", "spikes,drift"])
-        run(logloom + ["monitor", "--logs", str(anomalous), "--data", str(data), "--quiet"])
+        run([*logloom, "simulate", "--out", str(clean), "--cycles", str(cycles), "--seed", str(seed)])
+        run([*logloom, "record", "--logs", str(clean), "--data", str(data), "--quiet"])
+        run([*logloom, "simulate", "--out", str(anomalous), "--cycles", str(cycles),
+             "--seed", str(seed + 1), "--anomalies", "spikes,drift"])
+        run([*logloom, "monitor", "--logs", str(anomalous), "--data", str(data), "--quiet"])
         evaluate(anomalous, data / "anomalies.csv")
 
 
