@@ -289,7 +289,9 @@ def test_timeline_share_exact_when_reduced() -> None:
     assert tl.count == {"A": 1000, "B": 1000} and tl.inferred == {"C": 1000}
     bars = tl.bars()
     assert tl.visits is None and len(bars) <= 10
-    assert {s for _, _, s in bars} == {"B"}  # B fills three quarters of every slot
+    for _, _, parts in bars:  # every slot: three quarters B, a quarter A
+        assert [s for s, _ in parts] == ["B", "A"]
+        assert [f for _, f in parts] == pytest.approx([0.75, 0.25], abs=0.01)
 
 
 @pytest.mark.skipif(

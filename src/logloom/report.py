@@ -29,6 +29,7 @@ from logloom.records import INFERRED_SUFFIX
 from logloom.viz_adapter import VizComponent, VizScene
 
 MAX_POINTS = 5000
+TIMELINE_CAP = 1600  # visits drawn one by one; beyond, slots of about a pixel
 _PART = re.compile(r"process_metrics(?:_part(\d+))?\.csv$")
 
 
@@ -163,19 +164,21 @@ class Timeline:
                 m[state] = m.get(state, 0.0) + secs
         self.slots = merged
 
-    def bars(self) -> list[tuple[float, float, str]]:
-        """(start, end, state) to draw, adjacent equal slots merged."""
+    def bars(self) -> list[tuple[float, float, list[tuple[str, float]]]]:
+        """(start, end, [(state, fraction of the bar)]) to draw; whole equal slots merged."""
         if self.visits is not None:
-            return self.visits
-        out: list[tuple[float, float, str]] = []
+            return [(a, b, [(s, 1.0)]) for a, b, s in self.visits]
+        out: list[tuple[float, float, list[tuple[str, float]]]] = []
         for key in sorted(self.slots):
             slot = self.slots[key]
-            state = max(slot, key=lambda s: slot[s])
+            total = sum(slot.values()) or 1.0
+            parts = sorted(((s, secs / total) for s, secs in slot.items()), key=lambda p: -p[1])
             a, b = self.origin + key * self.width, self.origin + (key + 1) * self.width
-            if out and out[-1][2] == state and abs(out[-1][1] - a) < 1e-9:
-                out[-1] = (out[-1][0], b, state)
+            prev = out[-1] if out else None
+            if prev and len(parts) == 1 and prev[2] == parts and abs(prev[1] - a) < 1e-9:
+                out[-1] = (prev[0], b, parts)
             else:
-                out.append((a, b, state))
+                out.append((a, b, parts))
         return out
 
 
@@ -269,13 +272,12 @@ def load(data_dir: Path, config_dir: Path, max_points: int) -> dict[str, Any]:
     anomalies_csv = data_dir / "anomalies.csv"
     if not files and not anomalies_csv.exists():
         raise InputError(
-            f"{data_dir}: no process_metrics.csv or anomalies.csv; "
-            "run `logloom record` or `logloom monitor` first"
+            f"{data_dir}: no process_metrics.csv or anomalies.csv; run `logloom record` or `logloom monitor` first"
         )
     scene = VizScene.from_config_dir(config_dir)
     durations = duration_metrics(_load_yaml(config_dir / "process_logic.yaml") or {})
     types = {c.id: c.type for c in scene.components}
-    data = {c.id: ComponentData(Timeline(max_points)) for c in scene.components}
+    data = {c.id: ComponentData(Timeline(min(max_points, TIMELINE_CAP))) for c in scene.components}
     clock, skipped, n_anom = Clock(), 0, 0
     for path in files:
         for row in _rows(path):
@@ -285,7 +287,7 @@ def load(data_dir: Path, config_dir: Path, max_points: int) -> dict[str, Any]:
             except (KeyError, TypeError, ValueError):
                 skipped += 1
                 continue
-            comp = data.get(cid) or data.setdefault(cid, ComponentData(Timeline(max_points)))
+            comp = data.get(cid) or data.setdefault(cid, ComponentData(Timeline(min(max_points, TIMELINE_CAP))))
             inferred = ctx.endswith(INFERRED_SUFFIX)
             state = ctx[: -len(INFERRED_SUFFIX)] if inferred else ctx
             if durations.get((types.get(cid, ""), state)) == metric:
@@ -307,7 +309,7 @@ def load(data_dir: Path, config_dir: Path, max_points: int) -> dict[str, Any]:
             skipped += 1
             continue
         comp = data.get(row["component_id"]) or data.setdefault(
-            row["component_id"], ComponentData(Timeline(max_points))
+            row["component_id"], ComponentData(Timeline(min(max_points, TIMELINE_CAP)))
         )
         comp.anomalies.setdefault(rec["metric_name"], []).append(rec)
         comp.units.setdefault(rec["metric_name"], row.get("unit") or "")
@@ -440,16 +442,23 @@ def component_model(
         }
         for s in states
     ]
-    bars = [
-        {
-            "x": axis.x(a),
-            "w": max(axis.x(b) - axis.x(a), 0.6),
-            "color": colors.get(s, default),
-            "title": f"{s}: {axis.when(a)} to {axis.when(b)} ({b - a:.6g} s)",
-            "zero": b <= a,
-        }
-        for a, b, s in tl.bars()
-    ]
+    bars = []
+    for a, b, parts in tl.bars():
+        y, segments = 4.0, []
+        for state, frac in parts:
+            segments.append({"y": y, "h": 22.0 * frac, "color": colors.get(state, default)})
+            y += 22.0 * frac
+        shares = ", ".join(f"{s} {100 * f:.0f}%" for s, f in parts)
+        what = f"{parts[0][0]}: " if len(parts) == 1 and tl.visits is not None else f"{shares}: "
+        bars.append(
+            {
+                "x": axis.x(a),
+                "w": max(axis.x(b) - axis.x(a), 0.6) + (0.5 if tl.visits is None else 0.0),
+                "title": f"{what}{axis.when(a)} to {axis.when(b)} ({b - a:.6g} s)",
+                "zero": b <= a,
+                "parts": segments,
+            }
+        )
     limits = baseline.get(comp.id) or {}
     names = list(dict.fromkeys([*comp.metrics, *cd.series, *cd.anomalies]))
     charts = [
@@ -492,9 +501,7 @@ def time_range(data: Mapping[str, ComponentData]) -> tuple[float, float]:
     return (lo, hi) if lo <= hi else (0.0, 1.0)
 
 
-def build_report(
-    data_dir: Path, config_dir: Path, out: Path, *, max_points: int = MAX_POINTS
-) -> Path:
+def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int = MAX_POINTS) -> Path:
     """Write the HTML report of ``data_dir`` to ``out`` and return ``out``.
 
     Raises ``InputError`` when the directory holds no metrics or anomalies.
