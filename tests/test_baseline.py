@@ -24,7 +24,7 @@ from logloom.baseline import (
     stage_archive,
     write_baseline_archive,
 )
-from logloom.baseline_stats import MetricLimits, choose_method, compute_baseline, metric_stats
+from logloom.baseline_stats import BaselineAccumulator, MetricLimits, choose_method, compute_baseline, metric_stats
 from logloom.errors import InputError, StateFileError
 from logloom.records import METRICS_HEADER, MetricRow
 from logloom.scoring import Scorer
@@ -97,6 +97,15 @@ def test_inferred_rows_are_left_out() -> None:
     rows += [MetricRow(i, "c", "t", 0.0, "s", "RUN:inferred") for i in range(30)]
     e = compute_baseline(rows)["metrics"]["c"]["t"]
     assert e["n"] == 30 and e["min"] == 10.0
+
+
+def test_non_finite_values_are_ignored() -> None:
+    acc = BaselineAccumulator()
+    acc.extend("c", "nan_only", "s", [math.nan, math.inf])
+    acc.extend("c", "mixed", "s", [1.0, math.nan, 2.0, 3.0])
+    metrics = acc.build()["metrics"]["c"]
+    assert list(metrics) == ["mixed"]
+    assert (metrics["mixed"]["n"], metrics["mixed"]["median"]) == (3, 2.0)
 
 
 def test_engineering_limits_override_and_are_recorded() -> None:

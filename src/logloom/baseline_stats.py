@@ -237,9 +237,9 @@ class BaselineAccumulator:
         limits = limits or {}
         metrics: dict[str, dict[str, Any]] = {}
         for (component, metric), values in sorted(self._values.items()):
-            if not values:
-                continue
             arr = np.frombuffer(values, dtype=float)
+            if not np.isfinite(arr).any():
+                continue  # nothing to learn from (all NaN or infinite)
             unit = self._units[component, metric]
             entry = metric_stats(arr, unit, limits.get((component, metric)), k_default)
             metrics.setdefault(component, {})[metric] = entry
