@@ -1,0 +1,237 @@
+"""One simulation run: plan pallets, merge their events in time, write the four files.
+
+``simulate(out, options)`` streams: a small heap holds only the events of the
+pallets still inside the line, and each output is written from a buffer that is
+drained every few hundred pallets, so memory stays flat however long the log.
+Per written line it decides (in this order, from the emission random stream): drop
+it, hold it back one line (out-of-order), write the finish line without its station
+(sparse), and which noise or garbage lines follow it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from logloom.records import METRICS_HEADER
+from logloom.simulator.model import LineModel, load_model
+from logloom.simulator.options import SimOptions
+from logloom.simulator.plan import Plan
+from logloom.simulator.schedule import Item, LineSim
+from logloom.simulator.texts import Clock, NoiseWriter, check_patterns, garbage_line
+from logloom.simulator.truth import Truth
+
+ANOMALIES_HEADER = "timestamp,component_id,metric_name,kind,factor"
+AFFECTED_HEADER = "timestamp,component_id,state_context"
+_FLUSH_EVERY = 512  # pallets
+_BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class SimSummary:
+    """What a run wrote."""
+
+    log: Path
+    truth: Path
+    anomalies: Path
+    affected: Path
+    lines: int
+    event_lines: int
+    noise_lines: int
+    garbage_lines: int
+    dropped_lines: int
+    sparse_lines: int
+    swapped_lines: int
+    pallets: int
+    truth_rows: int
+    anomaly_rows: int
+    affected_rows: int
+
+
+def side_paths(out: Path) -> tuple[Path, Path, Path]:
+    """``<out>.truth.csv``, ``<out>.anomalies.csv``, ``<out>.affected.csv``."""
+    return tuple(out.with_name(out.name + suffix)  # type: ignore[return-value]
+                 for suffix in (".truth.csv", ".anomalies.csv", ".affected.csv"))
+
+
+def simulate(out: Path, options: SimOptions,
+             progress: Callable[[int], None] | None = None) -> SimSummary:
+    """Write the simulated log to ``out`` and its ground truth beside it.
+
+    ``progress`` is called now and then with the pallets (``--cycles``) or lines
+    (``--lines``) done so far. Raises SimError for unusable options or configs.
+    """
+    options.check()
+    model = load_model(options.config_dir)
+    sparse_type = check_patterns(options.config_dir, model)
+    seed = options.seed
+    plan = Plan(model, options.injections, random_spikes=options.random_spikes,
+                faults=options.faults, cycles=options.cycles,
+                spike_rng=_stream(seed, "spikes"), fault_rng=_stream(seed, "faults"))
+    line = LineSim(model, plan, _stream(seed, "schedule"), _stream(seed, "faults"))
+    truth_path, anomalies_path, affected_path = side_paths(out)
+    with (
+        _open(out) as log,
+        _open(truth_path) as truth_file,
+        _open(anomalies_path) as anomalies_file,
+        _open(affected_path) as affected_file,
+    ):
+        truth_file.write(METRICS_HEADER + "\n")
+        anomalies_file.write(ANOMALIES_HEADER + "\n")
+        affected_file.write(AFFECTED_HEADER + "\n")
+        emitter = _Emitter(model, options, sparse_type, (log, truth_file, anomalies_file,
+                                                          affected_file))
+        emitter.run(line, progress)
+    counts = emitter.counts
+    return SimSummary(out, truth_path, anomalies_path, affected_path, **counts)
+
+
+def _stream(seed: int, purpose: str) -> random.Random:
+    return random.Random(f"logloom-simulate:{seed}:{purpose}")
+
+
+def _open(path: Path) -> IO[str]:
+    return path.open("w", encoding="utf-8", errors="surrogateescape", newline="\n",
+                     buffering=_BUFFER)
+
+
+class _Done(Exception):
+    """--lines reached."""
+
+
+class _Emitter:
+    """Turns the time-ordered events into lines, applying the emission options."""
+
+    def __init__(self, model: LineModel, options: SimOptions, sparse_type: str | None,
+                 files: tuple[IO[str], IO[str], IO[str], IO[str]]) -> None:
+        self._files = files
+        self._clock = Clock(options.start)
+        tracking = options.drop > 0 or (options.ambiguous_sparse and options.sparse > 0)
+        self._truth = Truth(model, self._clock, track_engine=tracking)
+        self._tracking = tracking
+        self._rng = _stream(options.seed, "emission")
+        self._noise = NoiseWriter(_stream(options.seed, "noise"))
+        self._garbage_rng = _stream(options.seed, "garbage")
+        self._options = options
+        self._candidates = [c.index for c in model.components
+                            if sparse_type is None or c.type == sparse_type]
+        self._limit = options.lines or 0
+        self._buffer: list[str] = []
+        self._held: Item | None = None
+        self._held_bound = 0
+        self.counts = dict(lines=0, event_lines=0, noise_lines=0, garbage_lines=0,
+                           dropped_lines=0, sparse_lines=0, swapped_lines=0, pallets=0,
+                           truth_rows=0, anomaly_rows=0, affected_rows=0)
+
+    def run(self, line: LineSim, progress: Callable[[int], None] | None) -> None:
+        heap: list[Item] = []
+        pop, push = heapq.heappop, heapq.heappush
+        cycles = self._options.cycles
+        pallet = 0
+        try:
+            while cycles is None or pallet < cycles:
+                pallet += 1
+                items = line.pallet(pallet)
+                first = items[0][0]
+                while heap and heap[0][0] < first:
+                    item = pop(heap)
+                    self._feed(item, min(heap[0][0], first) if heap else first)
+                for item in items:
+                    push(heap, item)
+                if pallet % _FLUSH_EVERY == 0:
+                    self.counts["pallets"] = pallet
+                    self._flush()
+                    if progress is not None:
+                        progress(pallet if cycles else self.counts["lines"])
+            self.counts["pallets"] = pallet
+            while heap:
+                item = pop(heap)
+                self._feed(item, heap[0][0] if heap else item[0])
+            self._release_held()
+        except _Done:
+            self.counts["pallets"] = pallet
+        self._flush()
+        if progress is not None:
+            progress(pallet if cycles else self.counts["lines"])
+
+    def _feed(self, item: Item, bound: int) -> None:
+        """Hold a line back (out-of-order) or write it."""
+        held = self._held
+        if held is None:
+            if self._options.disorder and self._rng.random() < self._options.disorder:
+                self._held, self._held_bound = item, bound
+                return
+            self._emit(item, bound)
+            return
+        self._held = None
+        if held[2] != item[2]:
+            self.counts["swapped_lines"] += 1
+            self._emit(item, bound)
+            self._emit(held, bound)
+        else:
+            self._emit(held, self._held_bound)
+            self._emit(item, bound)
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._emit(held, self._held_bound)
+
+    def _emit(self, item: Item, bound: int) -> None:
+        t, _, comp, event, text, sparse_text, fields, droppable, marks = item
+        options, rng, counts = self._options, self._rng, self.counts
+        if droppable and options.drop and rng.random() < options.drop:
+            counts["dropped_lines"] += 1
+            self._truth.line(comp, event, t, fields, marks, None)
+            return
+        target: int | None = comp
+        if sparse_text is not None and options.sparse and rng.random() < options.sparse:
+            winner = self._truth.route(event, self._candidates)
+            if winner == comp or options.ambiguous_sparse:
+                text, target = sparse_text, winner
+                counts["sparse_lines"] += 1
+        if self._tracking:
+            self._truth.line(comp, event, t, fields, marks, target)
+        else:
+            self._truth.apply(comp, event, t, fields, marks)
+        counts["event_lines"] += 1
+        self._write(f"{self._clock.log(t)} {text}\n")
+        if options.noise or options.garbage:
+            self._extras(t, bound)
+
+    def _extras(self, t: int, bound: int) -> None:
+        """Noise and garbage lines after a written line, timed before ``bound``."""
+        noise, garbage, rng = self._options.noise, self._options.garbage, self._rng
+        extra = noise + garbage
+        while rng.random() < extra:
+            if rng.random() * extra < noise:
+                if bound > t:
+                    t += int(rng.random() * (bound - t) * 0.5)
+                self.counts["noise_lines"] += 1
+                self._write(f"{self._clock.log(t)} {self._noise.message()}\n")
+            else:
+                self.counts["garbage_lines"] += 1
+                self._write(garbage_line(self._garbage_rng) + "\n")
+
+    def _write(self, line: str) -> None:
+        self._buffer.append(line)
+        counts = self.counts
+        counts["lines"] += 1
+        if counts["lines"] == self._limit:
+            raise _Done
+
+    def _flush(self) -> None:
+        log, truth_file, anomalies_file, affected_file = self._files
+        truth = self._truth
+        log.write("".join(self._buffer))
+        self._buffer.clear()
+        for buffer, handle, key in ((truth.rows, truth_file, "truth_rows"),
+                                    (truth.anomalies, anomalies_file, "anomaly_rows"),
+                                    (truth.affected, affected_file, "affected_rows")):
+            self.counts[key] += len(buffer)
+            handle.write("".join(buffer))
+            buffer.clear()

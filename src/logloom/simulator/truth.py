@@ -1,0 +1,204 @@
+"""The ground truth: every state visit the simulated line really made, as metric rows.
+
+``Truth`` follows each component through the events the simulator generated (written
+or dropped), in the order the log presents them, and writes on every exit the rows
+that SPEC 4 step 7 defines, in process_metrics.csv's exact text. It also keeps an
+*engine view*: what an engine that reads only the written lines believes (dropped
+lines, sparse lines routed first-in-first-out, permissive jumps). Wherever the two
+views part, the visits involved are written to the affected list, so a test can
+compare everything else row for row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from logloom.simulator.model import LineModel, Machine
+from logloom.simulator.texts import Clock
+
+Fields = tuple[tuple[str, float], ...] | None
+Marks = tuple[tuple[str, str, str], ...] | None  # (metric_name, kind, factor text)
+
+_AGGREGATE: dict[str, Callable[[list[float]], float]] = {
+    "last": lambda v: v[-1],
+    "first": lambda v: v[0],
+    "min": min,
+    "max": max,
+    "mean": lambda v: math.fsum(v) / len(v),
+}
+_DURATION, _VALUE, _COUNT = 0, 1, 2
+_KINDS = {"duration": _DURATION, "value": _VALUE, "count": _COUNT}
+
+
+class Truth:
+    """True visits per component, their metric rows, and the visits an engine sees differently.
+
+    ``rows``, ``anomalies`` and ``affected`` are text buffers the caller drains.
+    """
+
+    def __init__(self, model: LineModel, clock: Clock, *, track_engine: bool) -> None:
+        comps = model.components
+        machines = [model.machine_of(c) for c in comps]
+        self._clock = clock
+        self._ids = [c.id for c in comps]
+        self.state = [m.initial for m in machines]
+        self.entry: list[int | None] = [None] * len(comps)
+        self._caps: list[dict[str, list[float]]] = [{} for _ in comps]
+        self._counts: list[dict[str, int]] = [{} for _ in comps]
+        self._next = [_transition_table(m) for m in machines]
+        self._metrics = [_metric_table(m, c.id) for m, c in zip(machines, comps, strict=True)]
+        self._captured = [{d.field for ds in m.metrics.values() for d in ds if d.kind == "value"}
+                          for m in machines]
+        self._counted = [{d.event for ds in m.metrics.values() for d in ds if d.kind == "count"}
+                         for m in machines]
+        self.track_engine = track_engine
+        self._machines = machines
+        self._max_jump = model.max_jump if model.permissive else 0
+        # The engine view shares the truth's lists until it can differ.
+        self.eng_state = list(self.state) if track_engine else self.state
+        self.eng_entry = list(self.entry) if track_engine else self.entry
+        self._tainted = [False] * len(comps)
+        self.rows: list[str] = []
+        self.anomalies: list[str] = []
+        self.affected: list[str] = []
+
+    # -- the truth --------------------------------------------------------------
+
+    def apply(self, comp: int, event: str, t: int, fields: Fields, marks: Marks) -> str | None:
+        """Feed one true event; returns the state it exited, if any."""
+        if event in self._counted[comp]:
+            counts = self._counts[comp]
+            counts[event] = counts.get(event, 0) + 1
+        if fields is not None:
+            captured = self._captured[comp]
+            caps = self._caps[comp]
+            for name, value in fields:
+                if name in captured:
+                    caps.setdefault(name, []).append(value)
+        old = self.state[comp]
+        new = self._next[comp].get((old, event))
+        if new is None:
+            return None
+        self._write_rows(comp, old, t)
+        if marks:
+            self._write_marks(comp, t, marks)
+        self.state[comp] = new
+        self.entry[comp] = t
+        if self._caps[comp]:
+            self._caps[comp] = {}
+        if self._counts[comp]:
+            self._counts[comp] = {}
+        return old
+
+    def _write_rows(self, comp: int, state: str, t: int) -> None:
+        specs = self._metrics[comp].get(state)
+        if not specs:
+            return
+        stamp = self._clock.iso(t)
+        entry = self.entry[comp]
+        for kind, key, aggregate, prefix, suffix in specs:
+            if kind == _DURATION:
+                if entry is None:
+                    continue
+                value: float = (t - entry) / 1000
+            elif kind == _VALUE:
+                values = self._caps[comp].get(key)
+                if not values:
+                    continue
+                value = aggregate(values)
+            else:
+                value = self._counts[comp].get(key, 0)
+            self.rows.append(f"{stamp}{prefix}{round(float(value), 6)!r}{suffix}")
+
+    def _write_marks(self, comp: int, t: int, marks: tuple[tuple[str, str, str], ...]) -> None:
+        stamp = self._clock.iso(t)
+        for metric, kind, factor in marks:
+            self.anomalies.append(f"{stamp},{self._ids[comp]},{metric},{kind},{factor}\n")
+
+    # -- the engine view ----------------------------------------------------------
+
+    def route(self, event: str, candidates: list[int]) -> int | None:
+        """First in, first out among ``candidates`` that can take ``event`` now (engine view)."""
+        best: int | None = None
+        best_entry = -math.inf
+        for comp in candidates:
+            if (self.eng_state[comp], event) not in self._next[comp]:
+                continue
+            entry = self.eng_entry[comp]
+            key = -math.inf if entry is None else entry
+            if best is None or key < best_entry:
+                best, best_entry = comp, key
+        return best
+
+    def line(self, comp: int, event: str, t: int, fields: Fields, marks: Marks,
+             engine_target: int | None) -> None:
+        """Feed one event and what the engine does with it.
+
+        ``engine_target`` is the component the engine applies the line to: ``comp`` for a
+        named line, the FIFO winner (or None) for a sparse one, None for a dropped one.
+        """
+        touched = {comp} if engine_target is None else {comp, engine_target}
+        before = {c: self._differs(c) for c in touched}
+        engine_exit = None
+        if engine_target is not None:
+            engine_exit = self._engine_step(engine_target, event, t)
+        true_exit = self.apply(comp, event, t, fields, marks)
+        for c in touched:
+            after = self._differs(c)
+            if c == comp and true_exit is not None:
+                if before[c] or after or self._tainted[c]:
+                    self._mark(c, t, true_exit)
+                self._tainted[c] = after
+            elif after:
+                self._tainted[c] = True
+            same_key = c == comp and engine_exit == true_exit
+            if c == engine_target and engine_exit is not None and (before[c] or after) \
+                    and not same_key:
+                self._mark(c, t, engine_exit)
+
+    def _engine_step(self, comp: int, event: str, t: int) -> str | None:
+        old = self.eng_state[comp]
+        new = self._next[comp].get((old, event))
+        if new is None and self._max_jump:
+            new = self._machines[comp].jump_landing(old, event, self._max_jump)
+        if new is None:
+            return None
+        self.eng_state[comp] = new
+        self.eng_entry[comp] = t
+        return old
+
+    def _differs(self, comp: int) -> bool:
+        return (self.eng_state[comp] != self.state[comp]
+                or self.eng_entry[comp] != self.entry[comp])
+
+    def _mark(self, comp: int, t: int, state: str) -> None:
+        self.affected.append(f"{self._clock.iso(t)},{self._ids[comp]},{state}\n")
+
+
+def _transition_table(machine: Machine) -> dict[tuple[str, str], str]:
+    table = {}
+    events = {tr.event for tr in machine.transitions}
+    for state in machine.states:
+        for event in events:
+            target = machine.direct(state, event)
+            if target is not None:
+                table[(state, event)] = target
+    return table
+
+
+def _metric_table(machine: Machine, component_id: str) -> dict[str, tuple[tuple[Any, ...], ...]]:
+    table = {}
+    for state, defs in machine.metrics.items():
+        table[state] = tuple(
+            (
+                _KINDS[d.kind],
+                d.field if d.kind == "value" else d.event,
+                _AGGREGATE[d.agg],
+                f",{component_id},{d.name},",
+                f",{d.unit},{state}\n",
+            )
+            for d in defs
+        )
+    return table
