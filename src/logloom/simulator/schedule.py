@@ -28,6 +28,12 @@ _STATION_EVENTS = (
     "PALLET_ARRIVED", "CLAMP_CLOSE", "CLAMP_PRESSURE", "PROCESS_START", "DISPENSE_PRESSURE",
     "DISPENSE_RETRY", "PROCESS_END", "CLAMP_OPEN", "PALLET_RELEASED", "RESET",
 )
+# --drop leaves out only lines of the regular cycle that change a state: a lost FAULT
+# or RESET would leave no path for a jump, a lost reading changes no state.
+_DROPPABLE = frozenset(
+    ("PALLET_ARRIVED", "CLAMP_CLOSE", "PROCESS_START", "PROCESS_END", "CLAMP_OPEN",
+     "PALLET_RELEASED")
+)
 
 
 @dataclass(frozen=True)
@@ -242,7 +248,7 @@ class StationSim:
         sparse = None
         if event == "PROCESS_END":
             sparse = "[INFO] " + MESSAGES["PROCESS_END_SPARSE"].format(value=value)
-        droppable = event not in ("FAULT", "RESET")
+        droppable = event in _DROPPABLE
         out.append((t, next(self.seq), comp, event, text, sparse, fields, droppable, marks))
 
     def _reading(self, out: list[Item], t: int, comp: int, event: str, value: float) -> None:
