@@ -20,6 +20,7 @@ from .config import Config, load_config
 from .errors import ConfigError, InputError, LogloomError
 from .log_parser import LineParser
 from .main import RunOptions, monitor, open_log
+from .simulator import simulate_command
 from .source import LineReader
 from .timestamps import TimeFormatter
 from .ui import UI
@@ -131,6 +132,9 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
         f"{summary['malformed']} malformed, {summary['unmatched']} unmatched "
         f"({summary['lines_per_second'] or 0:,.0f} lines/s)"
     )
+
+
+cli.add_command(simulate_command, "simulate")
 
 
 def main(argv: list[str] | None = None) -> int:

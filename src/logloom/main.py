@@ -25,7 +25,7 @@ from .errors import InputError
 from .log_parser import LineParser
 from .records import Observer
 from .sinks import MetricsSink, RejectedSink
-from .source import Block, Identity, LineReader, identify
+from .source import Block, Identity, Tail, identify
 from .state_store import (
     CHECKPOINT,
     SCHEMA_VERSION,
@@ -39,6 +39,7 @@ from .timestamps import TimeFormatter
 from .ui import UI
 
 CHECKPOINT_EVERY_S = 1.0
+FOLLOW_POLL_S = 0.1
 STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies")
 
 
@@ -107,6 +108,8 @@ class Run:
         self.stats = dict.fromkeys(STAT_KEYS, 0)
         self.line_no = 0
         self.block_first = 0
+        self._block_start: tuple[dict[str, Any], int, dict[str, int]] = ({}, 0, {})
+        self.bytes_seen = 0
         self.source_name = ""
         self.started = time.monotonic()
         if saved:
@@ -120,32 +123,58 @@ class Run:
     def feed(self, block: Block) -> None:
         """Process every line of ``block`` in order.
 
-        If a line raises, ``line_no`` stays at the last fully processed line (the
-        crash snapshot's position) and the exception propagates.
+        If a line raises, ``line_no`` stays at the last fully processed line and the
+        exception propagates; ``rewind`` then restores the state of that line.
         """
+        self.block_first = self.line_no
+        self._block_start = (self.engine.state_dict(), self.parser.timestamps.last, dict(self.stats))
+        self._process(block, len(block.lines), emit=True)
+
+    def rewind(self, block: Block) -> None:
+        """Make the state exactly that after the last fully processed line of ``block``.
+
+        The line that raised may have changed the engine half-way; the block's start
+        state is restored and the lines before the failing one are replayed without
+        writing anything (their rows and rejects were written the first time).
+        """
+        done = self.line_no - self.block_first
+        engine_state, last_ts, stats = self._block_start
+        self.engine.load_state(engine_state)
+        self.parser.timestamps.last = last_ts
+        self.stats = stats
+        self.line_no = self.block_first
+        observers, self.engine.observers = self.engine.observers, []
+        try:
+            self._process(block, done, emit=False)
+        finally:
+            self.engine.observers = observers
+
+    def _process(self, block: Block, count: int, *, emit: bool) -> None:
         parse = self.parser.parse
         step = self.engine.step
-        write_rows = self.metrics.write_rows
+        write_rows = self.metrics.write_rows if emit else _discard
+        reject = self.rejected.reject if emit else _discard_reject
         stats = self.stats
         long = block.long
         source = self.source_name
-        start = line_no = self.block_first = self.line_no
+        start = line_no = self.line_no
         try:
-            for i, raw in enumerate(block.lines):
+            for i in range(count):
+                raw = block.lines[i]
                 line_no += 1
                 text = raw.decode("utf-8", "replace")
                 if text.endswith("\r"):
                     text = text[:-1]
                 if long and i in long:
                     stats["malformed"] += 1
-                    self.rejected.reject(source, line_no, f"line too long ({long[i]} bytes)", text)
+                    reject(source, line_no, f"line too long ({long[i]} bytes)", text)
                     continue
                 res = parse(text, line_no)
                 if res is None:
                     stats["unmatched"] += 1
                 elif res.__class__ is str:
                     stats["malformed"] += 1
-                    self.rejected.reject(source, line_no, str(res), text)
+                    reject(source, line_no, str(res), text)
                 else:
                     stats["events"] += 1
                     rows = step(res)  # type: ignore[arg-type]
@@ -202,6 +231,19 @@ class Run:
         self.rejected.close()
         for obs in self.observers:
             obs.close()
+
+
+def _discard(*args: object) -> None:
+    pass
+
+
+def _discard_reject(source: str, line_no: int, reason: str, text: str) -> None:
+    pass
+
+
+def check_readable(path: Path) -> None:
+    """Raise InputError (exit 2) unless ``path`` is a readable file."""
+    open_log(path).close()
 
 
 def open_log(path: Path) -> Any:
@@ -277,59 +319,62 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> dict[str, Any]:
     log = options.logs[0] if options.logs else data_dir / "machine_logs.txt"
     data_dir.mkdir(parents=True, exist_ok=True)
     with DataLock(data_dir):
-        fh = open_log(log)
+        check_readable(log)
+        saved = _latest_state(data_dir, ui)
+        offset = resume_offset(saved, log, identify(log), ui.notify)
+        run = Run(config, data_dir, options, saved=saved)
+        run.source_name = log.name
+        run.bytes_seen = offset
+        tail = Tail(log, offset, follow=options.follow, max_line_bytes=config.patterns.max_line_bytes,
+                    notify=ui.notify)
         try:
-            saved = _latest_state(data_dir, ui)
-            identity = identify(log)
-            offset = resume_offset(saved, log, identity, ui.notify)
-            run = Run(config, data_dir, options, saved=saved)
-            run.source_name = log.name
-            reader = LineReader(fh, offset, config.patterns.max_line_bytes)
-
-            def checkpoint() -> None:
-                run.flush(sync=True)
-                state = run.state(source_state(log, identity, reader.offset, run.line_no))
-                write_json_atomic(data_dir / CHECKPOINT, state)
-
-            _loop(run, reader, options, ui, checkpoint, data_dir, log, identity, total=file_size(log) - offset)
-            summary = run.summary([str(log)])
-            write_json_atomic(data_dir / "run_summary.json", summary)
-            run.close()
-            return summary
+            _loop(run, tail, options, ui, data_dir, total=None if options.follow else file_size(log) - offset)
         finally:
-            fh.close()
+            tail.close()
+        summary = run.summary([str(log)])
+        write_json_atomic(data_dir / "run_summary.json", summary)
+        run.close()
+        return summary
 
 
-def _loop(
-    run: Run,
-    reader: LineReader,
-    options: RunOptions,
-    ui: UI,
-    checkpoint: Callable[[], None],
-    data_dir: Path,
-    log: Path,
-    identity: Identity,
-    *,
-    total: int,
-) -> None:
+def _checkpoint(run: Run, tail: Tail, data_dir: Path) -> None:
+    run.flush(sync=True)
+    source = source_state(tail.path, tail.identity, tail.offset, run.line_no)
+    write_json_atomic(data_dir / CHECKPOINT, run.state(source))
+
+
+def _loop(run: Run, tail: Tail, options: RunOptions, ui: UI, data_dir: Path, *, total: int | None) -> None:
+    """Feed blocks until the end (or, following, until a signal); checkpoint every second."""
     block: Block | None = None
-    with stop_on_signals() as stop, ui.progress(f"monitor {log.name}", total) as bar:
+    with stop_on_signals() as stop, ui.progress(f"monitor {tail.path.name}", total) as bar:
         try:
             last = time.monotonic()
-            for block in reader.blocks(take_partial=not options.follow):
+            saved_at = (tail.identity, tail.offset)
+            while not stop.requested:
+                block = tail.next_block()
+                if block is None:
+                    if not options.follow:
+                        break
+                    if (tail.identity, tail.offset) != saved_at:  # idle: make the position durable
+                        _checkpoint(run, tail, data_dir)
+                        last, saved_at = time.monotonic(), (tail.identity, tail.offset)
+                    time.sleep(FOLLOW_POLL_S)
+                    continue
                 run.feed(block)
-                bar.advance(block.end - block.start)
-                if stop.requested:
-                    break
+                block = None
+                bar.advance(max(0, tail.offset - run.bytes_seen))
+                run.bytes_seen = tail.offset
                 if time.monotonic() - last >= CHECKPOINT_EVERY_S:
-                    checkpoint()
-                    last = time.monotonic()
-            block = None
+                    _checkpoint(run, tail, data_dir)
+                    last, saved_at = time.monotonic(), (tail.identity, tail.offset)
         except Exception:
-            offset = run.processed_offset(block) if block is not None else reader.offset
-            _crash_snapshot(run, data_dir, source_state(log, identity, offset, run.line_no))
+            offset = tail.offset
+            if block is not None:
+                offset = run.processed_offset(block)
+                run.rewind(block)
+            _crash_snapshot(run, data_dir, source_state(tail.path, tail.identity, offset, run.line_no))
             raise
-        checkpoint()
+        _checkpoint(run, tail, data_dir)
 
 
 def _crash_snapshot(run: Run, data_dir: Path, source: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,10 +35,7 @@ class Identity:
 
 def identify(path: Path) -> Identity:
     with path.open("rb") as fh:
-        st = os.fstat(fh.fileno())
-        first = fh.readline(4096)
-    head = hashlib.sha256(first).hexdigest() if first.endswith(b"\n") or len(first) == 4096 else ""
-    return Identity(st.st_dev, st.st_ino, head)
+        return _identity_of(fh)
 
 
 @dataclass
@@ -134,3 +131,73 @@ class LineReader:
             if block is None:
                 return
             yield block
+
+
+class Tail:
+    """A log file read from an offset, optionally followed like ``tail -F``.
+
+    Without ``follow``, ``next_block`` returns None at the end of the file (a final
+    line without newline included). With ``follow`` it returns None when nothing
+    complete is there *yet*, and on each such call notices:
+
+    - rotation (the path now names another file): the old file is read to its end
+      first, so lines written before the rename are not lost, then the new file is
+      read from its start;
+    - truncation in place (copy-truncate): the file is read again from its start.
+    """
+
+    def __init__(self, path: Path, offset: int, *, follow: bool, max_line_bytes: int,
+                 notify: Callable[[str], None]) -> None:
+        self.path = path
+        self.follow = follow
+        self.max_line = max_line_bytes
+        self.notify = notify
+        self.fh: BinaryIO = path.open("rb")
+        self.identity = _identity_of(self.fh)
+        self.reader = LineReader(self.fh, offset, max_line_bytes)
+
+    @property
+    def offset(self) -> int:
+        return self.reader.offset
+
+    def next_block(self) -> Block | None:
+        block = self.reader.read_block(take_partial=not self.follow)
+        if block is not None or not self.follow:
+            return block
+        return self._check_rotation()
+
+    def _check_rotation(self) -> Block | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None  # rotated away, the new file not created yet
+        mine = os.fstat(self.fh.fileno())
+        if (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino):
+            # drain what was written to the old file before its rename, newline or not
+            rest = self.reader.read_block(take_partial=True)
+            if rest is not None:
+                return rest
+            self.fh.close()
+            self.fh = self.path.open("rb")
+            self.identity = _identity_of(self.fh)
+            self.reader = LineReader(self.fh, 0, self.max_line)
+            self.notify(f"{self.path}: rotated; reading the new file from its start")
+            return self.reader.read_block(take_partial=False)
+        if mine.st_size < self.reader.offset:
+            self.reader = LineReader(self.fh, 0, self.max_line)
+            self.notify(f"{self.path}: truncated; reading it again from its start")
+            return self.reader.read_block(take_partial=False)
+        if self.identity.head == "" and mine.st_size > 0:
+            self.identity = _identity_of(self.fh)  # the first line has arrived
+        return None
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _identity_of(fh: BinaryIO) -> Identity:
+    st = os.fstat(fh.fileno())
+    first = os.pread(fh.fileno(), 4096, 0)
+    line, nl, _ = first.partition(b"\n")
+    head = hashlib.sha256(line + nl).hexdigest() if nl or len(first) == 4096 else ""
+    return Identity(st.st_dev, st.st_ino, head)

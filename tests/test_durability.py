@@ -1,0 +1,207 @@
+"""Durability (SPEC 7): resume anywhere, crash snapshots, SIGKILL, one writer, state files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logloom.engine import Engine
+from logloom.state_store import SCHEMA_VERSION, load_state
+
+from .conftest import EXAMPLE_CONFIG, ROOT
+
+OUTPUTS = ("process_metrics*.csv", "rejected_lines.log", "anomalies.csv")
+
+
+def simulate(run_cli, out: Path, *args: str) -> Path:
+    code, _, err = run_cli("simulate", "--config", EXAMPLE_CONFIG, "--out", out, "--quiet", *args)
+    assert code == 0, err
+    return out
+
+
+def outputs(data: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(data.glob(pattern))}
+
+
+def monitor(run_cli, data: Path, log: Path, *extra: str) -> None:
+    code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", log, "-q", *extra)
+    assert code == 0, err
+
+
+@pytest.fixture(scope="module")
+def sim_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from logloom.cli import main
+
+    out = tmp_path_factory.mktemp("sim") / "shift.log"
+    assert main(["simulate", "--config", str(EXAMPLE_CONFIG), "--out", str(out), "--quiet", "--cycles", "60",
+                 "--seed", "5", "--drop", "0.02", "--garbage", "0.01", "--sparse", "0.5", "--faults", "0.05"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(sim_log: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    from logloom.cli import main
+
+    data = tmp_path_factory.mktemp("whole")
+    assert main(["monitor", "--config", str(EXAMPLE_CONFIG), "--data", str(data), "--logs", str(sim_log), "-q",
+                 "--max-part-mb", "0.02"]) == 0
+    return outputs(data)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=3))
+def test_stop_after_any_line_and_resume_gives_the_same_outputs(
+    cuts: list[float], sim_log: Path, uninterrupted: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory,
+    run_cli,
+) -> None:
+    content = sim_log.read_bytes()
+    ends = [i + 1 for i, b in enumerate(content) if b == 10]
+    stops = sorted({ends[int(c * (len(ends) - 1))] for c in cuts})
+    work = tmp_path_factory.mktemp("resume")
+    log, data = work / "shift.log", work / "data"
+    written = 0
+    with log.open("wb") as fh:  # the file grows in place, like a machine's log
+        for stop in [*stops, len(content)]:
+            fh.write(content[written:stop])
+            fh.flush()
+            written = stop
+            monitor(run_cli, data, log, "--max-part-mb", "0.02")
+    assert outputs(data) == uninterrupted
+
+
+def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
+    sim_log: Path, uninterrupted: dict[str, bytes], tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_step = Engine.step
+    calls = {"n": 0}
+
+    def failing_step(self: Engine, ev):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        rows = real_step(self, ev)  # the state is changed half-way, then the bug strikes
+        if calls["n"] == 700:
+            raise RuntimeError("injected bug")
+        return rows
+
+    monkeypatch.setattr(Engine, "step", failing_step)
+    code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path, "--logs", sim_log, "-q",
+                           "--max-part-mb", "0.02")
+    assert code == 1 and "injected bug" in err
+    snapshot = tmp_path / "snapshots" / "crash_state.json"
+    state = load_state(snapshot)
+    assert state["stats"]["events"] == 699
+    monkeypatch.setattr(Engine, "step", real_step)
+    monitor(run_cli, tmp_path, sim_log, "--max-part-mb", "0.02")
+    assert not snapshot.exists() and list((tmp_path / "snapshots").glob("crash_state.*.used.json"))
+    assert outputs(tmp_path) == uninterrupted
+
+
+def _spawn(data: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "logloom", "monitor", "--config", str(EXAMPLE_CONFIG), "--data", str(data),
+           "--logs", str(log), "-q", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+
+
+def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path, run_cli) -> None:
+    log = simulate(run_cli, tmp_path / "big.log", "--cycles", "4000", "--seed", "11", "--drop", "0.01",
+                   "--garbage", "0.005", "--sparse", "0.3")
+    whole = tmp_path / "whole"
+    monitor(run_cli, whole, log, "--max-part-mb", "0.5")
+    data = tmp_path / "killed"
+    rng = __import__("random").Random(2026)
+    kills = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        proc = _spawn(data, log, "--max-part-mb", "0.5")
+        try:
+            proc.wait(timeout=rng.uniform(0.4, 1.6))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+        break
+    assert kills >= 3, "the run finished before it could be killed often enough; make the log longer"
+    assert outputs(data) == outputs(whole)
+
+
+def test_sigterm_shuts_down_cleanly_and_resumes(tmp_path: Path, run_cli) -> None:
+    log = simulate(run_cli, tmp_path / "s.log", "--cycles", "300", "--seed", "3")
+    data = tmp_path / "d"
+    proc = _spawn(data, log, "--follow")
+    _wait_for(lambda: (data / "machine_state.json").exists() and _offset(data) == log.stat().st_size)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    whole = tmp_path / "whole"
+    monitor(run_cli, whole, log)
+    assert outputs(data) == outputs(whole)
+
+
+def test_a_second_writer_is_refused(tmp_path: Path, run_cli) -> None:
+    log = simulate(run_cli, tmp_path / "s.log", "--cycles", "20")
+    data = tmp_path / "d"
+    proc = _spawn(data, log, "--follow")
+    try:
+        _wait_for(lambda: (data / "machine_state.json").exists())
+        code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", log, "-q")
+        assert code == 2 and "in use by another logloom process" in err and f"pid {proc.pid}" in err
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(tmp_path: Path, run_cli) -> None:
+    log = simulate(run_cli, tmp_path / "s.log", "--cycles", "5")
+    monitor(run_cli, tmp_path / "d", log)
+    state = tmp_path / "d" / "machine_state.json"
+    for text in ("{not json", json.dumps({"hello": 1}), json.dumps({"schema_version": 99})):
+        state.write_text(text)
+        code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path / "d", "--logs", log, "-q")
+        assert code == 2 and "machine_state.json" in err and "move" in err and "Traceback" not in err
+
+
+def test_a_replaced_source_is_read_from_its_start_keeping_states(tmp_path: Path, run_cli) -> None:
+    first = simulate(run_cli, tmp_path / "a.log", "--cycles", "10", "--seed", "1")
+    monitor(run_cli, tmp_path / "d", first)
+    rows_before = (tmp_path / "d" / "process_metrics.csv").read_text().count("\n")
+    replacement = tmp_path / "b.log"
+    simulate(run_cli, replacement, "--cycles", "10", "--seed", "2",
+             "--start", "2026-01-21T08:00:00")
+    os.replace(replacement, first)  # same path, another file
+    code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path / "d", "--logs", first)
+    assert code == 0 and "replaced" in err
+    assert (tmp_path / "d" / "process_metrics.csv").read_text().count("\n") > rows_before
+
+
+def test_the_first_state_version_still_loads() -> None:
+    fixture = ROOT / "tests" / "fixtures" / "state_v1" / "machine_state.json"
+    state = load_state(fixture)
+    assert state["schema_version"] == SCHEMA_VERSION
+    assert state["source"]["offset"] > 0
+
+
+def _offset(data: Path) -> int:
+    try:
+        return int(json.loads((data / "machine_state.json").read_text())["source"]["offset"])
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.02)
+
+
+
