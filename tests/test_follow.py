@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 from .conftest import EXAMPLE_CONFIG, ROOT
@@ -33,7 +34,7 @@ def _wait_for(condition, what: str, timeout: float = 30.0) -> None:  # type: ign
 def _split_at_lines(content: bytes, parts: int) -> list[bytes]:
     ends = [i + 1 for i, b in enumerate(content) if b == 10]
     cuts = [0] + [ends[len(ends) * k // parts] for k in range(1, parts)] + [len(content)]
-    return [content[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    return [content[a:b] for a, b in pairwise(cuts)]
 
 
 def test_follow_through_growth_rotation_and_truncation(tmp_path: Path, run_cli) -> None:
