@@ -72,7 +72,7 @@ def simulate(out: Path, options: SimOptions,
     plan = Plan(model, options.injections, random_spikes=options.random_spikes,
                 faults=options.faults, cycles=options.cycles,
                 spike_rng=_stream(seed, "spikes"), fault_rng=_stream(seed, "faults"))
-    line = LineSim(model, plan, _stream(seed, "schedule"), _stream(seed, "faults"))
+    line = LineSim(model, plan, seed, _stream(seed, "faults"))
     truth_path, anomalies_path, affected_path = side_paths(out)
     with (
         _open(out) as log,
@@ -104,7 +104,10 @@ class _Done(Exception):
 
 
 class _Emitter:
-    """Turns the time-ordered events into lines, applying the emission options."""
+    """Turns the time-ordered events into lines, applying the emission options.
+
+    The hot path: one call of ``_emit`` per event line, so options are read once here.
+    """
 
     def __init__(self, model: LineModel, options: SimOptions, sparse_type: str | None,
                  files: tuple[IO[str], IO[str], IO[str], IO[str]]) -> None:
@@ -116,13 +119,19 @@ class _Emitter:
         self._rng = _stream(options.seed, "emission")
         self._noise = NoiseWriter(_stream(options.seed, "noise"))
         self._garbage_rng = _stream(options.seed, "garbage")
-        self._options = options
+        self._drop, self._sparse, self._disorder = options.drop, options.sparse, options.disorder
+        self._noise_ratio, self._extra = options.noise, options.noise + options.garbage
+        self._ambiguous = options.ambiguous_sparse
+        self._cycles = options.cycles
         self._candidates = [c.index for c in model.components
                             if sparse_type is None or c.type == sparse_type]
-        self._limit = options.lines or 0
         self._buffer: list[str] = []
+        # Lines the buffer may hold before --lines is reached (never, without --lines).
+        self._room = options.lines if options.lines else -1
         self._held: Item | None = None
         self._held_bound = 0
+        self._dropped = self._sparse_lines = self._swapped = self._noise_lines = 0
+        self._garbage_lines = 0
         self.counts = dict(lines=0, event_lines=0, noise_lines=0, garbage_lines=0,
                            dropped_lines=0, sparse_lines=0, swapped_lines=0, pallets=0,
                            truth_rows=0, anomaly_rows=0, affected_rows=0)
@@ -130,7 +139,8 @@ class _Emitter:
     def run(self, line: LineSim, progress: Callable[[int], None] | None) -> None:
         heap: list[Item] = []
         pop, push = heapq.heappop, heapq.heappush
-        cycles = self._options.cycles
+        feed = self._feed if self._disorder else self._emit
+        cycles = self._cycles
         pallet = 0
         try:
             while cycles is None or pallet < cycles:
@@ -139,22 +149,20 @@ class _Emitter:
                 first = items[0][0]
                 while heap and heap[0][0] < first:
                     item = pop(heap)
-                    self._feed(item, min(heap[0][0], first) if heap else first)
+                    feed(item, min(heap[0][0], first) if heap else first)
                 for item in items:
                     push(heap, item)
                 if pallet % _FLUSH_EVERY == 0:
-                    self.counts["pallets"] = pallet
-                    self._flush()
+                    self._flush(pallet)
                     if progress is not None:
                         progress(pallet if cycles else self.counts["lines"])
-            self.counts["pallets"] = pallet
             while heap:
                 item = pop(heap)
-                self._feed(item, heap[0][0] if heap else item[0])
+                feed(item, heap[0][0] if heap else item[0])
             self._release_held()
         except _Done:
-            self.counts["pallets"] = pallet
-        self._flush()
+            pass
+        self._flush(pallet)
         if progress is not None:
             progress(pallet if cycles else self.counts["lines"])
 
@@ -162,14 +170,14 @@ class _Emitter:
         """Hold a line back (out-of-order) or write it."""
         held = self._held
         if held is None:
-            if self._options.disorder and self._rng.random() < self._options.disorder:
+            if self._rng.random() < self._disorder:
                 self._held, self._held_bound = item, bound
                 return
             self._emit(item, bound)
             return
         self._held = None
         if held[2] != item[2]:
-            self.counts["swapped_lines"] += 1
+            self._swapped += 1
             self._emit(item, bound)
             self._emit(held, bound)
         else:
@@ -183,55 +191,63 @@ class _Emitter:
 
     def _emit(self, item: Item, bound: int) -> None:
         t, _, comp, event, text, sparse_text, fields, droppable, marks = item
-        options, rng, counts = self._options, self._rng, self.counts
-        if droppable and options.drop and rng.random() < options.drop:
-            counts["dropped_lines"] += 1
+        if droppable and self._drop and self._rng.random() < self._drop:
+            self._dropped += 1
             self._truth.line(comp, event, t, fields, marks, None)
             return
         target: int | None = comp
-        if sparse_text is not None and options.sparse and rng.random() < options.sparse:
+        if sparse_text is not None and self._sparse and self._rng.random() < self._sparse:
             winner = self._truth.route(event, self._candidates)
-            if winner == comp or options.ambiguous_sparse:
+            if winner == comp or self._ambiguous:
                 text, target = sparse_text, winner
-                counts["sparse_lines"] += 1
+                self._sparse_lines += 1
         if self._tracking:
             self._truth.line(comp, event, t, fields, marks, target)
         else:
             self._truth.apply(comp, event, t, fields, marks)
-        counts["event_lines"] += 1
-        self._write(f"{self._clock.log(t)} {text}\n")
-        if options.noise or options.garbage:
+        buffer = self._buffer
+        buffer.append(f"{self._clock.log(t)} {text}\n")
+        if len(buffer) == self._room:
+            raise _Done
+        if self._extra and self._rng.random() < self._extra:
             self._extras(t, bound)
 
     def _extras(self, t: int, bound: int) -> None:
-        """Noise and garbage lines after a written line, timed before ``bound``."""
-        noise, garbage, rng = self._options.noise, self._options.garbage, self._rng
-        extra = noise + garbage
-        while rng.random() < extra:
+        """Noise and garbage lines after a written line, timed before ``bound``.
+
+        Called once the first extra line is drawn; each further one follows with the
+        chance ``noise + garbage``, so that is their share of all lines.
+        """
+        noise, extra, rng, buffer = self._noise_ratio, self._extra, self._rng, self._buffer
+        while True:
             if rng.random() * extra < noise:
                 if bound > t:
                     t += int(rng.random() * (bound - t) * 0.5)
-                self.counts["noise_lines"] += 1
-                self._write(f"{self._clock.log(t)} {self._noise.message()}\n")
+                self._noise_lines += 1
+                buffer.append(f"{self._clock.log(t)} {self._noise.message()}\n")
             else:
-                self.counts["garbage_lines"] += 1
-                self._write(garbage_line(self._garbage_rng) + "\n")
+                self._garbage_lines += 1
+                buffer.append(garbage_line(self._garbage_rng) + "\n")
+            if len(buffer) == self._room:
+                raise _Done
+            if rng.random() >= extra:
+                return
 
-    def _write(self, line: str) -> None:
-        self._buffer.append(line)
-        counts = self.counts
-        counts["lines"] += 1
-        if counts["lines"] == self._limit:
-            raise _Done
-
-    def _flush(self) -> None:
+    def _flush(self, pallets: int) -> None:
         log, truth_file, anomalies_file, affected_file = self._files
-        truth = self._truth
+        truth, counts = self._truth, self.counts
+        counts["lines"] += len(self._buffer)
+        if self._room > 0:
+            self._room -= len(self._buffer)
         log.write("".join(self._buffer))
         self._buffer.clear()
         for buffer, handle, key in ((truth.rows, truth_file, "truth_rows"),
                                     (truth.anomalies, anomalies_file, "anomaly_rows"),
                                     (truth.affected, affected_file, "affected_rows")):
-            self.counts[key] += len(buffer)
+            counts[key] += len(buffer)
             handle.write("".join(buffer))
             buffer.clear()
+        counts.update(pallets=pallets, noise_lines=self._noise_lines,
+                      garbage_lines=self._garbage_lines, dropped_lines=self._dropped,
+                      sparse_lines=self._sparse_lines, swapped_lines=self._swapped)
+        counts["event_lines"] = counts["lines"] - self._noise_lines - self._garbage_lines

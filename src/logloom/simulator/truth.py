@@ -100,14 +100,15 @@ class Truth:
         entry = self.entry[comp]
         for kind, key, aggregate, prefix, suffix in specs:
             if kind == _DURATION:
-                if entry is None:
-                    continue
-                value: float = (t - entry) / 1000
-            elif kind == _VALUE:
+                if entry is not None:
+                    # whole milliseconds: round(x, 6) would give x back
+                    self.rows.append(f"{stamp}{prefix}{(t - entry) / 1000!r}{suffix}")
+                continue
+            if kind == _VALUE:
                 values = self._caps[comp].get(key)
                 if not values:
                     continue
-                value = aggregate(values)
+                value: float = aggregate(values)
             else:
                 value = self._counts[comp].get(key, 0)
             self.rows.append(f"{stamp}{prefix}{round(float(value), 6)!r}{suffix}")
