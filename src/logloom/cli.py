@@ -16,12 +16,14 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from .baseline import activate, list_baselines, show_baseline
 from .config import Config, load_config
 from .errors import ConfigError, InputError, LogloomError
 from .log_parser import LineParser
-from .main import RunOptions, monitor, open_log
+from .main import RunOptions, monitor, open_log, record
 from .simulator import simulate_command
 from .source import LineReader
+from .summary import render_baseline, render_baseline_list, render_summary
 from .timestamps import TimeFormatter
 from .ui import UI
 
@@ -126,12 +128,68 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
                          max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow)
-    summary = monitor(config, options, ui)
-    ui.notify(
+    summary, scorer = monitor(config, options, ui)
+    ui.notify(_describe(summary))
+    if scorer is not None and not quiet:
+        render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
+                       min_samples=scorer.config.min_samples)
+
+
+def _describe(summary: dict[str, Any]) -> str:
+    return (
         f"{summary['lines_read']} lines, {summary['events']} events, {summary['rows_written']} rows, "
-        f"{summary['malformed']} malformed, {summary['unmatched']} unmatched "
+        f"{summary['anomalies']} anomalies, {summary['malformed']} malformed, {summary['unmatched']} unmatched, "
+        f"{summary['unknown_target']} unknown targets, {summary['unrouted']} unrouted "
         f"({summary['lines_per_second'] or 0:,.0f} lines/s)"
     )
+
+
+@cli.command("record")
+@_dirs
+@click.option("--logs", "logs", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="Log file(s) of a good shift, repeatable [default: DATA/machine_logs.txt].")
+@_run_options
+def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool,
+               max_part_mb: float, time_format: str, quiet: bool) -> None:
+    """Learn a baseline from good logs: archive it and make it the active one."""
+    ui = UI(quiet=quiet)
+    config = _load(config_dir, ui)
+    options = RunOptions(data_dir=data_dir, logs=list(logs), strict=strict, max_part_mb=max_part_mb,
+                         time_format=time_format, quiet=quiet)
+    baseline_id, baseline, summary = record(config, options, ui)
+    ui.notify(_describe(summary))
+    if not quiet:
+        render_baseline(ui.err, baseline)
+    click.echo(f"recorded {baseline_id} and made it the active baseline")
+
+
+@cli.group("baseline")
+def baseline_group() -> None:
+    """Manage the archive of recorded baselines."""
+
+
+@baseline_group.command("list")
+@_dirs
+def baseline_list(config_dir: Path, data_dir: Path) -> None:
+    """List the archived baselines (* marks the active one)."""
+    render_baseline_list(UI().out, list_baselines(data_dir))
+
+
+@baseline_group.command("show")
+@_dirs
+@click.argument("baseline_id")
+def baseline_show(config_dir: Path, data_dir: Path, baseline_id: str) -> None:
+    """Show the statistics and limits of one archived baseline."""
+    render_baseline(UI().out, show_baseline(data_dir, baseline_id))
+
+
+@baseline_group.command("activate")
+@_dirs
+@click.argument("baseline_id")
+def baseline_activate(config_dir: Path, data_dir: Path, baseline_id: str) -> None:
+    """Make an archived baseline the active one (monitor scores against it)."""
+    activate(data_dir, baseline_id)
+    click.echo(f"{baseline_id} is now the active baseline")
 
 
 cli.add_command(simulate_command, "simulate")

@@ -126,9 +126,45 @@ class EventSpec(_Model):
     infer: dict[str, Scalar] = {}
 
 
+class EwmaSpec(_Model):
+    lambda_: float | None = Field(default=None, alias="lambda", gt=0, le=1)
+    L: float | None = Field(default=None, gt=0)
+
+
+class CusumSpec(_Model):
+    k: float | None = Field(default=None, ge=0)
+    h: float | None = Field(default=None, gt=0)
+
+
+class NelsonSpec(_Model):
+    run: int | None = Field(default=None, ge=2)
+
+
+class BurstSpec(_Model):
+    count: int | None = Field(default=None, ge=1)
+    window_s: float | None = Field(default=None, gt=0)
+    kinds: list[Literal["invalid_transition", "guard_blocked"]] | None = None
+
+
+class AnomalySettings(_Model):
+    """``settings.anomaly``: which rules run and their parameters (docs/anomaly-detection.md).
+
+    Every key is optional; the defaults live in ``scoring_model.AnomalyConfig``.
+    """
+
+    rules: list[Literal["limits", "ewma", "cusum", "nelson2", "stuck", "invalid_burst"]] | None = None
+    k: float | None = Field(default=None, gt=0)
+    min_samples: int | None = Field(default=None, ge=1)
+    ewma: EwmaSpec | None = None
+    cusum: CusumSpec | None = None
+    nelson: NelsonSpec | None = None
+    burst: BurstSpec | None = None
+
+
 class Settings(_Model):
     permissive: bool = True
     max_jump: int = Field(default=4, ge=0, le=64)
+    anomaly: AnomalySettings = AnomalySettings()
 
 
 class ProcessLogic(_Model):

@@ -19,12 +19,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from .baseline import BASELINE_FILE, load_active, stage_archive
 from .config import Config
 from .engine import Engine
-from .errors import InputError
+from .errors import InputError, StateFileError
 from .log_parser import LineParser
-from .records import Observer
-from .sinks import MetricsSink, RejectedSink
+from .monitoring import LearnHook, ScoringHook, anomaly_config, make_scorer, metric_limits
+from .records import Anomaly, Observer
+from .scoring import Scorer
+from .sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
 from .source import Block, Identity, Tail, identify
 from .state_store import (
     CHECKPOINT,
@@ -92,23 +95,27 @@ class Run:
         options: RunOptions,
         *,
         saved: dict[str, Any] | None = None,
-        rejected_dir: Path | None = None,
+        scorer: Scorer | None = None,
     ) -> None:
         self.config = config
         self.out_dir = out_dir
         self.parser = LineParser(config.patterns)
         self.engine = Engine(config, strict=options.strict, observers=options.observers)
         self.observers = options.observers
+        self.scoring = ScoringHook(scorer) if scorer is not None else None
+        if self.scoring is not None:
+            self.engine.observers.insert(0, self.scoring)
         self.format_ts = TimeFormatter(
             options.time_format, tz=self.parser.timestamps.tz, instants=self.parser.timestamps.has_instants
         )
         lengths = saved["outputs"] if saved else None
         self.metrics = MetricsSink(out_dir, self.format_ts, options.max_part_mb * 1_000_000, lengths)
-        self.rejected = RejectedSink(rejected_dir or out_dir, lengths)
+        self.rejected = RejectedSink(out_dir, lengths)
+        self.anomalies = AnomalySink(out_dir, self.format_ts, lengths) if scorer is not None else None
         self.stats = dict.fromkeys(STAT_KEYS, 0)
         self.line_no = 0
         self.block_first = 0
-        self._block_start: tuple[dict[str, Any], int, dict[str, int]] = ({}, 0, {})
+        self._block_start: tuple[dict[str, Any], int, dict[str, int], dict[str, Any] | None] = ({}, 0, {}, None)
         self.bytes_seen = 0
         self.source_name = ""
         self.started = time.monotonic()
@@ -119,6 +126,11 @@ class Run:
             last = saved.get("parser", {}).get("last_ts")
             if last is not None:
                 self.parser.timestamps.last = int(last)
+            if scorer is not None and saved.get("scorer"):
+                try:
+                    scorer.restore(saved["scorer"])
+                except ValueError as exc:
+                    raise StateFileError(f"{CHECKPOINT}: {exc}; move it aside to start over") from None
 
     def feed(self, block: Block) -> None:
         """Process every line of ``block`` in order.
@@ -127,7 +139,10 @@ class Run:
         exception propagates; ``rewind`` then restores the state of that line.
         """
         self.block_first = self.line_no
-        self._block_start = (self.engine.state_dict(), self.parser.timestamps.last, dict(self.stats))
+        self._block_start = (
+            self.engine.state_dict(), self.parser.timestamps.last, dict(self.stats),
+            self.scoring.scorer.to_dict() if self.scoring else None,
+        )
         self._process(block, len(block.lines), emit=True)
 
     def rewind(self, block: Block) -> None:
@@ -138,12 +153,15 @@ class Run:
         writing anything (their rows and rejects were written the first time).
         """
         done = self.line_no - self.block_first
-        engine_state, last_ts, stats = self._block_start
+        engine_state, last_ts, stats, scorer_state = self._block_start
         self.engine.load_state(engine_state)
         self.parser.timestamps.last = last_ts
         self.stats = stats
         self.line_no = self.block_first
-        observers, self.engine.observers = self.engine.observers, []
+        if self.scoring is not None and scorer_state is not None:
+            self.scoring.scorer.restore(scorer_state)
+        observers = self.engine.observers
+        self.engine.observers = [self.scoring] if self.scoring is not None else []
         try:
             self._process(block, done, emit=False)
         finally:
@@ -154,6 +172,8 @@ class Run:
         step = self.engine.step
         write_rows = self.metrics.write_rows if emit else _discard
         reject = self.rejected.reject if emit else _discard_reject
+        scoring = self.scoring
+        emit_anomalies = self._emit_anomalies if emit else _discard
         stats = self.stats
         long = block.long
         source = self.source_name
@@ -181,6 +201,10 @@ class Run:
                     if rows:
                         write_rows(rows)
                         stats["rows_written"] += len(rows)
+                    if scoring is not None:
+                        found = scoring.after_step(res.ts, rows)  # type: ignore[union-attr]
+                        if found:
+                            emit_anomalies(found)
         except BaseException:
             line_no -= 1  # the failing line was not fully processed
             raise
@@ -188,17 +212,28 @@ class Run:
             self.line_no = line_no
             stats["lines_read"] += line_no - start
 
+    def _emit_anomalies(self, found: list[Anomaly]) -> None:
+        assert self.anomalies is not None
+        self.anomalies.write_anomalies(found)
+        self.stats["anomalies"] += len(found)
+        for obs in self.observers:
+            for a in found:
+                obs.on_anomaly(a)
+
     def processed_offset(self, block: Block) -> int:
         """Byte offset after the last fully processed line of ``block``."""
         done = self.line_no - self.block_first
         return block.start if done <= 0 else block.offset_after(done - 1)
 
+    def _sinks(self) -> list[TextSink]:
+        return [s for s in (self.metrics, self.rejected, self.anomalies) if s is not None]
+
     def flush(self, *, sync: bool = False) -> None:
-        self.metrics.flush(sync=sync)
-        self.rejected.flush(sync=sync)
+        for sink in self._sinks():
+            sink.flush(sync=sync)
 
     def output_lengths(self) -> dict[str, int]:
-        return {**self.metrics.lengths(), **self.rejected.lengths()}
+        return {name: n for sink in self._sinks() for name, n in sink.lengths().items()}
 
     def state(self, source: dict[str, Any]) -> dict[str, Any]:
         """A checkpoint of everything processed so far (flush first)."""
@@ -209,7 +244,7 @@ class Run:
             "source": source,
             "parser": {"last_ts": self.parser.timestamps.last},
             "engine": self.engine.state_dict(),
-            "scorer": None,
+            "scorer": self.scoring.scorer.to_dict() if self.scoring else None,
             "outputs": self.output_lengths(),
             "stats": dict(self.stats),
         }
@@ -227,8 +262,8 @@ class Run:
         }
 
     def close(self) -> None:
-        self.metrics.close()
-        self.rejected.close()
+        for sink in self._sinks():
+            sink.close()
         for obs in self.observers:
             obs.close()
 
@@ -313,8 +348,11 @@ def _latest_state(data_dir: Path, ui: UI) -> dict[str, Any] | None:
     return saved
 
 
-def monitor(config: Config, options: RunOptions, ui: UI) -> dict[str, Any]:
-    """Process the source from the last checkpoint; write metrics (and anomalies)."""
+def monitor(config: Config, options: RunOptions, ui: UI) -> tuple[dict[str, Any], Scorer | None]:
+    """Process the source from the last checkpoint; write metrics and score them.
+
+    Returns the run summary and the scorer (None without an active baseline).
+    """
     data_dir = options.data_dir
     log = options.logs[0] if options.logs else data_dir / "machine_logs.txt"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -322,7 +360,8 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> dict[str, Any]:
         check_readable(log)
         saved = _latest_state(data_dir, ui)
         offset = resume_offset(saved, log, identify(log), ui.notify)
-        run = Run(config, data_dir, options, saved=saved)
+        scorer = _active_scorer(config, data_dir, ui)
+        run = Run(config, data_dir, options, saved=saved, scorer=scorer)
         run.source_name = log.name
         run.bytes_seen = offset
         tail = Tail(log, offset, follow=options.follow, max_line_bytes=config.patterns.max_line_bytes,
@@ -334,7 +373,60 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> dict[str, Any]:
         summary = run.summary([str(log)])
         write_json_atomic(data_dir / "run_summary.json", summary)
         run.close()
-        return summary
+        return summary, scorer
+
+
+def _active_scorer(config: Config, data_dir: Path, ui: UI) -> Scorer | None:
+    baseline = load_active(data_dir)
+    if baseline is None:
+        ui.warn(f"no active baseline ({data_dir / BASELINE_FILE}): metrics are written but not scored; "
+                "run `logloom record` on a good shift first")
+        return None
+    if baseline.get("config_sha256") and baseline["config_sha256"] != config.sha256:
+        ui.warn(f"{baseline.get('id')} was recorded with another version of the configs; "
+                "limits of changed metrics may not fit")
+    return make_scorer(config, baseline)
+
+
+# -- record -------------------------------------------------------------------------------
+def record(config: Config, options: RunOptions, ui: UI) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Process the logs from their start with a fresh engine; archive and activate a baseline.
+
+    Returns (baseline id, baseline, run summary). Metrics, rejected lines and the run
+    summary are written into the archive directory, never over monitor's outputs.
+    """
+    data_dir = options.data_dir
+    logs = options.logs or [data_dir / "machine_logs.txt"]
+    for log in logs:
+        check_readable(log)
+    learn = LearnHook()
+    options.observers = [learn, *options.observers]
+    with stage_archive(data_dir) as stage:
+        run = Run(config, stage.path, options)
+        for log in logs:
+            run.source_name, run.line_no = log.name, 0
+            tail = Tail(log, 0, follow=False, max_line_bytes=config.patterns.max_line_bytes, notify=ui.notify)
+            try:
+                with stop_on_signals() as stop, ui.progress(f"record {log.name}", file_size(log)) as bar:
+                    while not stop.requested and (block := tail.next_block()) is not None:
+                        run.feed(block)
+                        bar.advance(block.end - block.start)
+                    if stop.requested:
+                        raise InputError("record interrupted; no baseline was archived")
+            finally:
+                tail.close()
+        run.close()
+        summary = run.summary([str(p) for p in logs])
+        write_json_atomic(stage.path / "run_summary.json", summary)
+        baseline = learn.accumulator.build(
+            metric_limits(config), k_default=anomaly_config(config).k,
+            sources=[str(p) for p in logs], config_sha256=config.sha256,
+        )
+        if not baseline["metrics"]:
+            raise InputError(f"{', '.join(map(str, logs))}: no metric rows were produced; nothing to learn "
+                             "(check the patterns with `logloom parse`)")
+        baseline_id = stage.commit(baseline)
+    return baseline_id, load_active(data_dir) or baseline, summary
 
 
 def _checkpoint(run: Run, tail: Tail, data_dir: Path) -> None:

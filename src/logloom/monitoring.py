@@ -1,0 +1,101 @@
+"""Wiring the config to the Record and Monitor statistics.
+
+Builds the scorer's inputs from the config (per-metric ``anomaly:`` overrides,
+``settings.anomaly``, the duration metric of each state) and adapts the scorer and
+the baseline accumulator to the engine's observer hooks. No statistics here: they
+live in ``baseline_stats`` and ``scoring``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .baseline_stats import BaselineAccumulator, MetricLimits
+from .config import Config
+from .records import Anomaly, MetricRow, Observer, StateChange
+from .scoring import Scorer
+from .scoring_model import AnomalyConfig, DurationMetric
+
+UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
+
+
+def anomaly_config(config: Config) -> AnomalyConfig:
+    raw = config.logic.settings.anomaly.model_dump(by_alias=True, exclude_none=True)
+    return AnomalyConfig.from_mapping(raw)
+
+
+def metric_limits(config: Config) -> dict[tuple[str, str], MetricLimits]:
+    """(component, metric) -> its ``anomaly:`` overrides from process_logic.yaml."""
+    out: dict[tuple[str, str], MetricLimits] = {}
+    for comp in config.graph.components:
+        machine = config.logic.machines[comp.type]
+        for state in machine.states:
+            for metric in machine.metrics_of(state):
+                a = metric.anomaly
+                if a is not None:
+                    out[comp.id, metric.name] = MetricLimits(a.k, a.lower, a.upper, a.min_samples)
+    return out
+
+
+def state_metrics(config: Config) -> dict[tuple[str, str], DurationMetric]:
+    """(component, state) -> the first duration metric measuring that state (``stuck`` rule)."""
+    out: dict[tuple[str, str], DurationMetric] = {}
+    for comp in config.graph.components:
+        machine = config.logic.machines[comp.type]
+        for state in machine.states:
+            for metric in machine.metrics_of(state):
+                if metric.type == "duration":
+                    seconds = UNIT_SECONDS.get(metric.resolved_unit, 1.0)
+                    out[comp.id, state] = DurationMetric(metric.name, seconds)
+                    break
+    return out
+
+
+def make_scorer(config: Config, baseline: dict[str, Any]) -> Scorer:
+    return Scorer(baseline, metric_limits(config), anomaly_config(config), state_metrics(config))
+
+
+class ScoringHook(Observer):
+    """Feeds the engine's state changes and refusals to the scorer; collects anomalies.
+
+    ``after_step(ts, rows)`` returns what the step revealed: stuck states whose time
+    has passed, bursts of refused events, then the scores of the step's rows.
+    """
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+        self._found: list[Anomaly] = []
+
+    def on_state_change(self, change: StateChange) -> None:
+        found = self.scorer.on_state_change(change)
+        if found:
+            self._found.extend(found)
+
+    def on_violation(self, ts: int, component_id: str, kind: str) -> None:
+        found = self.scorer.on_violation(ts, component_id, kind)
+        if found:
+            self._found.extend(found)
+
+    def after_step(self, ts: int, rows: list[MetricRow]) -> list[Anomaly]:
+        out = self._found
+        if out:
+            self._found = []
+        stuck = self.scorer.advance(ts)
+        if stuck:
+            out = stuck + out
+        score = self.scorer.score
+        for row in rows:
+            found = score(row)
+            if found:
+                out = out + found
+        return out
+
+
+class LearnHook(Observer):
+    """Record mode: every row the engine writes also feeds the baseline statistics."""
+
+    def __init__(self) -> None:
+        self.accumulator = BaselineAccumulator()
+
+    def on_row(self, row: MetricRow) -> None:
+        self.accumulator.add(row)
