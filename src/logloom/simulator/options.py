@@ -88,10 +88,15 @@ _INJECTION = re.compile(
     r"^(?P<kind>[a-z-]+):(?P<component>[\w-]+)(?:\.(?P<target>\w+))?@(?P<cycle>\d+)"
     r"(?:(?P<op>[x+-])(?P<number>\d+(?:\.\d*)?(?:e[+-]?\d+)?))?$"
 )
+# Shorthands: "spikes" is random-spikes:0.01; "drift" drifts the last dispenser's cycle time
+# by +0.4 %/cycle from the middle of the run (cycle 0 here: the plan picks the cycle).
+PRESET_SPIKE_RATE = 0.01
+PRESET_DRIFT_RATE = 0.004
 _RANDOM_SPIKES = re.compile(r"^random-spikes:(?P<rate>\d*\.?\d+(?:e[+-]?\d+)?)$")
 _GRAMMAR = (
     "spike:COMPONENT.METRIC@CYCLExFACTOR, stuck:COMPONENT.STATE@CYCLExFACTOR, "
-    "drift:COMPONENT.METRIC@CYCLE+RATE, fault:COMPONENT@CYCLE or random-spikes:RATE"
+    "drift:COMPONENT.METRIC@CYCLE+RATE, fault:COMPONENT@CYCLE, random-spikes:RATE, "
+    "spikes or drift"
 )
 
 
@@ -105,6 +110,12 @@ def parse_anomalies(texts: tuple[str, ...] | list[str]) -> tuple[tuple[Injection
     for text in texts:
         for part in (p.strip() for p in text.split(",")):
             if not part:
+                continue
+            if part == "spikes":
+                rate = PRESET_SPIKE_RATE
+                continue
+            if part == "drift":
+                injections.append(Injection("drift", "", "", 0, PRESET_DRIFT_RATE, part))
                 continue
             random_spikes = _RANDOM_SPIKES.match(part)
             if random_spikes:
@@ -134,6 +145,8 @@ def _parse_injection(part: str) -> Injection:
         number = -number
     if op == "x" and number <= 0.0:
         raise SimError(f"{part!r}: the factor must be above 0", "--anomalies")
+    if kind == "drift" and number == 0.0:
+        raise SimError(f"{part!r}: a drift needs a rate other than 0", "--anomalies")
     return Injection(kind, match["component"], target, cycle, number, part)
 
 

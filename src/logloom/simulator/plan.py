@@ -10,7 +10,7 @@ asking for them never changes the timing of the undisturbed visits.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from logloom.simulator.model import (
     SCALABLE_STATES,
@@ -23,6 +23,9 @@ from logloom.simulator.options import Injection, SimError
 from logloom.simulator.truth import Marks
 
 _MIN_FACTOR = 0.05
+SPIKE_FACTORS = (0.45, 1.6, 2.0)  # what random spikes multiply by
+# A clamp's CLOSED visit holds the whole dispensing: it can be lengthened, not shortened.
+_GROW_ONLY = {("clamp", "CLOSED")}
 _NO_CHANGE: tuple[float, Marks] = (1.0, None)
 
 
@@ -46,6 +49,8 @@ class Plan:
         self._values: dict[tuple[int, str, str], list[_Target]] = {}
         self._faults: set[tuple[int, int]] = set()
         for injection in injections:
+            if injection.text == "drift":
+                injection = _preset_drift(model, injection, cycles)
             if cycles is not None and injection.cycle > cycles:
                 raise SimError(
                     f"{injection.text!r}: cycle {injection.cycle} is past --cycles {cycles}",
@@ -56,6 +61,8 @@ class Plan:
         self._fault_rate = faults
         self._spike_rng = spike_rng
         self._fault_rng = fault_rng
+        self._grow_only = {(c.index, state) for c in model.components
+                           for (kind, state) in _GROW_ONLY if c.type == kind}
         self._metric_of = {
             (c.index, state): model.machine_of(c).duration_metric(state)
             for c in model.components
@@ -85,8 +92,10 @@ class Plan:
         if self._random_spikes and (comp, state) in self._metric_of:
             rng = self._spike_rng
             if rng.random() < self._random_spikes:
-                spike = rng.uniform(1.5, 3.0) if rng.random() < 0.7 else rng.uniform(0.35, 0.6)
-                spike = round(spike, 3)
+                choices: tuple[float, ...] = SPIKE_FACTORS
+                if (comp, state) in self._grow_only:
+                    choices = tuple(f for f in SPIKE_FACTORS if f > 1.0)
+                spike = choices[int(rng.random() * len(choices))]
                 metric = self._metric_of.get((comp, state), state)
                 factor *= spike
                 marks = (*(marks or ()), (metric, "spike", factor_text(spike)))
@@ -125,6 +134,15 @@ def _combine(targets: list[_Target], cycle: int) -> tuple[float, Marks]:
     return (factor, tuple(marks)) if marks else _NO_CHANGE
 
 
+def _preset_drift(model: LineModel, injection: Injection, cycles: int | None) -> Injection:
+    """``drift``: the last dispenser's dispensing time, from the middle of the run."""
+    dispenser = [c for c in model.components if c.type == "dispenser"][-1]
+    metric = model.machine_of(dispenser).duration_metric("DISPENSING")
+    start = max(1, cycles // 2) if cycles is not None else 200
+    return replace(injection, component=dispenser.id, target=metric, cycle=start,
+                   text=f"drift:{dispenser.id}.{metric}@{start}+{injection.factor}")
+
+
 def _target(comp: Component, machine: Machine, injection: Injection) -> tuple[str, str, str]:
     """(state, field or "", metric name) that ``injection`` scales."""
     name = injection.target
@@ -154,6 +172,12 @@ def _target(comp: Component, machine: Machine, injection: Injection) -> tuple[st
 
 
 def _scalable(comp: Component, machine: Machine, state: str, injection: Injection) -> str:
+    if (comp.type, state) in _GROW_ONLY and injection.kind != "drift" and injection.factor < 1:
+        raise SimError(
+            f"{injection.text!r}: {comp.id}'s {state} holds the whole dispensing; it can be "
+            "lengthened (factor >= 1), not shortened",
+            "--anomalies",
+        )
     allowed = SCALABLE_STATES[comp.type]
     if state not in allowed:
         names = [f"{s} ({machine.duration_metric(s)})" for s in allowed]
