@@ -11,6 +11,7 @@ directories, best of two) on LOG without and with the viz observer saving an
 
     .venv/bin/python bench/bench_viz.py [--changes 1000000] [--rows 300000]
     .venv/bin/python bench/bench_viz.py --monitor /tmp/x.log [--config config]
+    .venv/bin/python bench/bench_viz.py --viewer-screenshot v.png --rrd run.rrd [--at 2026-01-21T06:20]
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import random
 import shutil
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from logloom.records import Anomaly, MetricRow, Observer, StateChange
-from logloom.viz_adapter import VizScene, make_viz_observer
+from logloom.viz_adapter import TIMELINE, VizScene, make_viz_observer
 
 Record = StateChange | MetricRow | Anomaly
 
@@ -119,6 +121,30 @@ def monitor(args: argparse.Namespace) -> None:
     print(f"viz keeps {plain / viz:.0%} of monitor's throughput; rrd {size / 1e6:.1f} MB")
 
 
+def viewer_screenshot(rrd: Path, png: Path, at: float | None) -> None:
+    """The default layout as the native viewer draws it, headless.
+
+    Needs a Vulkan driver; without a GPU, Mesa's lavapipe (``apt-get install
+    mesa-vulkan-drivers``) will do.
+    """
+    from rerun.experimental import ViewerClient
+
+    viewer = ViewerClient.spawn(headless=True, port=9878, hide_welcome_screen=True)
+    try:
+        viewer.open(str(rrd))
+        deadline = time.monotonic() + 60
+        while viewer.get_state().loading and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if at is not None:
+            viewer.set_time(TIMELINE, timestamp=at, play_state="paused")
+        viewer.save_screenshot(str(png))  # the first paint fetches the chunks it shows
+        time.sleep(3)
+        viewer.save_screenshot(str(png.resolve()))
+    finally:
+        viewer.quit()
+    print(f"viewer screenshot: {png}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "config"))
@@ -126,7 +152,14 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=300_000)
     ap.add_argument("--anomalies", type=int, default=300)
     ap.add_argument("--monitor", help="a log file to run `logloom monitor` on")
+    ap.add_argument("--viewer-screenshot", type=Path, metavar="PNG", help="screenshot RRD in the viewer")
+    ap.add_argument("--rrd", type=Path, help="the recording to screenshot")
+    ap.add_argument("--at", help="ISO time to put the time cursor at (UTC)")
     args = ap.parse_args()
+    if args.viewer_screenshot:
+        at = datetime.fromisoformat(args.at).replace(tzinfo=UTC).timestamp() if args.at else None
+        viewer_screenshot(args.rrd, args.viewer_screenshot, at)
+        return
     synthetic(args)
     if args.monitor:
         monitor(args)

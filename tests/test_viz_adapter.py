@@ -21,6 +21,7 @@ from logloom.viz_adapter import (
     VizUnavailableError,
     make_viz_observer,
     parse_color,
+    spawn_viewer,
     split_address,
 )
 
@@ -124,9 +125,7 @@ def feed(obs: Observer) -> None:
     obs.on_row(MetricRow(T1, "disp", "wait", 10.25, "s", "READY"))
     obs.on_state_change(StateChange(T2, "disp", "DISPENSING", "IDLE", "PROCESS_END", False))
     obs.on_row(MetricRow(T2, "disp", "cycle", 14.75, "s", "DISPENSING"))
-    obs.on_anomaly(
-        Anomaly(T2, "disp", "cycle", 14.75, "s", "DISPENSING", 9.0, 5.0, 12.0, 5.1, "limits")
-    )
+    obs.on_anomaly(Anomaly(T2, "disp", "cycle", 14.75, "s", "DISPENSING", 9.0, 5.0, 12.0, 5.1, "limits"))
     obs.on_row(MetricRow(T3, "disp", "cycle", 0.0, "s", "DISPENSING:inferred"))
     obs.on_state_change(StateChange(T3, "disp", "IDLE", "READY", "PALLET_ARRIVED", False))
 
@@ -165,9 +164,7 @@ def naive(ts_us: int) -> datetime:
 @pytest.mark.parametrize("chunk_events", [1, 3, 10_000])
 def test_rrd_round_trip(tmp_path: Path, chunk_events: int) -> None:
     rrd = tmp_path / "run.rrd"
-    obs = make_viz_observer(
-        small_scene(), spawn=False, save=rrd, serve=None, chunk_events=chunk_events
-    )
+    obs = make_viz_observer(small_scene(), spawn=False, save=rrd, serve=None, chunk_events=chunk_events)
     feed(obs)
     obs.on_violation(T3, "clamp", "invalid_transition")  # type: ignore[attr-defined]
     obs.close()
@@ -214,9 +211,7 @@ def test_rrd_round_trip(tmp_path: Path, chunk_events: int) -> None:
     assert temporal(ents["/metrics/disp/wait"], "Scalars:scalars") == [(naive(T1), [10.25])]
     marks = ents["/metrics/disp/cycle/anomalies"]
     assert temporal(marks, "Scalars:scalars") == [(naive(T2), [14.75])]
-    assert next(r for r in marks if r.get("SeriesPoints:colors"))["SeriesPoints:colors"] == [
-        rgba(255, 0, 0)
-    ]
+    assert next(r for r in marks if r.get("SeriesPoints:colors"))["SeriesPoints:colors"] == [rgba(255, 0, 0)]
     log = ents["/anomalies"]
     assert [t for t, _ in temporal(log, "TextLog:text")] == [naive(T2)]
     assert temporal(log, "TextLog:color") == [(naive(T2), [rgba(255, 0, 0)])]
@@ -267,9 +262,7 @@ def test_serve_binds_loopback_only(tmp_path: Path) -> None:
     psutil = pytest.importorskip("psutil")
     port = free_port()
     said: list[str] = []
-    obs = make_viz_observer(
-        small_scene(), spawn=False, save=None, serve=f"127.0.0.1:{port}", notify=said.append
-    )
+    obs = make_viz_observer(small_scene(), spawn=False, save=None, serve=f"127.0.0.1:{port}", notify=said.append)
     try:
         deadline = time.monotonic() + 10
         listening: list[str] = []
@@ -284,3 +277,35 @@ def test_serve_binds_loopback_only(tmp_path: Path) -> None:
         feed(obs)
     finally:
         obs.close()
+
+
+@needs_rerun
+def test_spawned_viewer_listens_on_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rerun_bindings
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(rerun_bindings, "spawn", lambda **kw: calls.append(kw))
+    spawn_viewer(9999)
+    assert len(calls) == 1 and calls[0]["port"] == 9999
+    args = calls[0]["extra_args"]
+    assert args[args.index("--bind") + 1] == "127.0.0.1"
+    assert Path(calls[0]["executable_path"]).name.startswith("rerun")
+
+
+@needs_rerun
+def test_failed_spawn_says_so_and_keeps_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import rerun_bindings
+
+    def boom(**_: Any) -> None:
+        raise RuntimeError("no viewer binary")
+
+    monkeypatch.setattr(rerun_bindings, "spawn", boom)
+    monkeypatch.setenv("DISPLAY", ":0")
+    said: list[str] = []
+    rrd = tmp_path / "kept.rrd"
+    obs = make_viz_observer(small_scene(), spawn=True, save=rrd, serve=None, notify=said.append)
+    feed(obs)
+    obs.close()
+    assert any("no viewer binary" in s for s in said)
+    ents, _, _ = read_entities(rrd)
+    assert temporal(ents["/states/disp"], "StateChange:state")[-1] == (naive(T3), ["READY"])

@@ -23,6 +23,7 @@ anomalies as red points under ``.../anomalies``, ``anomalies`` (red) and
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -120,9 +121,7 @@ class VizScene:
         for raw in machine_graph.get("components") or []:
             machine = machines.get(raw["type"]) or {}
             states: Mapping[str, Any] = machine.get("states") or {}
-            metrics = tuple(
-                m["name"] for st in states.values() for m in ((st or {}).get("metrics") or [])
-            )
+            metrics = tuple(m["name"] for st in states.values() for m in ((st or {}).get("metrics") or []))
             where = placed.get(raw["id"])
             if where is not None:
                 pos = tuple(float(v) for v in where.get("position", (0, 0, 0)))
@@ -143,10 +142,7 @@ class VizScene:
                     label=label,
                 )
             )
-        colors = {
-            name: parse_color((spec or {}).get("color"))
-            for name, spec in (viz.get("states") or {}).items()
-        }
+        colors = {name: parse_color((spec or {}).get("color")) for name, spec in (viz.get("states") or {}).items()}
         default = parse_color(viz["default_color"]) if "default_color" in viz else (158, 158, 158)
         return cls(tuple(comps), colors, default, str(machine_graph.get("line") or "logloom"))
 
@@ -188,6 +184,24 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def spawn_viewer(port: int) -> None:
+    """Start the native viewer listening on 127.0.0.1:port; returns once it accepts data.
+
+    ``rr.spawn`` would start it bound to every interface (the viewer's default) and
+    only finds ``rerun`` on PATH, which a venv's console script does not put there.
+    """
+    import rerun_bindings
+
+    exe = shutil.which("rerun") or str(Path(sys.executable).with_name("rerun"))
+    rerun_bindings.spawn(
+        port=port,
+        hide_welcome_screen=True,
+        executable_path=exe,
+        extra_args=["--bind", "127.0.0.1"],
+        extra_env=[("RERUN_APP_ONLY", "true")],
+    )
+
+
 def split_address(serve: str) -> tuple[str, int]:
     """``HOST``, ``HOST:PORT`` or ``[v6]:PORT`` -> (host, port); default port 9876."""
     text = serve.strip() or "127.0.0.1"
@@ -200,15 +214,35 @@ def split_address(serve: str) -> tuple[str, int]:
     return text, DEFAULT_PORT
 
 
+def _eye(scene: VizScene) -> Any:
+    """A camera in front of and above the line, looking at its middle."""
+    rr = _import_rerun()
+    if not scene.components:
+        return None
+    lo = [min(c.position[i] - c.size[i] / 2 for c in scene.components) for i in range(3)]
+    hi = [max(c.position[i] + c.size[i] / 2 for c in scene.components) for i in range(3)]
+    mid = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+    extent = max(max(b - a for a, b in zip(lo, hi, strict=True)), 1.0)
+    return rr.blueprint.EyeControls3D(
+        position=[mid[0], mid[1] - 1.0 * extent, mid[2] + 0.6 * extent],
+        look_target=mid,
+        eye_up=[0, 0, 1],
+    )
+
+
 def build_blueprint(scene: VizScene) -> Any:
     """The default layout: 3D line and anomaly log | state lanes and metric charts."""
     rr = _import_rerun()
     rrb = rr.blueprint
     esc = rr.escape_entity_path_part
+    # the whole run in every chart, with the time cursor on it
+    everything = rrb.VisibleTimeRange(
+        TIMELINE, start=rrb.TimeRangeBoundary.infinite(), end=rrb.TimeRangeBoundary.infinite()
+    )
     tabs = [
         rrb.Grid(
             *[
-                rrb.TimeSeriesView(origin=f"/metrics/{esc(c.id)}/{esc(m)}", name=m)
+                rrb.TimeSeriesView(origin=f"/metrics/{esc(c.id)}/{esc(m)}", name=m, time_ranges=everything)
                 for m in c.metrics
             ],
             name=c.label or c.id,
@@ -222,10 +256,8 @@ def build_blueprint(scene: VizScene) -> Any:
     return rrb.Blueprint(
         rrb.Horizontal(
             rrb.Vertical(
-                rrb.Spatial3DView(origin="/line", name=scene.line),
-                rrb.TextLogView(
-                    origin="/", contents=["/anomalies", "/violations"], name="Anomalies"
-                ),
+                rrb.Spatial3DView(origin="/line", name=scene.line, eye_controls=_eye(scene)),
+                rrb.TextLogView(origin="/", contents=["/anomalies", "/violations"], name="Anomalies"),
                 row_shares=[3, 1],
             ),
             rrb.Vertical(*right, row_shares=[1, 2][: len(right)]),
@@ -267,8 +299,11 @@ def make_viz_observer(
     if spawn:
         if has_display():
             port = DEFAULT_PORT + 1 if serve_port == DEFAULT_PORT else DEFAULT_PORT
-            rr.spawn(port=port, connect=False)
-            sinks.append(rr.GrpcSink(f"rerun+http://127.0.0.1:{port}/proxy"))
+            try:
+                spawn_viewer(port)
+                sinks.append(rr.GrpcSink(f"rerun+http://127.0.0.1:{port}/proxy"))
+            except Exception as exc:  # the SDK raises plain RuntimeErrors here
+                say(f"viz: could not start the Rerun viewer ({exc}); use --viz-save FILE.rrd")
         else:
             say(
                 "viz: no display here (DISPLAY/WAYLAND_DISPLAY unset); use --viz-save FILE.rrd "
@@ -282,7 +317,7 @@ def make_viz_observer(
     rec.set_log_tick_enabled(False)
     rec.set_sinks(*sinks, default_blueprint=build_blueprint(viz_config))
     rec.send_recording_name(viz_config.line)
-    return RerunObserver(viz_config, rec, chunk_events=chunk_events)
+    return RerunObserver(viz_config, rec, chunk_events=chunk_events, notify=say)
 
 
 class RerunObserver(Observer):
@@ -292,8 +327,16 @@ class RerunObserver(Observer):
     finalises an .rrd file).
     """
 
-    def __init__(self, scene: VizScene, rec: rr.RecordingStream, *, chunk_events: int) -> None:
+    def __init__(
+        self,
+        scene: VizScene,
+        rec: rr.RecordingStream,
+        *,
+        chunk_events: int,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self._rr = _import_rerun()
+        self._notify = notify or (lambda msg: print(msg, file=sys.stderr))
         self._rec = rec
         self._scene = scene
         self._chunk = max(1, chunk_events)
@@ -340,9 +383,13 @@ class RerunObserver(Observer):
         if self._closed:
             return
         self._closed = True
-        self.flush()
-        self._rec.flush()
-        self._rec.disconnect()
+        try:
+            self.flush()
+            self._rec.flush()
+        except RuntimeError as exc:  # a viewer gone away must not fail the run
+            self._notify(f"viz: not everything reached the viewer: {exc}")
+        finally:
+            self._rec.disconnect()
 
     # --- sending ------------------------------------------------------------
     def _esc(self, part: str) -> str:
@@ -352,6 +399,7 @@ class RerunObserver(Observer):
         import numpy as np
 
         rr, rec = self._rr, self._rec
+        rec.log("line", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
         for c in self._scene.components:
             half = [s / 2 for s in c.size]
             rec.log(
@@ -359,19 +407,12 @@ class RerunObserver(Observer):
                 rr.Boxes3D(centers=[c.position], half_sizes=[half], fill_mode="solid"),
                 static=True,
             )
-            rec.log(
-                f"line/{self._esc(c.id)}/alarm",
-                rr.Boxes3D(centers=[c.position], colors=[ANOMALY_RGB], fill_mode="majorwireframe"),
-                static=True,
-            )
             states = list(dict.fromkeys([*c.states, c.initial_state]))
             rec.log(
                 f"states/{self._esc(c.id)}",
                 rr.StateConfiguration(
                     values=states,
-                    colors=np.array(
-                        [self._color32.get(s, self._default32) for s in states], dtype=np.uint32
-                    ),
+                    colors=np.array([self._color32.get(s, self._default32) for s in states], dtype=np.uint32),
                 ),
                 static=True,
             )
@@ -421,14 +462,10 @@ class RerunObserver(Observer):
             comp = self._comps.get(cid)
             if comp is None:
                 continue
-            colors = np.fromiter(
-                (self._color32.get(s, self._default32) for s in states), np.uint32, len(states)
-            )
+            colors = np.fromiter((self._color32.get(s, self._default32) for s in states), np.uint32, len(states))
             name = comp.label or cid
             labels = [f"{name}: {s}" for s in states]
-            rec.send_columns(
-                f"line/{path}", index, rr.Boxes3D.columns(colors=colors, labels=labels)
-            )
+            rec.send_columns(f"line/{path}", index, rr.Boxes3D.columns(colors=colors, labels=labels))
 
     def _send_metrics(self, rows: list[MetricRow], anomalies: list[Anomaly]) -> None:
         import numpy as np
@@ -450,14 +487,10 @@ class RerunObserver(Observer):
                 rec.log(path, rr.SeriesLines(names=f"{metric} [{unit}]"), static=True)
                 rec.log(
                     f"{path}/anomalies",
-                    rr.SeriesPoints(
-                        colors=[ANOMALY_RGB], names="anomaly", markers="cross", marker_sizes=6.0
-                    ),
+                    rr.SeriesPoints(colors=[ANOMALY_RGB], names="anomaly", markers="cross", marker_sizes=6.0),
                     static=True,
                 )
-            rec.send_columns(
-                path, self._time(ts), rr.Scalars.columns(scalars=np.asarray(values, np.float64))
-            )
+            rec.send_columns(path, self._time(ts), rr.Scalars.columns(scalars=np.asarray(values, np.float64)))
         if not anomalies:
             return
         marks: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
@@ -467,9 +500,7 @@ class RerunObserver(Observer):
             m[1].append(a.value)
         for (cid, metric), (ts, values) in marks.items():
             path = f"metrics/{self._esc(cid)}/{self._esc(metric)}/anomalies"
-            rec.send_columns(
-                path, self._time(ts), rr.Scalars.columns(scalars=np.asarray(values, np.float64))
-            )
+            rec.send_columns(path, self._time(ts), rr.Scalars.columns(scalars=np.asarray(values, np.float64)))
         texts = [
             f"{a.component_id} {a.metric_name}={a.value:g} {a.unit} in {a.state_context}: "
             f"outside [{a.lower:g}, {a.upper:g}] (expected {a.expected:g}, "
@@ -529,7 +560,14 @@ class RerunObserver(Observer):
                 self._alarm_on.discard(cid)
                 per[cid] = ([ts], [0])
         for cid, (times, lengths) in per.items():
-            half = [s / 2 * 1.15 for s in self._comps[cid].size]
-            flat = np.asarray([half] * sum(lengths), dtype=np.float32).reshape(-1, 3)
-            column = self._rr.Boxes3D.columns(half_sizes=flat).partition(lengths)
+            # all temporal: an alarm entity with static parts but no half_sizes yet is an
+            # incomplete Boxes3D, which the viewer flags as an error
+            comp, n = self._comps[cid], sum(lengths)
+            half = [s / 2 * 1.15 for s in comp.size]
+            column = self._rr.Boxes3D.columns(
+                centers=np.asarray([comp.position] * n, dtype=np.float32).reshape(-1, 3),
+                half_sizes=np.asarray([half] * n, dtype=np.float32).reshape(-1, 3),
+                colors=np.full(n, _rgba32(ANOMALY_RGB), dtype=np.uint32),
+                fill_mode=["majorwireframe"] * n,
+            ).partition(lengths)
             self._rec.send_columns(f"line/{self._esc(cid)}/alarm", self._time(times), column)
