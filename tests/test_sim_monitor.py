@@ -1,0 +1,112 @@
+"""logloom simulate against logloom monitor: the engine must find exactly the truth.
+
+On a clean simulated log (noise, safe sparse lines, faults, out-of-order lines and
+injected anomalies, but no dropped lines and no ambiguous sparse lines) monitor's
+process_metrics.csv equals <log>.truth.csv byte for byte. With lines dropped (and
+sparse lines routed wrongly), every visit the simulator did not list in
+<log>.affected.csv comes out unchanged, row for row.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logloom.simulator import SimOptions, parse_anomalies, side_paths, simulate
+
+pytest.importorskip("logloom.main")  # the monitor pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "config"
+RunCli = Callable[..., tuple[int, str, str]]
+ANOMALIES = (
+    "spike:l1_dispenser.process_cycle_time@20x1.6,spike:l2_dispenser.process_cycle_time@40x0.45,"
+    "stuck:l1_clamp.CLOSED@60x20,drift:l2_dispenser.process_cycle_time@100+0.004,"
+    "spike:l1_dispenser.dispensed_volume@30x1.3,fault:l2_dispenser@70,random-spikes:0.01"
+)
+
+
+def _simulate(out: Path, **changes: object) -> None:
+    options = replace(SimOptions(config_dir=CONFIG, cycles=300), **changes)  # type: ignore[arg-type]
+    simulate(out, options)
+
+
+def _monitor(run_cli: RunCli, log: Path, data: Path) -> Path:
+    code, _, err = run_cli("monitor", "--config", CONFIG, "--data", data, "--logs", log, "-q")
+    assert code == 0, err
+    return data / "process_metrics.csv"
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as handle:
+        return list(csv.reader(handle))[1:]
+
+
+def _unaffected(log: Path, metrics: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """(truth rows, monitor rows) of the visits the simulator did not list as affected."""
+    truth_path, _, affected_path = side_paths(log)
+    affected = {tuple(row) for row in _rows(affected_path)}
+    truth = [r for r in _rows(truth_path) if (r[0], r[1], r[5]) not in affected]
+    found = [r for r in _rows(metrics)
+             if not r[5].endswith(":inferred") and (r[0], r[1], r[5]) not in affected]
+    return truth, found
+
+
+def test_a_clean_log_gives_exactly_the_truth(tmp_path: Path, run_cli: RunCli) -> None:
+    injections, rate = parse_anomalies([ANOMALIES])
+    log = tmp_path / "clean.log"
+    _simulate(log, noise=0.2, sparse=0.5, faults=0.02, disorder=0.05, injections=injections,
+              random_spikes=rate)
+    metrics = _monitor(run_cli, log, tmp_path / "data")
+    truth = side_paths(log)[0]
+    assert len(_rows(truth)) > 7000
+    assert metrics.read_text() == truth.read_text()
+
+
+def test_garbage_lines_change_no_row(tmp_path: Path, run_cli: RunCli) -> None:
+    log = tmp_path / "garbage.log"
+    _simulate(log, garbage=0.05, noise=0.05)
+    metrics = _monitor(run_cli, log, tmp_path / "data")
+    assert metrics.read_text() == side_paths(log)[0].read_text()
+
+
+def test_dropped_lines_leave_the_other_visits_unchanged(tmp_path: Path,
+                                                        run_cli: RunCli) -> None:
+    log = tmp_path / "drops.log"
+    _simulate(log, drop=0.05, sparse=0.5, faults=0.02)
+    metrics = _monitor(run_cli, log, tmp_path / "data")
+    truth, found = _unaffected(log, metrics)
+    assert found == truth
+    all_truth = _rows(side_paths(log)[0])
+    assert len(truth) > 0.7 * len(all_truth)  # the filter keeps most of the log
+    assert any(r[5].endswith(":inferred") for r in _rows(metrics))  # the engine jumped
+
+
+MIXES = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**32),
+    "drop": st.sampled_from([0.02, 0.1, 0.3]),
+    "sparse": st.sampled_from([0.0, 0.5, 0.9]),
+    "ambiguous_sparse": st.booleans(),
+    "disorder": st.sampled_from([0.0, 0.1]),
+    "garbage": st.sampled_from([0.0, 0.02]),
+    "faults": st.sampled_from([0.0, 0.05]),
+})
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(MIXES)
+def test_unaffected_visits_match_for_any_mix(run_cli: RunCli, mix: dict[str, object]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "mix.log"
+        _simulate(log, cycles=80, **mix)
+        metrics = _monitor(run_cli, log, Path(tmp) / "data")
+        truth, found = _unaffected(log, metrics)
+        assert found == truth
