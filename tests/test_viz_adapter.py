@@ -309,3 +309,35 @@ def test_failed_spawn_says_so_and_keeps_the_file(monkeypatch: pytest.MonkeyPatch
     assert any("no viewer binary" in s for s in said)
     ents, _, _ = read_entities(rrd)
     assert temporal(ents["/states/disp"], "StateChange:state")[-1] == (naive(T3), ["READY"])
+
+
+class FakeStream:
+    """Records what the observer sends, in place of a RecordingStream."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def log(self, path: str, *_: Any, **__: Any) -> None:
+        pass
+
+    def send_columns(self, path: str, *_: Any, **__: Any) -> None:
+        self.sent.append(path)
+
+    def flush(self) -> None:
+        pass
+
+    def disconnect(self) -> None:
+        pass
+
+
+@needs_rerun
+@pytest.mark.parametrize(("max_delay", "sent_before_close"), [(0.0, True), (3600.0, False)])
+def test_a_slow_stream_is_sent_within_max_delay(max_delay: float, sent_before_close: bool) -> None:
+    from logloom.viz_adapter import RerunObserver
+
+    rec = FakeStream()
+    obs = RerunObserver(small_scene(), rec, chunk_events=10**9, max_delay=max_delay)  # type: ignore[arg-type]
+    obs.on_state_change(StateChange(T0, "disp", "IDLE", "READY", "PALLET_ARRIVED", False))
+    assert ("/states/disp" in {"/" + p for p in rec.sent}) is sent_before_close
+    obs.close()
+    assert "states/disp" in rec.sent

@@ -6,8 +6,10 @@ observer that turns the engine's hooks into Rerun columns. Promises:
 - ``import logloom`` never imports rerun; only ``make_viz_observer`` does, and
   without it raises ``VizUnavailableError`` carrying ``pip install 'logloom[viz]'``.
 - Every hook only appends to a list; data leaves in columns (``send_columns``)
-  every ``chunk_events`` events and at ``close()``, because one ``rr.log`` per
-  event costs 60-280 us and would cut throughput a hundredfold.
+  every ``chunk_events`` events, at the first event more than a second after the
+  last send (so a live ``--follow`` view lags a second, not 10k events), on
+  ``flush()`` and at ``close()``: one ``rr.log`` per event costs 60-280 us and
+  would cut throughput a hundredfold.
 - Everything is on one timeline, ``timestamp``, of the log's own times; the
   SDK's wall-clock ``log_time`` and ``log_tick`` are turned off.
 - ``serve`` binds only the address it is given (the SDK's ``serve_grpc`` binds
@@ -29,6 +31,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from logloom.errors import LogloomError
@@ -333,9 +336,12 @@ class RerunObserver(Observer):
         rec: rr.RecordingStream,
         *,
         chunk_events: int,
+        max_delay: float = 1.0,
         notify: Callable[[str], None] | None = None,
     ) -> None:
         self._rr = _import_rerun()
+        self._max_delay = max_delay
+        self._due = monotonic() + max_delay
         self._notify = notify or (lambda msg: print(msg, file=sys.stderr))
         self._rec = rec
         self._scene = scene
@@ -358,25 +364,25 @@ class RerunObserver(Observer):
     def on_state_change(self, change: StateChange) -> None:
         self._changes.append(change)
         self._pending += 1
-        if self._pending >= self._chunk:
+        if self._pending >= self._chunk or monotonic() >= self._due:
             self.flush()
 
     def on_row(self, row: MetricRow) -> None:
         self._rows.append(row)
         self._pending += 1
-        if self._pending >= self._chunk:
+        if self._pending >= self._chunk or monotonic() >= self._due:
             self.flush()
 
     def on_anomaly(self, anomaly: Anomaly) -> None:
         self._anomalies.append(anomaly)
         self._pending += 1
-        if self._pending >= self._chunk:
+        if self._pending >= self._chunk or monotonic() >= self._due:
             self.flush()
 
     def on_violation(self, ts: int, component_id: str, kind: str) -> None:
         self._violations.append((ts, component_id, kind))
         self._pending += 1
-        if self._pending >= self._chunk:
+        if self._pending >= self._chunk or monotonic() >= self._due:
             self.flush()
 
     def close(self) -> None:
@@ -425,6 +431,7 @@ class RerunObserver(Observer):
 
     def flush(self) -> None:
         """Send everything buffered, one ``send_columns`` per entity."""
+        self._due = monotonic() + self._max_delay
         changes, rows, anomalies = self._changes, self._rows, self._anomalies
         violations, self._violations = self._violations, []
         self._changes, self._rows, self._anomalies, self._pending = [], [], [], 0
