@@ -61,8 +61,9 @@ def _start(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime
 @click.option("--anomalies", "anomalies", multiple=True, metavar="SPEC[,SPEC...]",
               help="Injected anomalies: spike:COMP.METRIC@CYCLExFACTOR, "
                    "stuck:COMP.STATE@CYCLExFACTOR, drift:COMP.METRIC@CYCLE+RATE, "
-                   "fault:COMP@CYCLE, random-spikes:RATE. Repeatable.")
-@click.option("--quiet", is_flag=True, help="No progress bar and no summary.")
+                   "fault:COMP@CYCLE, random-spikes:RATE, or the shorthands spikes and "
+                   "drift. Repeatable; see docs/simulate.md.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def simulate_command(out: Path, config_dir: Path, cycles: int | None, lines: int | None,
                      seed: int, start: datetime, noise: float, sparse: float,
                      ambiguous_sparse: bool, drop: float, garbage: float, disorder: float,
