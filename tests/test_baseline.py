@@ -39,7 +39,11 @@ def test_robust_z_on_a_small_hand_computed_sample() -> None:
     assert e["method"] == "robust_z"
     assert (e["median"], e["mad"], e["center"]) == (2.0, 2.0, 2.0)
     assert e["scale"] == pytest.approx(2.9652)
-    assert (e["lower"], e["upper"]) == pytest.approx((2 - 4 * 2.9652, 2 + 4 * 2.9652))
+    # p05 = -0.7, p95 = 8.2 (linear interpolation): the upper tail is heavier than the
+    # MAD says, so the upper scale is (8.2 - 2) / 1.6449 = 3.7693; below, 2.7 / 1.6449 < MAD
+    assert (e["p05"], e["p95"]) == pytest.approx((-0.7, 8.2))
+    assert (e["scale_lower"], e["scale_upper"]) == pytest.approx((2.9652, 6.2 / 1.6448536))
+    assert (e["lower"], e["upper"]) == pytest.approx((2 - 4 * 2.9652, 2 + 4 * 6.2 / 1.6448536))
     assert e["n"] == 7 and e["min"] == -1.0 and e["max"] == 10.0
     assert e["mean"] == pytest.approx(19 / 7)
     assert e["std"] == pytest.approx(statistics.stdev([-1, 0, 1, 2, 3, 4, 10]))
@@ -54,6 +58,21 @@ def test_robust_log_z_on_a_small_hand_computed_sample() -> None:
     assert e["lower"] == pytest.approx(math.exp(2 - 3 * 1.4826))
     assert e["upper"] == pytest.approx(math.exp(2 + 3 * 1.4826))
     assert e["k"] == 3.0
+
+
+def test_a_heavy_upper_tail_widens_only_the_upper_limit() -> None:
+    rng = np.random.default_rng(2)
+    core = rng.lognormal(math.log(6.0), 0.1, 1700)  # the line's pace
+    waits = 6.0 + rng.exponential(12.0, 300)  # 15 % of the cycles wait for upstream
+    x = np.concatenate([core, waits])
+    e = metric_stats(x, "s")
+    y = np.log(x) if e["method"] == "robust_log_z" else np.cbrt(x)
+    assert e["scale_upper"] == pytest.approx((np.quantile(y, 0.95) - e["center"]) / 1.6448536)
+    assert e["scale_upper"] > 3 * e["scale"]
+    assert e["scale_lower"] == e["scale"]
+    fresh = np.concatenate([rng.lognormal(math.log(6.0), 0.1, 170_000),
+                            6.0 + rng.exponential(12.0, 30_000)])
+    assert np.mean((fresh < e["lower"]) | (fresh > e["upper"])) < 0.5e-3
 
 
 def test_mad_zero_falls_back_to_std_and_covers_the_baseline() -> None:

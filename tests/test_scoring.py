@@ -64,6 +64,19 @@ def test_limits_rule_on_the_log_scale() -> None:
     assert bad.score == -1e6
 
 
+def test_the_score_uses_the_scale_of_its_side() -> None:
+    b = baseline(m=entry(10.0, 1.0, scale_lower=1.0, scale_upper=2.0, learned_upper=18.0))
+    scorer = Scorer(b, config=AnomalyConfig(rules=("limits",)))
+    assert scorer.score(row(17.0)) == []  # 3.5 sigma of the upper side
+    [high] = scorer.score(row(19.0))
+    assert high.score == pytest.approx(4.5)
+    [low] = scorer.score(row(5.0))
+    assert low.score == pytest.approx(-5.0)
+    k3 = Scorer(b, {("c1", "m"): MetricLimits(k=3.0)}, AnomalyConfig(rules=("limits",)))
+    [a] = k3.score(row(17.0))
+    assert (a.lower, a.upper) == (7.0, 16.0)
+
+
 def test_engineering_limits_and_k_override_the_baseline() -> None:
     b = baseline(m=entry(10.0, 1.0))
     scorer = Scorer(b, {("c1", "m"): MetricLimits(lower=9.5, upper=20.0)},

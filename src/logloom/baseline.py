@@ -246,7 +246,7 @@ def load_active(data_dir: Path) -> dict[str, Any] | None:
 _REQUIRED_NUMBERS = ("mean", "std", "min", "max", "median", "mad", "p05", "p95",
                      "lower", "upper", "k", "center", "scale")
 _OPTIONAL_NUMBERS = ("learned_lower", "learned_upper", "drift_mu", "drift_sigma",
-                     "cover_lower", "cover_upper")
+                     "cover_lower", "cover_upper", "scale_lower", "scale_upper")
 
 
 def load_baseline(path: Path) -> dict[str, Any]:
@@ -310,8 +310,9 @@ def _validate_entry(where: str, entry: Any) -> list[str]:
     for key in _OPTIONAL_NUMBERS:
         if key in entry and not _is_number(entry[key]):
             problems.append(f"{where}.{key}: must be a finite number, got {entry[key]!r}")
-    if _is_number(entry.get("scale")) and entry["scale"] <= 0:
-        problems.append(f"{where}.scale: must be > 0")
+    for key in ("scale", "scale_lower", "scale_upper"):
+        if _is_number(entry.get(key)) and entry[key] <= 0:
+            problems.append(f"{where}.{key}: must be > 0")
     if _is_number(entry.get("k")) and entry["k"] <= 0:
         problems.append(f"{where}.k: must be > 0")
     if (_is_number(entry.get("lower")) and _is_number(entry.get("upper"))

@@ -11,8 +11,10 @@ docs/anomaly-detection.md):
   Lognormal cycle times come out as ``log``, exponential or gamma idle times as
   ``cbrt`` (Wilson-Hilferty), symmetric values as the identity.
 * On that scale: centre = median, scale = 1.4826 * MAD; limits = centre +- k * scale,
-  mapped back to raw units. MAD 0 (more than half the values equal): the standard
-  deviation stands in, then 1 % of |median| (on the log scale: log 1.01), then 1e-9.
+  mapped back to raw units, where each side's scale is widened to the spread of that
+  side's 5 % tail (``side_scales``) when a tail is heavier than the core suggests.
+  MAD 0 (more than half the values equal): the standard deviation stands in, then
+  1 % of |median| (on the log scale: log 1.01), then 1e-9.
   Such a discrete metric's limits are also widened to cover the baseline's own
   0.1 % / 99.9 % quantiles, so a count that is 1 in 5 % of the cycles does not alarm
   on every 1.
@@ -39,6 +41,7 @@ from logloom.records import MetricRow
 SCHEMA_VERSION = 1
 DEFAULT_K = 4.0
 MAD_TO_SIGMA = 1.4826
+Z95 = 1.6448536269514722  # standard normal 95 % quantile
 DRIFT_CLIP = 3.0  # winsorising bound of z for the drift statistics
 COVER_Q = 0.001  # discrete metrics: limits cover the [0.1 %, 99.9 %] quantiles
 MIN_FOR_SELECTION = 20  # fewer values: no skewness-based choice of transform
@@ -138,6 +141,22 @@ def robust_centre_scale(y: np.ndarray, method: str) -> tuple[float, float, str]:
     return centre, (0.01 * abs(centre)) or 1e-9, "floor"
 
 
+def side_scales(y: np.ndarray, centre: float, scale: float, source: str) -> tuple[float, float]:
+    """The scale below and above the centre: the MAD scale, or more where a tail needs it.
+
+    Each side's scale is the larger of ``scale`` and the distance from the centre to
+    that side's 5 % quantile divided by z(0.95) = 1.645. For a metric that is normal on
+    its scale both estimate the same sigma; for a mixture (idle times that are mostly
+    the line's pace plus a long tail of waits) the quantile sees the tail the MAD
+    ignores. The 5 % quantiles move little when a baseline holds a few spikes.
+    Discrete metrics (scale from a fallback) keep ``scale`` both sides.
+    """
+    if source != "mad":
+        return scale, scale
+    q05, q95 = np.quantile(y, [0.05, 0.95])
+    return max(scale, float(centre - q05) / Z95), max(scale, float(q95 - centre) / Z95)
+
+
 def metric_stats(
     values: np.ndarray, unit: str, limits: MetricLimits | None = None, k_default: float = DEFAULT_K
 ) -> dict[str, Any]:
@@ -151,15 +170,17 @@ def metric_stats(
     method = choose_method(x)
     y = _transform(method, x)
     centre, scale, source = robust_centre_scale(y, method)
-    learned_lower = inverse(method, centre - k * scale)
-    learned_upper = inverse(method, centre + k * scale)
+    scale_lower, scale_upper = side_scales(y, centre, scale, source)
+    learned_lower = inverse(method, centre - k * scale_lower)
+    learned_upper = inverse(method, centre + k * scale_upper)
     cover: dict[str, float] = {}
     if source != "mad":
         q_lo, q_hi = np.quantile(x, [COVER_Q, 1.0 - COVER_Q], method="nearest")
         cover = {"cover_lower": float(q_lo), "cover_upper": float(q_hi)}
         learned_lower = min(learned_lower, cover["cover_lower"])
         learned_upper = max(learned_upper, cover["cover_upper"])
-    z = np.clip((y - centre) / scale, -DRIFT_CLIP, DRIFT_CLIP)
+    dev = y - centre
+    z = np.clip(np.where(dev > 0, dev / scale_upper, dev / scale_lower), -DRIFT_CLIP, DRIFT_CLIP)
     median = float(np.median(x))
     p05, p95 = np.quantile(x, [0.05, 0.95])
     entry: dict[str, Any] = {
@@ -180,6 +201,8 @@ def metric_stats(
         "center": centre,
         "scale": scale,
         "scale_source": source,
+        "scale_lower": scale_lower,
+        "scale_upper": scale_upper,
         "learned_lower": learned_lower,
         "learned_upper": learned_upper,
         "drift_mu": float(z.mean()),

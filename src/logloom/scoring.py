@@ -104,7 +104,8 @@ class Scorer:
             y = math.log(x) if x > 0.0 else -math.inf
         else:
             y = math.copysign(abs(x) ** p, x)
-        z = (y - m.center) * m.inv_scale
+        d = y - m.center
+        z = d * m.inv_hi if d > 0.0 else d * m.inv_lo
         if z > 1e6 or z < -1e6:
             z = math.copysign(1e6, z)  # beyond that the number carries no information
         if abs(z) > abs(m.worst):

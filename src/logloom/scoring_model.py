@@ -138,7 +138,8 @@ class MetricModel:
     power: float = 1.0
     center: float = 0.0
     scale: float = 1.0
-    inv_scale: float = 1.0
+    inv_lo: float = 1.0  # 1 / the scale below the centre
+    inv_hi: float = 1.0  # 1 / the scale above the centre
     k: float = 4.0
     lower: float = -math.inf
     upper: float = math.inf
@@ -166,8 +167,8 @@ class MetricModel:
 
     def z(self, x: float) -> float:
         """Robust z of ``x`` on the method's scale (the ``limits`` score)."""
-        y = forward(self.method)(x) if self.method else x
-        z = (y - self.center) * self.inv_scale
+        d = (forward(self.method)(x) if self.method else x) - self.center
+        z = d * (self.inv_hi if d > 0.0 else self.inv_lo)
         return max(-1e6, min(1e6, z)) if z == z else 0.0
 
     def summary(self) -> SummaryRow:
@@ -218,10 +219,13 @@ def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLim
         return MetricModel.uncovered(component, name, str(entry["unit"]), n)
     method = str(entry["method"])
     center, scale = float(entry["center"]), float(entry["scale"])
+    scale_lo = float(entry.get("scale_lower", scale))
+    scale_hi = float(entry.get("scale_upper", scale))
     base_k = float(entry["k"])
     k = float(lim.k) if lim.k is not None else base_k
     if k != base_k or "learned_lower" not in entry:
-        lower, upper = inverse(method, center - k * scale), inverse(method, center + k * scale)
+        lower = inverse(method, center - k * scale_lo)
+        upper = inverse(method, center + k * scale_hi)
         if "cover_lower" in entry:  # discrete: keep the coverage widening
             lower = min(lower, float(entry["cover_lower"]))
             upper = max(upper, float(entry["cover_upper"]))
@@ -235,7 +239,8 @@ def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLim
     drift = entry.get("scale_source", "mad") == "mad" and sigma > 0.0
     return MetricModel(
         component, name, str(entry["unit"]), covered=True, n=n, method=method,
-        power=METHODS[method], center=center, scale=scale, inv_scale=1.0 / scale, k=k,
+        power=METHODS[method], center=center, scale=scale, inv_lo=1.0 / scale_lo,
+        inv_hi=1.0 / scale_hi, k=k,
         lower=lower, upper=upper, expected=inverse(method, center), drift=drift,
         drift_mu=float(entry.get("drift_mu", 0.0)),
         drift_inv_sigma=1.0 / sigma if drift else 1.0,
