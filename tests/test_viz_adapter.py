@@ -239,6 +239,18 @@ def test_resumed_component_starts_in_its_first_from_state(tmp_path: Path) -> Non
 
 
 @needs_rerun
+def test_resumed_states_from_the_checkpoint(tmp_path: Path) -> None:
+    rrd = tmp_path / "resumed.rrd"
+    scene = small_scene().with_initial_states({"clamp": "CLOSED"})
+    assert scene.components[0].initial_state == "IDLE"  # not named: unchanged
+    obs = make_viz_observer(scene, spawn=False, save=rrd, serve=None)
+    obs.on_row(MetricRow(T2, "disp", "cycle", 14.75, "s", "DISPENSING"))
+    obs.close()
+    ents, _, _ = read_entities(rrd)
+    assert temporal(ents["/states/clamp"], "StateChange:state") == [(naive(T2), ["CLOSED"])]
+
+
+@needs_rerun
 def test_spawn_without_display_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)

@@ -29,7 +29,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -104,6 +104,11 @@ class VizScene:
 
     def color_of(self, state: str) -> RGB:
         return self.state_colors.get(state, self.default_color)
+
+    def with_initial_states(self, states: Mapping[str, str]) -> VizScene:
+        """The scene with components starting in ``states`` (e.g. a resumed checkpoint's)."""
+        comps = tuple(replace(c, initial_state=states[c.id]) if c.id in states else c for c in self.components)
+        return replace(self, components=comps)
 
     @classmethod
     def from_config(
