@@ -120,9 +120,7 @@ def data_dir(tmp_path: Path) -> Path:
         "schema_version": 1,
         "id": "baseline_20260121T100000Z",
         "metrics": {
-            "l1_dispenser": {
-                "process_cycle_time": {"lower": 11.4, "upper": 18.6, "median": 15.0, "method": "x"}
-            }
+            "l1_dispenser": {"process_cycle_time": {"lower": 11.4, "upper": 18.6, "median": 15.0, "method": "x"}}
         },
     }
     (d / "process_baseline.json").write_text(json.dumps(baseline))
@@ -213,20 +211,20 @@ def test_downsampled_series_keeps_anomalies_and_says_so(tmp_path: Path) -> None:
         v = rng.gauss(15, 1)
         rows.append(f"{t},l1_dispenser,process_cycle_time,{v!r},s,DISPENSING")
         if i % 500 == 7:
-            anomalies.append(
-                f"{t},l1_dispenser,process_cycle_time,40.0,s,DISPENSING,15,11,19,9,limits"
-            )
+            rule = "limits" if i % 1000 == 7 else "ewma"
+            anomalies.append(f"{t},l1_dispenser,process_cycle_time,40.0,s,DISPENSING,15,11,19,9,{rule}")
     write_csv(d / "process_metrics.csv", METRICS_HEADER, rows)
     write_csv(d / "anomalies.csv", ANOMALIES_HEADER, anomalies)
     page = parse(build_report(d, CONFIG, d / "report.html", max_points=200))
     line = next(e for e in page.find("polyline", "series") if e["metric"] == "process_cycle_time")
     assert len(line["attrs"]["points"].split()) <= 200
     assert len(page.find("circle", "anomaly")) == len(anomalies)
+    # a limits breach is drawn filled, another rule's anomaly hollow
+    assert len(page.find("circle", "limits")) == sum(a.endswith(",limits") for a in anomalies) == 3
+    assert len(page.find("circle", "rule")) == sum(a.endswith(",ewma") for a in anomalies) == 3
     assert "downsampled" in page.find("section", id="run")[0]["text"]
     # no baseline file: the limits the anomalies were scored with are drawn
-    assert {
-        e["attrs"].get("data-line") for e in page.find("line") if "data-line" in e["attrs"]
-    } == {
+    assert {e["attrs"].get("data-line") for e in page.find("line") if "data-line" in e["attrs"]} == {
         "lower",
         "upper",
     }

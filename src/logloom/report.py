@@ -376,6 +376,15 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if math.isfinite(v) else "-"
 
 
+def _spread_labels(lines: list[dict[str, Any]], gap: float = 11.0) -> None:
+    """Gives each line a ``label_y`` at least ``gap`` apart, so close limits stay legible."""
+    lines.sort(key=lambda h: h["y"])
+    last = -math.inf
+    for h in lines:
+        h["label_y"] = max(h["y"] + 3.5, last + gap)
+        last = h["label_y"]
+
+
 def chart_model(
     axis: Axis, name: str, unit: str, series: Decimator | None, marks: list[dict[str, Any]],
     limits: Mapping[str, Any],
@@ -398,7 +407,10 @@ def chart_model(
         ok = isinstance(v, int | float) and math.isfinite(v)
         return {"y": y(v), "label": f"{label} {_fmt(v)}"} if ok else None
 
+    lines = {"upper": hline(upper, "upper"), "lower": hline(lower, "lower"), "centre": hline(centre, "median")}
+    _spread_labels([h for h in lines.values() if h is not None])
     return {
+        **lines,
         "name": name,
         "unit": unit,
         "n": series.n if series else 0,
@@ -406,14 +418,12 @@ def chart_model(
         "reduced": bool(series and series.reduced),
         "line": " ".join(f"{axis.x(t):.1f},{y(v):.1f}" for t, v in pts),
         "dots": [(axis.x(t), y(v)) for t, v in pts] if len(pts) <= 300 else [],
-        "upper": hline(upper, "upper"),
-        "lower": hline(lower, "lower"),
-        "centre": hline(centre, "median"),
         "yticks": [(y(v), _fmt(v)) for v in _nice(lo, hi)],
         "marks": [
             {
                 "x": axis.x(a["t"]),
                 "y": y(a["value"]),
+                "limits": a["rule"] == "limits",
                 "title": f"{axis.when(a['t'])} {name}={_fmt(a['value'])} {unit} in "
                 f"{a['state_context']}: limits [{_fmt(a['lower'])}, {_fmt(a['upper'])}], "
                 f"score {_fmt(a['score'])} ({a['rule']})",
