@@ -232,7 +232,7 @@ def _eye(scene: VizScene) -> Any:
     mid = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
     extent = max(max(b - a for a, b in zip(lo, hi, strict=True)), 1.0)
     return rr.blueprint.EyeControls3D(
-        position=[mid[0], mid[1] - 1.0 * extent, mid[2] + 0.6 * extent],
+        position=[mid[0], mid[1] - 1.3 * extent, mid[2] + 0.8 * extent],
         look_target=mid,
         eye_up=[0, 0, 1],
     )
