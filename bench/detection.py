@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from logloom.baseline_stats import compute_baseline
 from logloom.records import MetricRow, StateChange
@@ -176,52 +179,146 @@ def speed(cfg: AnomalyConfig, n: int = 300_000) -> None:
 
 
 # --------------------------------------------------------------------- pipeline
-def pipeline(seed: int, cycles: int) -> None:
-    """Through the CLI: simulate, record, simulate with anomalies, monitor, compare."""
-    logloom = [sys.executable, "-m", "logloom"]
+Key = tuple[str, str, str]  # (timestamp, component, metric) as the CSVs write them
+
+
+def pipeline(seed: int, base_cycles: int, cycles: int, drift_runs: int, cfg: AnomalyConfig,
+             keep: Path | None) -> None:
+    """Through the CLI: simulate, record, then monitor a clean log, an anomalous one
+    (random spikes + the preset drift) and ``drift_runs`` short drift-only logs."""
     with tempfile.TemporaryDirectory(prefix="logloom-bench-") as tmp:
-        work = Path(tmp)
-        clean, anomalous, data = work / "clean.log", work / "anomalous.log", work / "data"
-        run([*logloom, "simulate", "--out", str(clean), "--cycles", str(cycles), "--seed", str(seed)])
-        run([*logloom, "record", "--logs", str(clean), "--data", str(data), "--quiet"])
-        run([*logloom, "simulate", "--out", str(anomalous), "--cycles", str(cycles),
-             "--seed", str(seed + 1), "--anomalies", "spikes,drift"])
-        run([*logloom, "monitor", "--logs", str(anomalous), "--data", str(data), "--quiet"])
-        evaluate(anomalous, data / "anomalies.csv")
+        work = keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        config = work / "config"
+        write_config(config, cfg)
+        sim = ["simulate", "--config", str(config), "--quiet"]
+        recorded = work / "recorded"
+        cli([*sim, "--out", str(work / "base.log"), "--cycles", str(base_cycles),
+             "--seed", str(seed)])
+        cli(["record", "--config", str(config), "--logs", str(work / "base.log"),
+             "--data", str(recorded), "--quiet"])
+
+        print(f"\nclean run ({cycles} cycles):")
+        cli([*sim, "--out", str(work / "clean.log"), "--cycles", str(cycles),
+             "--seed", str(seed + 1)])
+        clean = monitor(config, recorded, work / "clean.log", work / "clean")
+        found = read_csv(clean / "anomalies.csv")
+        n_rows = len(read_csv(work / "clean.log.truth.csv"))
+        report_pipeline_false_alarms(found, n_rows)
+
+        print(f"\nanomalous run ({cycles} cycles, --anomalies spikes,drift):")
+        log = work / "anomalous.log"
+        cli([*sim, "--out", str(log), "--cycles", str(cycles), "--seed", str(seed + 2),
+             "--anomalies", "spikes,drift"])
+        out = monitor(config, recorded, log, work / "anomalous")
+        delays = [evaluate(log, out / "anomalies.csv")]
+
+        for i in range(drift_runs):
+            log = work / f"drift{i}.log"
+            dispenser = ("l1_dispenser", "l2_dispenser")[i % 2]
+            cli([*sim, "--out", str(log), "--cycles", "400", "--seed", str(seed + 10 + i),
+                 "--anomalies", f"drift:{dispenser}.process_cycle_time@200+{DRIFT_PER_CYCLE}"])
+            out = monitor(config, recorded, log, work / f"drift{i}")
+            delays.append(drift_delay(log, read_csv(out / "anomalies.csv")))
+        d = np.array([x for x in delays if x is not None])
+        print(f"\ndrift +{DRIFT_PER_CYCLE:.1%}/cycle on process_cycle_time ({len(delays)} runs): "
+              f"flagged after mean {d.mean():.1f}, p90 {np.quantile(d, 0.9):.0f}, worst {d.max()} "
+              f"cycles; never flagged: {len(delays) - len(d)}")
+
+        print("\nmonitor throughput on the clean log (best of 3):")
+        empty = work / "no-baseline"
+        empty.mkdir(exist_ok=True)
+        plain = max(lines_per_s(config, empty, work / "clean.log", work / f"t{i}")
+                    for i in range(3))
+        scored = max(lines_per_s(config, recorded, work / "clean.log", work / f"s{i}")
+                     for i in range(3))
+        print(f"  without a baseline {plain:,.0f} lines/s, scored {scored:,.0f} lines/s: "
+              f"scoring costs {100 * (1 - scored / plain):.1f} % of the throughput")
 
 
-def run(cmd: list[str]) -> None:
-    print("$", " ".join(cmd[2:]), flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+def write_config(target: Path, cfg: AnomalyConfig) -> None:
+    """The bundled config, with ``settings.anomaly`` set from ``cfg`` where it differs."""
+    shutil.copytree(Path(__file__).resolve().parents[1] / "config", target, dirs_exist_ok=True)
+    default = AnomalyConfig()
+    if cfg == default:
+        return
+    logic_path = target / "process_logic.yaml"
+    logic = yaml.safe_load(logic_path.read_text())
+    logic.setdefault("settings", {})["anomaly"] = {
+        "rules": list(cfg.rules), "k": cfg.k, "min_samples": cfg.min_samples,
+        "ewma": {"lambda": cfg.ewma_lambda, "L": cfg.ewma_L},
+        "cusum": {"k": cfg.cusum_k, "h": cfg.cusum_h}, "nelson": {"run": cfg.nelson_run}}
+    logic_path.write_text(yaml.safe_dump(logic, sort_keys=False))
 
 
-def evaluate(log: Path, anomalies_csv: Path) -> None:
-    with open(f"{log}.anomalies.csv", newline="") as fh:
-        truth = list(csv.DictReader(fh))
-    with open(f"{log}.truth.csv", newline="") as fh:
-        all_rows = list(csv.DictReader(fh))
-    with open(anomalies_csv, newline="") as fh:
-        found = list(csv.DictReader(fh))
-    flagged = {(a["timestamp"], a["component_id"], a["metric_name"]) for a in found}
+def cli(args: list[str]) -> None:
+    subprocess.run([sys.executable, "-m", "logloom", *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def monitor(config: Path, recorded: Path, log: Path, data: Path) -> Path:
+    """Monitor ``log`` in a fresh copy of the recorded data directory."""
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(recorded, data)
+    cli(["monitor", "--config", str(config), "--logs", str(log), "--data", str(data), "--quiet"])
+    return data
+
+
+def lines_per_s(config: Path, data_template: Path, log: Path, data: Path) -> float:
+    monitor(config, data_template, log, data)
+    summary = json.loads((data / "run_summary.json").read_text())
+    return float(summary["lines_per_second"])
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def key(r: dict[str, str]) -> Key:
+    return (r["timestamp"], r["component_id"], r["metric_name"])
+
+
+def report_pipeline_false_alarms(found: list[dict[str, str]], n_rows: int) -> None:
+    flagged = {key(a) for a in found}
+    per_metric = Counter((c, m) for _, c, m in flagged)
+    rules = Counter(a["rule"] for a in found)
+    print(f"  false alarms: {len(flagged)} of {n_rows} rows = "
+          f"{1000 * len(flagged) / max(1, n_rows):.3f} per 1000 rows (anomaly rows by rule: "
+          f"{dict(rules)})")
+    for (c, m), count in per_metric.most_common(4):
+        print(f"    {c}.{m}: {count}")
+
+
+def evaluate(log: Path, anomalies_csv: Path) -> int | None:
+    """Spike recall per factor and metric; returns the drift delay in cycles."""
+    truth = read_csv(Path(f"{log}.anomalies.csv"))
+    found = read_csv(anomalies_csv)
+    flagged = {key(a) for a in found}
     spikes = [t for t in truth if t["kind"] == "spike"]
     for factor in sorted({float(t["factor"]) for t in spikes}):
         these = [t for t in spikes if float(t["factor"]) == factor]
-        hit = sum((t["timestamp"], t["component_id"], t["metric_name"]) in flagged for t in these)
-        print(f"  spike recall x{factor}: {hit / len(these):.3f} ({hit}/{len(these)})")
-    drift = [t for t in truth if t["kind"] == "drift"]
-    drift_keys = {(t["component_id"], t["metric_name"]) for t in drift}
-    drift_start = min((t["timestamp"] for t in drift), default=None)
-    if drift_start is not None:
-        series = [r for r in all_rows if (r["component_id"], r["metric_name"]) in drift_keys
-                  and r["timestamp"] >= drift_start]
-        first = next((i for i, r in enumerate(series)
-                      if (r["timestamp"], r["component_id"], r["metric_name"]) in flagged), None)
-        print(f"  drift flagged after {first + 1 if first is not None else 'never'} cycles")
-    injected = {(t["timestamp"], t["component_id"], t["metric_name"]) for t in truth}
-    false = {f for f in flagged if f not in injected
-             and not ((f[1], f[2]) in drift_keys and drift_start and f[0] >= drift_start)}
-    print(f"  false alarms: {len(false)} of {len(all_rows)} rows = "
-          f"{1000 * len(false) / max(1, len(all_rows)):.3f} per 1000 rows")
+        hit = sum(key(t) in flagged for t in these)
+        by_metric = Counter(t["metric_name"] for t in these)
+        hits = Counter(t["metric_name"] for t in these if key(t) in flagged)
+        detail = ", ".join(f"{m} {hits[m]}/{n}" for m, n in sorted(by_metric.items()))
+        print(f"  spike recall x{factor}: {hit / len(these):.3f} ({hit}/{len(these)}: {detail})")
+    delay = drift_delay(log, found)
+    print(f"  drift flagged after {delay if delay is not None else 'never'} cycles")
+    return delay
+
+
+def drift_delay(log: Path, found: list[dict[str, str]]) -> int | None:
+    """Rows of the drifting metric from the drift's start until the first flagged one."""
+    drift = [t for t in read_csv(Path(f"{log}.anomalies.csv")) if t["kind"] == "drift"]
+    if not drift:
+        return None
+    drift_keys = {key(t) for t in drift}
+    flagged = {key(a) for a in found}
+    series = sorted(drift_keys)
+    return next((i + 1 for i, k in enumerate(series) if k in flagged), None)
 
 
 def main() -> None:
@@ -236,13 +333,14 @@ def main() -> None:
     ap.add_argument("--ewma-L", type=float, default=AnomalyConfig().ewma_L)
     ap.add_argument("--cusum-h", type=float, default=AnomalyConfig().cusum_h)
     ap.add_argument("--speed", action="store_true", help="also time Scorer.score")
+    ap.add_argument("--keep", type=Path, help="pipeline: work in this directory and keep it")
     args = ap.parse_args()
     cfg = AnomalyConfig(rules=tuple(args.rules.split(",")), ewma_L=args.ewma_L,
                         cusum_h=args.cusum_h)
     if args.mode == "synthetic":
         synthetic(args.seed, args.base_cycles, args.cycles, args.spikes, args.drift_runs, cfg)
     else:
-        pipeline(args.seed, args.cycles)
+        pipeline(args.seed, args.base_cycles, args.cycles, args.drift_runs, cfg, args.keep)
     if args.speed:
         speed(cfg)
 

@@ -127,6 +127,20 @@ def test_non_finite_values_are_ignored() -> None:
     assert (metrics["mixed"]["n"], metrics["mixed"]["median"]) == (3, 2.0)
 
 
+def test_drift_acf_of_an_ar1_series() -> None:
+    rng = np.random.default_rng(4)
+    x = np.empty(20_000)
+    x[0] = 0.0
+    noise = rng.normal(0, 1, x.size)
+    for i in range(1, x.size):
+        x[i] = 0.5 * x[i - 1] + noise[i]
+    acf = metric_stats(10.0 + x, "s")["drift_acf"]
+    assert len(acf) == 30
+    assert acf[:3] == pytest.approx([0.5, 0.25, 0.125], abs=0.03)
+    assert metric_stats(np.arange(1.0, 9.0), "s")["drift_acf"] != []  # n // 4 = 2 lags
+    assert len(metric_stats(np.arange(1.0, 9.0), "s")["drift_acf"]) == 2
+
+
 def test_engineering_limits_override_and_are_recorded() -> None:
     x = np.random.default_rng(1).lognormal(0, 0.1, 500)
     e = metric_stats(x, "s", MetricLimits(lower=0.5, upper=3.0))

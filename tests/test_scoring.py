@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from logloom.baseline_stats import MetricLimits
 from logloom.records import Anomaly, MetricRow, StateChange
 from logloom.scoring import AnomalyConfig, DurationMetric, Scorer
-from logloom.scoring_model import ewma_limits
+from logloom.scoring_model import ewma_inflation, ewma_limits, long_run_inflation
 
 S = 1_000_000  # microseconds per second
 
@@ -136,6 +136,22 @@ def test_ewma_signals_where_the_closed_form_crosses_its_limit() -> None:
     expected_score = u * (1 - 0.8**5) / math.sqrt(0.2 / 1.8 * (1 - 0.8**10))
     assert out[4][0].score == pytest.approx(expected_score)
     assert out[4][0].rule == "ewma"
+
+
+def test_autocorrelation_widens_the_drift_limits() -> None:
+    acf = [0.5, 0.25, 0.125]
+    # 1 + 2 (0.8 * 0.5 + 0.64 * 0.25 + 0.512 * 0.125) = 2.248
+    assert ewma_inflation(acf, 0.2) == pytest.approx(2.248)
+    # Bartlett weights 3/4, 2/4, 1/4: 1 + 2 (0.375 + 0.125 + 0.03125) = 2.0625
+    assert long_run_inflation(acf) == pytest.approx(2.0625)
+    assert ewma_inflation([-0.4], 0.2) == 1.0  # never narrower than for independent rows
+    lam, L, u, f = 0.2, 3.0, 2.0, 2.248
+    crossing = next(i for i in range(1, 50) if u * (1 - (1 - lam) ** i)
+                    > math.sqrt(f) * L * math.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * i))))
+    scorer = Scorer(baseline(m=entry(0.0, 1.0, drift_acf=acf)),
+                    config=AnomalyConfig(rules=("ewma",), ewma_L=L))
+    out = feed(scorer, [u] * 60)
+    assert next(i + 1 for i, a in enumerate(out) if a) == crossing > 5
 
 
 def test_a_single_spike_does_not_trip_the_drift_rules() -> None:

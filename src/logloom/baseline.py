@@ -318,6 +318,9 @@ def _validate_entry(where: str, entry: Any) -> list[str]:
     if (_is_number(entry.get("lower")) and _is_number(entry.get("upper"))
             and entry["lower"] > entry["upper"]):
         problems.append(f"{where}: lower {entry['lower']} is above upper {entry['upper']}")
+    acf = entry.get("drift_acf", [])
+    if not isinstance(acf, list) or not all(_is_number(r) and -1 <= r <= 1 for r in acf):
+        problems.append(f"{where}.drift_acf: must be a list of autocorrelations in [-1, 1]")
     if ("cover_lower" in entry) != ("cover_upper" in entry):
         problems.append(f"{where}: cover_lower and cover_upper go together")
     return problems

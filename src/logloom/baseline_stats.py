@@ -20,7 +20,8 @@ docs/anomaly-detection.md):
   on every 1.
 * ``drift_mu`` / ``drift_sigma`` are the mean and standard deviation of the
   winsorised z (clipped to +-DRIFT_CLIP) over the baseline; the drift rules
-  standardise with them so that EWMA and CUSUM are calibrated to the baseline itself.
+  standardise with them so that EWMA and CUSUM are calibrated to the baseline itself;
+  ``drift_acf``, its autocorrelations, widen their limits for autocorrelated metrics.
 
 Rows whose ``state_context`` ends in ``:inferred`` never enter a statistic. Values are
 kept in ``array('d')`` per metric (8 bytes a row), never as Python objects.
@@ -43,6 +44,7 @@ DEFAULT_K = 4.0
 MAD_TO_SIGMA = 1.4826
 Z95 = 1.6448536269514722  # standard normal 95 % quantile
 DRIFT_CLIP = 3.0  # winsorising bound of z for the drift statistics
+ACF_LAGS = 30  # autocorrelations kept for the drift rules (0.8^30 < 0.002)
 COVER_Q = 0.001  # discrete metrics: limits cover the [0.1 %, 99.9 %] quantiles
 MIN_FOR_SELECTION = 20  # fewer values: no skewness-based choice of transform
 SKEW_MARGIN = 0.02  # how much less skewed another transform must be than the default
@@ -157,6 +159,20 @@ def side_scales(y: np.ndarray, centre: float, scale: float, source: str) -> tupl
     return max(scale, float(centre - q05) / Z95), max(scale, float(q95 - centre) / Z95)
 
 
+def drift_acf(z: np.ndarray, lags: int = ACF_LAGS) -> list[float]:
+    """Autocorrelations at lags 1.. of ``z`` in log order (at most n // 4 of them).
+
+    Idle and wait times follow the line's queues and are autocorrelated; the drift
+    rules widen their limits by the variance inflation this implies (scoring_model).
+    """
+    lags = min(lags, z.size // 4)
+    d = z - z.mean()
+    denom = float(d @ d)
+    if lags < 1 or denom <= 0.0:
+        return []
+    return [round(float(d[:-j] @ d[j:]) / denom, 6) for j in range(1, lags + 1)]
+
+
 def metric_stats(
     values: np.ndarray, unit: str, limits: MetricLimits | None = None, k_default: float = DEFAULT_K
 ) -> dict[str, Any]:
@@ -207,6 +223,7 @@ def metric_stats(
         "learned_upper": learned_upper,
         "drift_mu": float(z.mean()),
         "drift_sigma": float(z.std()),
+        "drift_acf": drift_acf(z),
         **cover,
     }
     override = {

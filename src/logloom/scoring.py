@@ -75,8 +75,15 @@ class Scorer:
         self._on_nelson = "nelson2" in rules
         self._on_stuck = "stuck" in rules
         self._on_burst = "invalid_burst" in rules
-        self._lam = cfg.ewma_lambda
+        self._lam, self._lam_rest, self._ewma_L = cfg.ewma_lambda, 1.0 - cfg.ewma_lambda, cfg.ewma_L
         self._ewma_lims, self._ewma_inf = ewma_limits(cfg.ewma_lambda, cfg.ewma_L)
+        self._ewma_n = len(self._ewma_lims)
+        # stuck: (component, state) -> (duration metric, microseconds until stuck)
+        self._stuck_after: dict[tuple[str, str], tuple[DurationMetric, int]] = {}
+        for (component, state), dm in self._state_metrics.items():
+            m = self._models.get((component, dm.name))
+            if self._on_stuck and m is not None and m.covered and math.isfinite(m.upper):
+                self._stuck_after[component, state] = (dm, int(m.upper * dm.unit_seconds * _US))
         self._pending_uncovered: list[tuple[str, str, int]] = []
         # stuck: component -> [state, entry_ts, visit_seq, flagged]
         self._states: dict[str, list[Any]] = {}
@@ -108,8 +115,8 @@ class Scorer:
         z = d * m.inv_hi if d > 0.0 else d * m.inv_lo
         if z > 1e6 or z < -1e6:
             z = math.copysign(1e6, z)  # beyond that the number carries no information
-        if abs(z) > abs(m.worst):
-            m.worst = z
+        if (z if z >= 0.0 else -z) > m.worst_abs:
+            m.worst, m.worst_abs = z, abs(z)
         out: list[Anomaly] = []
         if self._on_limits and (x < m.lower or x > m.upper):
             out.append(self._anomaly(m, row, z, "limits"))
@@ -117,24 +124,20 @@ class Scorer:
             if -m.k <= z <= m.k:
                 u = (max(-DRIFT_CLIP, min(DRIFT_CLIP, z)) - m.drift_mu) * m.drift_inv_sigma
                 if self._on_ewma:
-                    self._ewma(m, row, u, out)
+                    i = m.ewma_i + 1
+                    e = self._lam * u * m.ewma_gain + self._lam_rest * m.ewma
+                    lim = self._ewma_lims[i] if i < self._ewma_n else self._ewma_inf
+                    if e > lim or e < -lim:
+                        out.append(self._anomaly(m, row, e * self._ewma_L / lim, "ewma"))
+                        e, i = 0.0, 0
+                    m.ewma, m.ewma_i = e, i
                 if self._on_cusum:
-                    self._cusum(m, row, u, out)
+                    self._cusum(m, row, u * m.cusum_gain, out)
             if self._on_nelson:
                 self._nelson(m, row, z, out)
         if out:
             m.anomalies += len(out)
         return out
-
-    def _ewma(self, m: MetricModel, row: MetricRow, u: float, out: list[Anomaly]) -> None:
-        i = m.ewma_i + 1
-        e = self._lam * u + (1.0 - self._lam) * m.ewma
-        lims = self._ewma_lims
-        lim = lims[i] if i < len(lims) else self._ewma_inf
-        if e > lim or e < -lim:
-            out.append(self._anomaly(m, row, e * self.config.ewma_L / lim, "ewma"))
-            e, i = 0.0, 0
-        m.ewma, m.ewma_i = e, i
 
     def _cusum(self, m: MetricModel, row: MetricRow, u: float, out: list[Anomaly]) -> None:
         k, h = self.config.cusum_k, self.config.cusum_h
@@ -181,22 +184,21 @@ class Scorer:
     # --------------------------------------------------------------- states
     def on_state_change(self, change: StateChange) -> list[Anomaly]:
         """Track the component's visit for ``stuck``; flags what ``change.ts`` passes."""
-        out = self.advance(change.ts)
-        self._visit_seq += 1
-        self._states[change.component_id] = [change.to_state, change.ts, self._visit_seq, False]
-        self._push_deadline(change.component_id)
+        ts, component = change.ts, change.component_id
+        heap = self._deadlines
+        out = self.advance(ts) if heap and heap[0][0] < ts else []
+        seq = self._visit_seq = self._visit_seq + 1
+        self._states[component] = [change.to_state, ts, seq, False]
+        stuck = self._stuck_after.get((component, change.to_state))
+        if stuck is not None:
+            heapq.heappush(heap, (ts + stuck[1], seq, component))
         return out
 
     def _push_deadline(self, component: str) -> None:
         state, entry, seq, flagged = self._states[component]
-        dm = self._state_metrics.get((component, state))
-        if flagged or dm is None or not self._on_stuck:
-            return
-        m = self._models.get((component, dm.name))
-        if m is None or not m.covered or not math.isfinite(m.upper):
-            return
-        deadline = entry + int(m.upper * dm.unit_seconds * _US)
-        heapq.heappush(self._deadlines, (deadline, seq, component))
+        stuck = self._stuck_after.get((component, state))
+        if stuck is not None and not flagged:
+            heapq.heappush(self._deadlines, (entry + stuck[1], seq, component))
 
     def advance(self, ts: int) -> list[Anomaly]:
         """Log time reached ``ts``: flag visits that have outlasted their state's limit."""
@@ -211,7 +213,7 @@ class Scorer:
                 continue  # the visit ended (or was flagged) since the deadline was set
             rec[3] = True
             state, entry = rec[0], rec[1]
-            dm = self._state_metrics[component, state]
+            dm = self._stuck_after[component, state][0]
             m = self._models[component, dm.name]
             elapsed = (ts - entry) / _US / dm.unit_seconds
             row = MetricRow(ts, component, dm.name, elapsed, m.unit, state)

@@ -9,7 +9,7 @@ that metric's drift state and the run's tallies.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -146,6 +146,8 @@ class MetricModel:
     expected: float = 0.0
     drift: bool = False
     drift_mu: float = 0.0
+    ewma_gain: float = 1.0  # 1 / sqrt(EWMA variance inflation from autocorrelation)
+    cusum_gain: float = 1.0  # 1 / sqrt(long-run variance inflation)
     drift_inv_sigma: float = 1.0
     # drift state (persisted)
     ewma: float = 0.0
@@ -158,6 +160,7 @@ class MetricModel:
     rows: int = 0
     anomalies: int = 0
     worst: float = 0.0
+    worst_abs: float = 0.0
     reported: bool = False
     by_rule: dict[str, int] = field(default_factory=dict)
 
@@ -195,6 +198,20 @@ def ewma_limits(lam: float, L: float, tol: float = 1e-12) -> tuple[list[float], 
             break
         i += 1
     return lims, L * math.sqrt(base)
+
+
+def ewma_inflation(acf: Sequence[float], lam: float) -> float:
+    """Var(EWMA) of autocorrelated input / Var(EWMA) of independent input (asymptotic).
+
+    ``1 + 2 sum_j (1 - lam)^j rho_j``, never below 1 (noise must not narrow the limits).
+    """
+    return max(1.0, 1.0 + 2.0 * sum((1.0 - lam) ** j * r for j, r in enumerate(acf, 1)))
+
+
+def long_run_inflation(acf: Sequence[float]) -> float:
+    """Long-run variance factor ``1 + 2 sum_j (1 - j/(J+1)) rho_j`` (Bartlett), at least 1."""
+    weights = len(acf) + 1
+    return max(1.0, 1.0 + 2.0 * sum((1.0 - j / weights) * r for j, r in enumerate(acf, 1)))
 
 
 def build_models(
@@ -236,6 +253,7 @@ def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLim
     if lim.upper is not None:
         upper = float(lim.upper)
     sigma = float(entry.get("drift_sigma", 0.0))
+    acf = [float(r) for r in entry.get("drift_acf", ())]
     drift = entry.get("scale_source", "mad") == "mad" and sigma > 0.0
     return MetricModel(
         component, name, str(entry["unit"]), covered=True, n=n, method=method,
@@ -243,5 +261,7 @@ def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLim
         inv_hi=1.0 / scale_hi, k=k,
         lower=lower, upper=upper, expected=inverse(method, center), drift=drift,
         drift_mu=float(entry.get("drift_mu", 0.0)),
+        ewma_gain=1.0 / math.sqrt(ewma_inflation(acf, cfg.ewma_lambda)),
+        cusum_gain=1.0 / math.sqrt(long_run_inflation(acf)),
         drift_inv_sigma=1.0 / sigma if drift else 1.0,
     )
