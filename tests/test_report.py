@@ -146,6 +146,7 @@ def test_report_contents(data_dir: Path, tmp_path: Path) -> None:
     assert not page.find("script") and not page.find("link") and not page.find("img")
     text = out.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "url(" not in text and "@import" not in text  # no font or image from CSS either
 
     # one section per component of the graph
     sections = [e["attrs"]["data-component"] for e in page.find("section", "component")]
@@ -313,3 +314,19 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert image.size == (1100, 1600)
     colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
     assert len(colours) > 50  # a drawn page, not a blank or error screen
+
+
+def test_bad_rows_are_skipped_and_counted(tmp_path: Path) -> None:
+    good = f"{iso(10, 0, 5)},l1_dispenser,idle_time,5.0,s,IDLE"
+    bad = [f"{iso(10, 0, 6)},l1_dispenser,idle_time,five,s,IDLE", "2026-01-21T10:00:07,l1_dispenser", "junk"]
+    write_csv(tmp_path / "process_metrics.csv", METRICS_HEADER, [good, *bad])
+    page = parse(build_report(tmp_path, CONFIG, tmp_path / "r.html"))
+    assert f"{len(bad)} unreadable CSV row(s) skipped" in page.find("section", id="run")[0]["text"]
+    idle = next(e for e in page.find("h3") if e["text"].strip().startswith("idle_time"))
+    assert "1 values" in idle["text"]
+
+
+def test_a_metrics_file_without_the_columns_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "process_metrics.csv").write_text("time,what\n1,2\n")
+    with pytest.raises(InputError, match="no column"):
+        build_report(tmp_path, CONFIG, tmp_path / "r.html")

@@ -25,11 +25,13 @@ from typing import Any
 import yaml
 
 from logloom.errors import InputError
-from logloom.records import INFERRED_SUFFIX
+from logloom.records import ANOMALIES_HEADER, INFERRED_SUFFIX, METRICS_HEADER
 from logloom.viz_adapter import VizComponent, VizScene
 
 MAX_POINTS = 5000
 TIMELINE_CAP = 1600  # visits drawn one by one; beyond, slots of about a pixel
+METRIC_COLUMNS = tuple(METRICS_HEADER.split(","))
+ANOMALY_COLUMNS = tuple(ANOMALIES_HEADER.split(","))
 _PART = re.compile(r"process_metrics(?:_part(\d+))?\.csv$")
 
 
@@ -225,9 +227,20 @@ def metric_files(data_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def _rows(path: Path) -> Iterator[dict[str, str]]:
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[list[str]]:
+    """The named columns of each row, in that order (short rows come out short)."""
     with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-        yield from csv.DictReader(fh)
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise InputError(f"{path}: no column {', '.join(missing)} in its header")
+        idx = [header.index(c) for c in columns]
+        if idx == list(range(len(columns))):
+            yield from reader
+        else:
+            for row in reader:
+                yield [row[i] for i in idx if i < len(row)]
 
 
 def _load_yaml(path: Path) -> Any:
@@ -280,11 +293,11 @@ def load(data_dir: Path, config_dir: Path, max_points: int) -> dict[str, Any]:
     data = {c.id: ComponentData(Timeline(min(max_points, TIMELINE_CAP))) for c in scene.components}
     clock, skipped, n_anom = Clock(), 0, 0
     for path in files:
-        for row in _rows(path):
+        for row in _rows(path, METRIC_COLUMNS):
             try:
-                cid, metric, ctx = row["component_id"], row["metric_name"], row["state_context"]
-                t, v = clock(row["timestamp"]), float(row["value"])
-            except (KeyError, TypeError, ValueError):
+                ts, cid, metric, value, unit, ctx = row[:6]
+                t, v = clock(ts), float(value)
+            except ValueError:
                 skipped += 1
                 continue
             comp = data.get(cid) or data.setdefault(cid, ComponentData(Timeline(min(max_points, TIMELINE_CAP))))
@@ -297,22 +310,22 @@ def load(data_dir: Path, config_dir: Path, max_points: int) -> dict[str, Any]:
             series = comp.series.get(metric)
             if series is None:
                 series = comp.series[metric] = Decimator(max_points)
-                comp.units[metric] = row.get("unit") or ""
+                comp.units[metric] = unit
             series.add(t, v)
-    for row in _rows(anomalies_csv) if anomalies_csv.exists() else ():
+    for row in _rows(anomalies_csv, ANOMALY_COLUMNS) if anomalies_csv.exists() else ():
         try:
-            rec: dict[str, Any] = {k: row[k] for k in ("metric_name", "state_context", "rule")}
-            rec["t"] = clock(row["timestamp"])
+            got = dict(zip(ANOMALY_COLUMNS, row, strict=True))
+            rec: dict[str, Any] = {k: got[k] for k in ("metric_name", "state_context", "rule")}
+            rec["t"] = clock(got["timestamp"])
             for k in ("value", "expected", "lower", "upper", "score"):
-                rec[k] = float(row[k]) if row.get(k) else math.nan
-        except (KeyError, TypeError, ValueError):
+                rec[k] = float(got[k]) if got[k] else math.nan
+        except ValueError:
             skipped += 1
             continue
-        comp = data.get(row["component_id"]) or data.setdefault(
-            row["component_id"], ComponentData(Timeline(min(max_points, TIMELINE_CAP)))
-        )
+        cid = got["component_id"]
+        comp = data.get(cid) or data.setdefault(cid, ComponentData(Timeline(min(max_points, TIMELINE_CAP))))
         comp.anomalies.setdefault(rec["metric_name"], []).append(rec)
-        comp.units.setdefault(rec["metric_name"], row.get("unit") or "")
+        comp.units.setdefault(rec["metric_name"], got["unit"])
         n_anom += 1
     baseline = _load_json(data_dir / "process_baseline.json")
     summary = _load_json(data_dir / "run_summary.json")
