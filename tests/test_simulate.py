@@ -53,8 +53,9 @@ def _truth(out: Path) -> list[dict[str, str]]:
     return _csv(side_paths(out)[0])
 
 
-def _anomalies(out: Path) -> list[dict[str, str]]:
-    return _csv(side_paths(out)[1])
+def _anomalies(out: Path, *, consequences: bool = False) -> list[dict[str, str]]:
+    rows = _csv(side_paths(out)[1])
+    return rows if consequences else [r for r in rows if r["kind"] != "consequence"]
 
 
 def _metric_defs() -> dict[tuple[str, str], tuple[str, dict[str, object]]]:
@@ -96,6 +97,7 @@ OPTION_MIXES = st.fixed_dictionaries({
     "disorder": st.sampled_from([0.0, 0.1]),
     "faults": st.sampled_from([0.0, 0.1]),
     "random_spikes": st.sampled_from([0.0, 0.05]),
+    "consequences": st.booleans(),
 })
 
 
@@ -298,7 +300,7 @@ def test_a_spike_scales_one_visit_and_is_listed(tmp_path: Path, spec: str, compo
     assert spiked[index][1] == pytest.approx(plain[index][1] * factor, abs=0.012)
     others = [v for i, (_, v) in enumerate(spiked) if i != index]
     assert others == [v for i, (_, v) in enumerate(plain) if i != index]
-    listed = _anomalies(out)
+    listed = _anomalies(out, consequences=True)
     assert [(a["timestamp"], a["component_id"], a["metric_name"], float(a["factor"]))
             for a in listed] == [(spiked[index][0], component, metric, factor)]
 
@@ -317,6 +319,49 @@ def test_drift_lists_every_visit_with_its_growing_factor(tmp_path: Path) -> None
         assert row["timestamp"] == stamp
         assert value == pytest.approx(before * float(row["factor"]), abs=0.001)
     assert [v for _, v in drifted[:49]] == [v for _, v in plain[:49]]
+
+
+def test_consequences_are_the_rows_that_differ_from_the_undisturbed_run(tmp_path: Path) -> None:
+    injections, rate = parse_anomalies([
+        "spike:l1_dispenser.process_cycle_time@20x2.0,stuck:l1_clamp.CLOSED@40x10,"
+        "drift:l2_dispenser.process_cycle_time@60+0.01,spike:l2_dispenser.dispensed_volume@30x1.3,"
+        "spike:conv_in.transport_time@50x0.45,random-spikes:0.02,fault:l2_dispenser@10"
+    ])
+    faults_only = tuple(i for i in injections if i.kind == "fault")
+    plain = _truth(_run(tmp_path, "plain.log", cycles=100, faults=0.03,
+                        injections=faults_only))
+    out = _run(tmp_path, "disturbed.log", cycles=100, faults=0.03, injections=injections,
+               random_spikes=rate, consequences=True)
+    disturbed = _truth(out)
+    by_component: dict[str, list[dict[str, str]]] = {}
+    for row in plain:
+        by_component.setdefault(row["component_id"], []).append(row)
+    differing = {}
+    for row in disturbed:
+        before = by_component[row["component_id"]].pop(0)
+        assert before["metric_name"] == row["metric_name"]
+        if before["value"] != row["value"]:
+            ratio = float(row["value"]) / float(before["value"])
+            differing[(row["timestamp"], row["component_id"], row["metric_name"])] = ratio
+    listed = [a for a in _anomalies(out, consequences=True) if a["kind"] != "fault"]
+    assert {(a["timestamp"], a["component_id"], a["metric_name"]) for a in listed} == set(differing)
+    consequences = [a for a in listed if a["kind"] == "consequence"]
+    assert len(consequences) > 50
+    for row in consequences:
+        key = (row["timestamp"], row["component_id"], row["metric_name"])
+        assert float(row["factor"]) == pytest.approx(differing[key], abs=1e-6)
+
+
+def test_listing_consequences_changes_nothing_else(tmp_path: Path) -> None:
+    injections, rate = parse_anomalies(["spikes,drift,fault:l1_dispenser@9"])
+    mix = {"faults": 0.05, "drop": 0.05, "sparse": 0.5, "injections": injections,
+           "random_spikes": rate}
+    without = _run(tmp_path, "a.log", **mix)
+    with_them = _run(tmp_path, "b.log", consequences=True, **mix)
+    assert without.read_bytes() == with_them.read_bytes()
+    assert side_paths(without)[0].read_bytes() == side_paths(with_them)[0].read_bytes()
+    assert _anomalies(without) == _anomalies(with_them)
+    assert len(_anomalies(with_them, consequences=True)) > len(_anomalies(with_them))
 
 
 def test_a_fault_episode_writes_downtime_and_is_listed(tmp_path: Path) -> None:

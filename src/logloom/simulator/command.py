@@ -63,11 +63,15 @@ def _start(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime
                    "stuck:COMP.STATE@CYCLExFACTOR, drift:COMP.METRIC@CYCLE+RATE, "
                    "fault:COMP@CYCLE, random-spikes:RATE, or the shorthands spikes and "
                    "drift. Repeatable; see docs/simulate.md.")
+@click.option("--consequences", is_flag=True,
+              help="Also list in <out>.anomalies.csv every row the anomalies changed "
+                   "indirectly (runs the line twice: about half the speed).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def simulate_command(out: Path, config_dir: Path, cycles: int | None, lines: int | None,
                      seed: int, start: datetime, noise: float, sparse: float,
                      ambiguous_sparse: bool, drop: float, garbage: float, disorder: float,
-                     faults: float, anomalies: tuple[str, ...], quiet: bool) -> None:
+                     faults: float, anomalies: tuple[str, ...], consequences: bool,
+                     quiet: bool) -> None:
     """Write a realistic log of the bundled example line, with its ground truth."""
     if cycles is None and lines is None:
         cycles = DEFAULT_CYCLES
@@ -77,7 +81,7 @@ def simulate_command(out: Path, config_dir: Path, cycles: int | None, lines: int
             cycles=cycles, lines=lines, seed=seed, start=start, noise=noise, sparse=sparse,
             ambiguous_sparse=ambiguous_sparse, drop=drop, garbage=garbage, disorder=disorder,
             faults=faults, injections=injections, random_spikes=random_spikes,
-            config_dir=config_dir,
+            consequences=consequences, config_dir=config_dir,
         )
         options.check()
         with _progress(quiet, lines or cycles or 0, "lines" if lines else "pallets") as advance:

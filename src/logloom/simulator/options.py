@@ -57,6 +57,7 @@ class SimOptions:
     faults: float = 0.0
     injections: tuple[Injection, ...] = ()
     random_spikes: float = 0.0
+    consequences: bool = False
     config_dir: Path = field(default_factory=lambda: Path("config"))
 
     def check(self) -> None:

@@ -58,6 +58,8 @@ class Plan:
                 )
             self._resolve(model, injection)
         self._random_spikes = random_spikes
+        # Whether any visit gets scaled (then a run without them tells the consequences).
+        self.scales = bool(self._durations or self._values or random_spikes)
         self._fault_rate = faults
         self._spike_rng = spike_rng
         self._fault_rng = fault_rng

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,10 +70,13 @@ def simulate(out: Path, options: SimOptions,
     model = load_model(options.config_dir)
     sparse_type = check_patterns(options.config_dir, model)
     seed = options.seed
+    fault_rng = _stream(seed, "faults")  # whether and how: one stream, as in the reference
     plan = Plan(model, options.injections, random_spikes=options.random_spikes,
                 faults=options.faults, cycles=options.cycles,
-                spike_rng=_stream(seed, "spikes"), fault_rng=_stream(seed, "faults"))
-    line = LineSim(model, plan, seed, _stream(seed, "faults"))
+                spike_rng=_stream(seed, "spikes"), fault_rng=fault_rng)
+    line = LineSim(model, plan, seed, fault_rng)
+    wanted = options.consequences and plan.scales
+    reference = _reference_line(model, options) if wanted else None
     truth_path, anomalies_path, affected_path = side_paths(out)
     with (
         _open(out) as log,
@@ -85,9 +89,18 @@ def simulate(out: Path, options: SimOptions,
         affected_file.write(AFFECTED_HEADER + "\n")
         emitter = _Emitter(model, options, sparse_type, (log, truth_file, anomalies_file,
                                                           affected_file))
-        emitter.run(line, progress)
+        emitter.run(line, progress, reference)
     counts = emitter.counts
     return SimSummary(out, truth_path, anomalies_path, affected_path, **counts)
+
+
+def _reference_line(model: LineModel, options: SimOptions) -> LineSim:
+    """The same line without the scaling anomalies (faults kept): the undisturbed run."""
+    faults = tuple(i for i in options.injections if i.kind == "fault")
+    fault_rng = _stream(options.seed, "faults")
+    plan = Plan(model, faults, random_spikes=0.0, faults=options.faults, cycles=options.cycles,
+                spike_rng=_stream(options.seed, "spikes"), fault_rng=fault_rng)
+    return LineSim(model, plan, options.seed, fault_rng)
 
 
 def _stream(seed: int, purpose: str) -> random.Random:
@@ -112,6 +125,7 @@ class _Emitter:
     def __init__(self, model: LineModel, options: SimOptions, sparse_type: str | None,
                  files: tuple[IO[str], IO[str], IO[str], IO[str]]) -> None:
         self._files = files
+        self._model = model
         self._clock = Clock(options.start)
         tracking = options.drop > 0 or (options.ambiguous_sparse and options.sparse > 0)
         self._truth = Truth(model, self._clock, track_engine=tracking)
@@ -136,8 +150,19 @@ class _Emitter:
                            dropped_lines=0, sparse_lines=0, swapped_lines=0, pallets=0,
                            truth_rows=0, anomaly_rows=0, affected_rows=0)
 
-    def run(self, line: LineSim, progress: Callable[[int], None] | None) -> None:
+    def run(self, line: LineSim, progress: Callable[[int], None] | None,
+            reference: LineSim | None) -> None:
+        """Plan pallet after pallet and write every event once no later pallet can precede it.
+
+        With a ``reference`` line (the run without anomalies), each truth row is compared
+        with the undisturbed one and the differences are listed as consequences.
+        """
         heap: list[Item] = []
+        undisturbed = None
+        if reference is not None:
+            undisturbed = Truth(self._model, self._clock, track_engine=False)
+            undisturbed.collect = [deque() for _ in self._model.components]
+            self._truth.reference = undisturbed.collect
         pop, push = heapq.heappop, heapq.heappush
         feed = self._feed if self._disorder else self._emit
         cycles = self._cycles
@@ -146,6 +171,9 @@ class _Emitter:
             while cycles is None or pallet < cycles:
                 pallet += 1
                 items = line.pallet(pallet)
+                if undisturbed is not None and reference is not None:
+                    for item in reference.pallet(pallet):
+                        undisturbed.apply(item[2], item[3], item[0], item[6], None)
                 first = items[0][0]
                 while heap and heap[0][0] < first:
                     item = pop(heap)

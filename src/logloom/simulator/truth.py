@@ -12,6 +12,7 @@ compare everything else row for row.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,10 @@ class Truth:
         self.eng_state = list(self.state) if track_engine else self.state
         self.eng_entry = list(self.entry) if track_engine else self.entry
         self._tainted = [False] * len(comps)
+        # collect: instead of rows, gather (metric, value text) per component (the
+        # undisturbed run); reference: such gathered values to compare against.
+        self.collect: list[deque[tuple[str, str]]] | None = None
+        self.reference: list[deque[tuple[str, str]]] | None = None
         self.rows: list[str] = []
         self.anomalies: list[str] = []
         self.affected: list[str] = []
@@ -81,7 +86,7 @@ class Truth:
         new = self._next[comp].get((old, event))
         if new is None:
             return None
-        self._write_rows(comp, old, t)
+        self._write_rows(comp, old, t, marks)
         if marks:
             self._write_marks(comp, t, marks)
         self.state[comp] = new
@@ -92,26 +97,43 @@ class Truth:
             self._counts[comp] = {}
         return old
 
-    def _write_rows(self, comp: int, state: str, t: int) -> None:
+    def _write_rows(self, comp: int, state: str, t: int, marks: Marks) -> None:
         specs = self._metrics[comp].get(state)
         if not specs:
             return
-        stamp = self._clock.iso(t)
+        collect, reference = self.collect, self.reference
+        stamp = self._clock.iso(t) if collect is None else ""
         entry = self.entry[comp]
-        for kind, key, aggregate, prefix, suffix in specs:
+        for kind, key, aggregate, prefix, suffix, name in specs:
             if kind == _DURATION:
-                if entry is not None:
-                    # whole milliseconds: round(x, 6) would give x back
-                    self.rows.append(f"{stamp}{prefix}{(t - entry) / 1000!r}{suffix}")
-                continue
-            if kind == _VALUE:
+                if entry is None:
+                    continue
+                text = repr((t - entry) / 1000)  # whole milliseconds: round(x, 6) gives x back
+            elif kind == _VALUE:
                 values = self._caps[comp].get(key)
                 if not values:
                     continue
-                value: float = aggregate(values)
+                text = repr(round(float(aggregate(values)), 6))
             else:
-                value = self._counts[comp].get(key, 0)
-            self.rows.append(f"{stamp}{prefix}{round(float(value), 6)!r}{suffix}")
+                text = repr(float(self._counts[comp].get(key, 0)))
+            if collect is not None:
+                collect[comp].append((name, text))
+                continue
+            self.rows.append(f"{stamp}{prefix}{text}{suffix}")
+            if reference is not None:
+                self._compare(reference[comp], comp, name, text, stamp, marks)
+
+    def _compare(self, queue: deque[tuple[str, str]], comp: int, name: str, text: str,
+                 stamp: str, marks: Marks) -> None:
+        """List a row that differs from the undisturbed run's, unless it was injected."""
+        reference_name, reference_text = queue.popleft()
+        if reference_name != name:
+            raise RuntimeError(f"reference run out of step at {stamp} {self._ids[comp]}")
+        if reference_text == text or (marks and any(m[0] == name for m in marks)):
+            return
+        undisturbed = float(reference_text)
+        factor = repr(round(float(text) / undisturbed, 6)) if undisturbed else ""
+        self.anomalies.append(f"{stamp},{self._ids[comp]},{name},consequence,{factor}\n")
 
     def _write_marks(self, comp: int, t: int, marks: tuple[tuple[str, str, str], ...]) -> None:
         stamp = self._clock.iso(t)
@@ -199,6 +221,7 @@ def _metric_table(machine: Machine, component_id: str) -> dict[str, tuple[tuple[
                 _AGGREGATE[d.agg],
                 f",{component_id},{d.name},",
                 f",{d.unit},{state}\n",
+                d.name,
             )
             for d in defs
         )
