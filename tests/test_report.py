@@ -254,6 +254,10 @@ def test_clock_reads_iso_offsets_and_epoch() -> None:
     # 01:59+01:00 to 03:01+02:00 is 120 s (SPEC 3)
     assert clock("2026-03-29T03:01:00+02:00") - clock("2026-03-29T01:59:00+01:00") == 120
     assert clock("1768990000.5") == 1768990000.5
+    assert Clock()("1768990000.5") and Clock().tz is None
+    epoch = Clock()
+    epoch("1768990000.5")
+    assert epoch.tz is UTC  # epoch seconds are shown as UTC
 
 
 def test_decimator_bounded_and_keeps_extremes() -> None:

@@ -213,6 +213,8 @@ class Clock:
             t = dt.timestamp()
         else:
             t = float(text)
+            if self.tz is None:  # epoch seconds are UTC instants
+                self.tz = UTC
         self._last, self._last_t = text, t
         return t
 
@@ -566,7 +568,7 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
         files=got["files"],
         start=axis.when(axis.t0),
         end=axis.when(axis.t1),
-        tz=str(got["tz"] or "as written in the log (no offset)"),
+        tz=f"in {got['tz']}" if got["tz"] else "as written in the log (no offset)",
         run=[(k, v) for k, v in summary.items() if isinstance(v, int | float | str)],
         baseline_id=got["baseline"].get("id", ""),
         n_anomalies=got["n_anomalies"],
