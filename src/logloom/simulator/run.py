@@ -3,9 +3,9 @@
 ``simulate(out, options)`` streams: a small heap holds only the events of the
 pallets still inside the line, and each output is written from a buffer that is
 drained every few hundred pallets, so memory stays flat however long the log.
-Per written line it decides (in this order, from the emission random stream): drop
-it, hold it back one line (out-of-order), write the finish line without its station
-(sparse), and which noise or garbage lines follow it.
+Per event it decides, in this order and from the emission random stream: whether to
+hold it back one line (out-of-order), to drop it, to write a finish line without its
+station (sparse), and which noise or garbage lines follow it.
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ class SimSummary:
 
 def side_paths(out: Path) -> tuple[Path, Path, Path]:
     """``<out>.truth.csv``, ``<out>.anomalies.csv``, ``<out>.affected.csv``."""
-    return tuple(out.with_name(out.name + suffix)  # type: ignore[return-value]
-                 for suffix in (".truth.csv", ".anomalies.csv", ".affected.csv"))
+    def beside(suffix: str) -> Path:
+        return out.with_name(out.name + suffix)
+
+    return beside(".truth.csv"), beside(".anomalies.csv"), beside(".affected.csv")
 
 
 def simulate(out: Path, options: SimOptions,
