@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from logloom.errors import InputError
 from logloom.records import Anomaly, MetricRow, Observer, StateChange
 from logloom.viz_adapter import (
     INSTALL_HINT,
@@ -65,6 +66,10 @@ def test_split_address() -> None:
     assert split_address("127.0.0.1") == ("127.0.0.1", 9876)
     assert split_address("0.0.0.0:9000") == ("0.0.0.0", 9000)
     assert split_address("[::1]:9100") == ("::1", 9100)
+    assert split_address(":9200") == ("127.0.0.1", 9200)
+    for bad in ("127.0.0.1:http", "127.0.0.1:0", "[::1]:70000"):
+        with pytest.raises(InputError, match="port"):
+            split_address(bad)
 
 
 def test_scene_from_bundled_config() -> None:
@@ -353,3 +358,17 @@ def test_a_slow_stream_is_sent_within_max_delay(max_delay: float, sent_before_cl
     assert ("/states/disp" in {"/" + p for p in rec.sent}) is sent_before_close
     obs.close()
     assert "states/disp" in rec.sent
+
+
+@needs_rerun
+def test_unusable_sinks_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--viz-save"):
+        make_viz_observer(small_scene(), spawn=False, save=tmp_path, serve=None)  # a directory
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InputError, match="cannot listen"):
+            make_viz_observer(small_scene(), spawn=False, save=None, serve=f"127.0.0.1:{port}")
+    with pytest.raises(InputError, match="cannot listen"):
+        make_viz_observer(small_scene(), spawn=False, save=None, serve="999.1.1.1")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from logloom.errors import LogloomError
+from logloom.errors import InputError, LogloomError
 from logloom.records import Anomaly, MetricRow, Observer, StateChange
 
 if TYPE_CHECKING:
@@ -211,15 +212,35 @@ def spawn_viewer(port: int) -> None:
 
 
 def split_address(serve: str) -> tuple[str, int]:
-    """``HOST``, ``HOST:PORT`` or ``[v6]:PORT`` -> (host, port); default port 9876."""
+    """``HOST``, ``HOST:PORT`` or ``[v6]:PORT`` -> (host, port); default port 9876.
+
+    Raises ``InputError`` for a port that is not a number in 1-65535.
+    """
     text = serve.strip() or "127.0.0.1"
+    host, port = text, str(DEFAULT_PORT)
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else DEFAULT_PORT
-    if text.count(":") == 1:
+        port = rest[1:] if rest.startswith(":") else port
+    elif text.count(":") == 1:
         host, _, port = text.partition(":")
-        return host or "127.0.0.1", int(port)
-    return text, DEFAULT_PORT
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--viz-serve {serve}: the port must be a number from 1 to 65535")
+    return host or "127.0.0.1", int(port)
+
+
+def check_bindable(host: str, port: int) -> None:
+    """InputError unless ``host:port`` can be listened on now.
+
+    The SDK's server only logs a bind failure from its own thread, and the run
+    would go on serving nothing.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+        family, kind, proto, _, addr = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(addr)
+    except (OSError, IndexError) as exc:
+        raise InputError(f"--viz-serve {host}:{port}: cannot listen there ({exc})") from exc
 
 
 def _eye(scene: VizScene) -> Any:
@@ -296,11 +317,17 @@ def make_viz_observer(
     say = notify or (lambda msg: print(msg, file=sys.stderr))
     sinks: list[Any] = []
     if save is not None:
-        save.parent.mkdir(parents=True, exist_ok=True)
-        sinks.append(rr.FileSink(str(save)))
+        if save.is_dir():
+            raise InputError(f"--viz-save {save}: is a directory; name a FILE.rrd")
+        try:
+            save.parent.mkdir(parents=True, exist_ok=True)
+            sinks.append(rr.FileSink(str(save)))
+        except (OSError, RuntimeError) as exc:  # the SDK reports file errors as RuntimeError
+            raise InputError(f"--viz-save {save}: cannot write it ({exc})") from exc
     serve_port = None
     if serve is not None:
         host, serve_port = split_address(serve)
+        check_bindable(host, serve_port)
         server = rr.GrpcServerSink(bind_ip=host, port=serve_port)
         sinks.append(server)
         say(f"viz: serving on {host}:{serve_port}; connect with: rerun {server.uri}")
@@ -323,7 +350,10 @@ def make_viz_observer(
     rec = rr.RecordingStream("logloom", recording_id=uuid.uuid4())
     rec.set_log_time_enabled(False)
     rec.set_log_tick_enabled(False)
-    rec.set_sinks(*sinks, default_blueprint=build_blueprint(viz_config))
+    try:
+        rec.set_sinks(*sinks, default_blueprint=build_blueprint(viz_config))
+    except RuntimeError as exc:  # e.g. the .rrd path is a directory
+        raise InputError(f"viz: cannot open its output: {exc}") from exc
     rec.send_recording_name(viz_config.line)
     return RerunObserver(viz_config, rec, chunk_events=chunk_events, notify=say)
 
