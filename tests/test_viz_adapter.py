@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -52,6 +53,17 @@ def test_missing_sdk_gives_install_command(monkeypatch: pytest.MonkeyPatch) -> N
     from logloom.errors import LogloomError
 
     assert isinstance(err.value, LogloomError)
+
+
+def test_every_module_imports_without_the_sdk() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['rerun'] = sys.modules['rerun_bindings'] = None\n"
+        "import logloom, logloom.viz_adapter, logloom.report, logloom.cli\n"
+        "print('imported')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr
 
 
 def test_parse_color_forms() -> None:
