@@ -196,6 +196,11 @@ def test_report_contents(data_dir: Path, tmp_path: Path) -> None:
     # the anomaly sits above the upper limit line (SVG y grows downwards)
     upper = next(e for e in page.find("line") if e["attrs"].get("data-line") == "upper")
     assert float(marks[0]["attrs"]["cy"]) < float(upper["attrs"]["y1"])
+    # the anomaly also listed in the component's table
+    table = [e for e in page.find("tr", "anomaly-row") if e["component"] == "l1_dispenser"]
+    assert [[c["text"] for c in e["cells"]][:3] for e in table] == [
+        ["2026-01-21 10:01:10", "process_cycle_time", "30 s"]
+    ]
     # wait_time's only real value is 2.0: the inferred 0.0 row is no measurement
     wait = next(e for e in page.find("h3") if e["text"].strip().startswith("wait_time"))
     assert "1 values" in wait["text"]
@@ -334,3 +339,14 @@ def test_a_metrics_file_without_the_columns_is_an_input_error(tmp_path: Path) ->
     (tmp_path / "process_metrics.csv").write_text("time,what\n1,2\n")
     with pytest.raises(InputError, match="no column"):
         build_report(tmp_path, CONFIG, tmp_path / "r.html")
+
+
+def test_anomaly_table_keeps_the_latest() -> None:
+    from logloom.report import Axis, ComponentData, anomaly_rows
+
+    cd = ComponentData(Timeline(10))
+    for t, metric in [(30.0, "a"), (10.0, "b"), (20.0, "a")]:
+        rec = {"t": t, "value": 1.0, "expected": 0.5, "lower": 0.0, "upper": 0.9, "score": 5.0}
+        cd.anomalies.setdefault(metric, []).append({**rec, "rule": "limits", "state_context": "S"})
+    rows = anomaly_rows(Axis(0.0, 40.0, None), cd, limit=2)
+    assert [(r["time"][-2:], r["metric"]) for r in rows] == [("20", "a"), ("30", "a")]

@@ -29,6 +29,7 @@ from logloom.records import ANOMALIES_HEADER, INFERRED_SUFFIX, METRICS_HEADER
 from logloom.viz_adapter import VizComponent, VizScene
 
 MAX_POINTS = 5000
+ANOMALY_ROWS = 500  # per component in the table; the charts show all
 TIMELINE_CAP = 1600  # visits drawn one by one; beyond, slots of about a pixel
 METRIC_COLUMNS = tuple(METRICS_HEADER.split(","))
 ANOMALY_COLUMNS = tuple(ANOMALIES_HEADER.split(","))
@@ -508,7 +509,26 @@ def component_model(
         "counters": sorted(counters.items()),
         "charts": charts,
         "n_anomalies": sum(len(v) for v in cd.anomalies.values()),
+        "anomaly_rows": anomaly_rows(axis, cd),
     }
+
+
+def anomaly_rows(axis: Axis, cd: ComponentData, limit: int = ANOMALY_ROWS) -> list[dict[str, str]]:
+    """The component's anomalies in time order, the last ``limit`` of them, as table cells."""
+    marks = sorted(((m, a) for m, rows in cd.anomalies.items() for a in rows), key=lambda p: p[1]["t"])
+    return [
+        {
+            "time": axis.when(a["t"]),
+            "metric": m,
+            "value": f"{_fmt(a['value'])} {cd.units.get(m, '')}".strip(),
+            "expected": _fmt(a["expected"]),
+            "limits": f"{_fmt(a['lower'])} .. {_fmt(a['upper'])}",
+            "score": _fmt(a["score"]),
+            "rule": a["rule"],
+            "state": a["state_context"],
+        }
+        for m, a in marks[-limit:]
+    ]
 
 
 def time_range(data: Mapping[str, ComponentData]) -> tuple[float, float]:
