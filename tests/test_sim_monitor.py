@@ -10,12 +10,14 @@ sparse lines routed wrongly), every visit the simulator did not list in
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,8 +40,8 @@ def _simulate(out: Path, **changes: object) -> None:
     simulate(out, options)
 
 
-def _monitor(run_cli: RunCli, log: Path, data: Path) -> Path:
-    code, _, err = run_cli("monitor", "--config", CONFIG, "--data", data, "--logs", log, "-q")
+def _monitor(run_cli: RunCli, log: Path, data: Path, config: Path = CONFIG) -> Path:
+    code, _, err = run_cli("monitor", "--config", config, "--data", data, "--logs", log, "-q")
     assert code == 0, err
     return data / "process_metrics.csv"
 
@@ -89,6 +91,16 @@ def test_dropped_lines_leave_the_other_visits_unchanged(tmp_path: Path,
     assert any(r[5].endswith(":inferred") for r in _rows(metrics))  # the engine jumped
 
 
+def _settings_config(directory: Path, permissive: bool, max_jump: int) -> Path:
+    """The bundled config with other jump settings."""
+    config = directory / "config"
+    shutil.copytree(CONFIG, config)
+    logic = yaml.safe_load((config / "process_logic.yaml").read_text())
+    logic["settings"] = {"permissive": permissive, "max_jump": max_jump}
+    (config / "process_logic.yaml").write_text(yaml.safe_dump(logic, sort_keys=False))
+    return config
+
+
 MIXES = st.fixed_dictionaries({
     "seed": st.integers(0, 2**32),
     "drop": st.sampled_from([0.02, 0.1, 0.3]),
@@ -100,13 +112,15 @@ MIXES = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(MIXES)
-def test_unaffected_visits_match_for_any_mix(run_cli: RunCli, mix: dict[str, object]) -> None:
+@given(MIXES, st.booleans(), st.sampled_from([1, 2, 4]))
+def test_unaffected_visits_match_for_any_mix(run_cli: RunCli, mix: dict[str, object],
+                                             permissive: bool, max_jump: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        config = _settings_config(Path(tmp), permissive, max_jump)
         log = Path(tmp) / "mix.log"
-        _simulate(log, cycles=80, **mix)
-        metrics = _monitor(run_cli, log, Path(tmp) / "data")
+        _simulate(log, cycles=80, config_dir=config, **mix)
+        metrics = _monitor(run_cli, log, Path(tmp) / "data", config)
         truth, found = _unaffected(log, metrics)
         assert found == truth

@@ -58,11 +58,15 @@ class MetricDef:
     event: str  # count: the counted event type
 
 
+Condition = tuple[tuple[str, Any], ...]  # (sensor key, value): "sensor" or "component.sensor"
+
+
 @dataclass(frozen=True)
 class Transition:
     sources: tuple[str, ...] | None  # None: from any state ("*")
     event: str
     to: str
+    requires: Condition = ()
 
 
 @dataclass(frozen=True)
@@ -82,21 +86,31 @@ class Machine:
                 return tr.to
         return None
 
-    def jump_landing(self, state: str, event: str, max_jump: int) -> str | None:
-        """Where a permissive jump on ``event`` from ``state`` ends (SPEC 4 step 6), or None."""
-        queue = deque([(state, 0)])
+    def choices(self, state: str, event: str) -> tuple[Transition, ...]:
+        """The transitions from ``state`` on ``event``, in config order (guards not checked)."""
+        return tuple(tr for tr in self.transitions
+                     if tr.event == event and (tr.sources is None or state in tr.sources))
+
+    def jump_path(self, state: str, event: str, max_jump: int) -> tuple[Transition, ...] | None:
+        """The steps of a permissive jump on ``event`` from ``state`` (SPEC 4 step 6).
+
+        Breadth-first in config order, never through a wildcard transition; the last
+        step is the one on ``event``. None when there is no such path.
+        """
+        queue: deque[tuple[str, tuple[Transition, ...]]] = deque([(state, ())])
         seen = {state}
         while queue:
-            current, depth = queue.popleft()
-            landing = self.direct(current, event)
-            if landing is not None and depth > 0:
-                return landing
-            if depth == max_jump:
+            current, path = queue.popleft()
+            if path:
+                final = self.choices(current, event)
+                if final:
+                    return (*path, final[0])
+            if len(path) == max_jump:
                 continue
             for tr in self.transitions:
                 if tr.sources is not None and current in tr.sources and tr.to not in seen:
                     seen.add(tr.to)
-                    queue.append((tr.to, depth + 1))
+                    queue.append((tr.to, (*path, tr)))
         return None
 
     def duration_metric(self, state: str) -> str:
@@ -114,6 +128,7 @@ class Component:
     type: str
     name: str  # the raw name the log uses for it
     next: tuple[str, ...]
+    sensors: Condition = ()  # initial values
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,7 @@ class LineModel:
 
     components: tuple[Component, ...]
     machines: dict[str, Machine]
+    infers: dict[str, Condition]  # event type -> the sensors it sets
     stages: tuple[Component | Station, ...]
     permissive: bool
     max_jump: int
@@ -156,9 +172,13 @@ def load_model(config_dir: Path) -> LineModel:
     components = _components(graph, graph_path)
     machines = _machines(logic, logic_path, {c.type for c in components})
     settings = logic.get("settings") or {}
+    events = logic.get("events") or {}
+    infers = {name: tuple(((body or {}).get("infer") or {}).items())
+              for name, body in events.items()}
     return LineModel(
         components=components,
         machines=machines,
+        infers=infers,
         stages=_stages(components, graph_path),
         permissive=bool(settings.get("permissive", True)),
         max_jump=int(settings.get("max_jump", 4)),
@@ -196,9 +216,10 @@ def _components(graph: dict[str, Any], path: Path) -> tuple[Component, ...]:
             )
         aliases = entry.get("aliases") or []
         name = str(aliases[0]) if aliases else str(entry["id"])
-        components.append(
-            Component(index, str(entry["id"]), entry["type"], name, tuple(entry.get("next") or ()))
-        )
+        components.append(Component(
+            index, str(entry["id"]), entry["type"], name, tuple(entry.get("next") or ()),
+            tuple((entry.get("sensors") or {}).items()),
+        ))
     return tuple(components)
 
 
@@ -220,7 +241,8 @@ def _machine(name: str, raw: dict[str, Any], path: Path) -> Machine:
     for tr in raw.get("transitions") or []:
         source = tr["from"]
         sources = None if source == "*" else tuple([source] if isinstance(source, str) else source)
-        transitions.append(Transition(sources, tr["event"], tr["to"]))
+        requires = tuple((tr.get("requires") or {}).items())
+        transitions.append(Transition(sources, tr["event"], tr["to"], requires))
     metrics = {
         state: tuple(_metric(m, f"{path}: machines.{name}.states.{state}") for m in (body or {}).get(
             "metrics", []

@@ -2,10 +2,9 @@
 
 ``Truth`` follows each component through the events the simulator generated (written
 or dropped), in the order the log presents them, and writes on every exit the rows
-that SPEC 4 step 7 defines, in process_metrics.csv's exact text. It also keeps an
-*engine view*: what an engine that reads only the written lines believes (dropped
-lines, sparse lines routed first-in-first-out, permissive jumps). Wherever the two
-views part, the visits involved are written to the affected list, so a test can
+that SPEC 4 step 7 defines, in process_metrics.csv's exact text. Beside it runs an
+``EngineView`` of what an engine reading only the written lines believes. Wherever
+the two part, the visits involved are written to the affected list, so a test can
 compare everything else row for row.
 """
 
@@ -16,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from logloom.simulator.engine_view import EngineView
 from logloom.simulator.model import LineModel, Machine
 from logloom.simulator.texts import Clock
 
@@ -54,12 +54,8 @@ class Truth:
                           for m in machines]
         self._counted = [{d.event for ds in m.metrics.values() for d in ds if d.kind == "count"}
                          for m in machines]
-        self.track_engine = track_engine
-        self._machines = machines
-        self._max_jump = model.max_jump if model.permissive else 0
-        # The engine view shares the truth's lists until it can differ.
-        self.eng_state = list(self.state) if track_engine else self.state
-        self.eng_entry = list(self.entry) if track_engine else self.entry
+        # Without lost or misrouted lines the engine believes the truth: share its lists.
+        self.view = EngineView(model, self.state, self.entry, share=not track_engine)
         self._tainted = [False] * len(comps)
         # collect: instead of rows, gather (metric, value text) per component (the
         # undisturbed run); reference: such gathered values to compare against.
@@ -143,17 +139,8 @@ class Truth:
     # -- the engine view ----------------------------------------------------------
 
     def route(self, event: str, candidates: list[int]) -> int | None:
-        """First in, first out among ``candidates`` that can take ``event`` now (engine view)."""
-        best: int | None = None
-        best_entry = -math.inf
-        for comp in candidates:
-            if (self.eng_state[comp], event) not in self._next[comp]:
-                continue
-            entry = self.eng_entry[comp]
-            key = -math.inf if entry is None else entry
-            if best is None or key < best_entry:
-                best, best_entry = comp, key
-        return best
+        """Where an engine routes a line without a station (first in, first out)."""
+        return self.view.route(event, candidates)
 
     def line(self, comp: int, event: str, t: int, fields: Fields, marks: Marks,
              engine_target: int | None) -> None:
@@ -166,7 +153,7 @@ class Truth:
         before = {c: self._differs(c) for c in touched}
         engine_exit = None
         if engine_target is not None:
-            engine_exit = self._engine_step(engine_target, event, t)
+            engine_exit = self.view.step(engine_target, event, t)
         true_exit = self.apply(comp, event, t, fields, marks)
         for c in touched:
             after = self._differs(c)
@@ -181,20 +168,9 @@ class Truth:
                     and not same_key:
                 self._mark(c, t, engine_exit)
 
-    def _engine_step(self, comp: int, event: str, t: int) -> str | None:
-        old = self.eng_state[comp]
-        new = self._next[comp].get((old, event))
-        if new is None and self._max_jump:
-            new = self._machines[comp].jump_landing(old, event, self._max_jump)
-        if new is None:
-            return None
-        self.eng_state[comp] = new
-        self.eng_entry[comp] = t
-        return old
-
     def _differs(self, comp: int) -> bool:
-        return (self.eng_state[comp] != self.state[comp]
-                or self.eng_entry[comp] != self.entry[comp])
+        view = self.view
+        return view.state[comp] != self.state[comp] or view.entry[comp] != self.entry[comp]
 
     def _mark(self, comp: int, t: int, state: str) -> None:
         self.affected.append(f"{self._clock.iso(t)},{self._ids[comp]},{state}\n")
