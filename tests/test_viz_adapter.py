@@ -384,3 +384,21 @@ def test_unusable_sinks_are_input_errors(tmp_path: Path) -> None:
             make_viz_observer(small_scene(), spawn=False, save=None, serve=f"127.0.0.1:{port}")
     with pytest.raises(InputError, match="cannot listen"):
         make_viz_observer(small_scene(), spawn=False, save=None, serve="999.1.1.1")
+
+
+@needs_rerun
+@pytest.mark.parametrize("chunk_events", [1, 2, 10_000])
+def test_alarm_of_a_late_anomaly_ends_at_the_next_change(tmp_path: Path, chunk_events: int) -> None:
+    # main scores a block's rows after the engine has stepped through the whole block
+    rrd = tmp_path / "late.rrd"
+    obs = make_viz_observer(small_scene(), spawn=False, save=rrd, serve=None, chunk_events=chunk_events)
+    obs.on_state_change(StateChange(T1, "disp", "READY", "DISPENSING", "PROCESS_START", False))
+    obs.on_state_change(StateChange(T2, "disp", "DISPENSING", "IDLE", "PROCESS_END", False))
+    obs.on_row(MetricRow(T2, "disp", "cycle", 30.0, "s", "DISPENSING"))
+    obs.on_state_change(StateChange(T3, "disp", "IDLE", "READY", "PALLET_ARRIVED", False))
+    obs.on_row(MetricRow(T3, "disp", "idle", 35.0, "s", "IDLE"))
+    obs.on_anomaly(Anomaly(T2, "disp", "cycle", 30.0, "s", "DISPENSING", 9.0, 5.0, 12.0, 9.9, "limits"))
+    obs.close()
+    ents, _, _ = read_entities(rrd)
+    rows = [r for r in ents["/line/disp/alarm"] if r.get("timestamp")]
+    assert [(r["timestamp"], len(r["Boxes3D:half_sizes"] or [])) for r in rows] == [(naive(T2), 1), (naive(T3), 0)]

@@ -29,6 +29,7 @@ import shutil
 import socket
 import sys
 import uuid
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,7 @@ TIMELINE = "timestamp"
 DEFAULT_PORT = 9876
 ANOMALY_RGB = (255, 0, 0)
 VIOLATION_RGB = (255, 140, 0)
+RECENT_CHANGES = 1024  # per component, to end alarms whose anomaly came late
 
 RGB = tuple[int, int, int]
 
@@ -388,7 +390,8 @@ class RerunObserver(Observer):
         self._pending = 0
         self._started = False
         self._series_seen: set[tuple[str, str]] = set()
-        self._alarm_on: set[str] = set()
+        self._alarm_since: dict[str, int] = {}  # component -> anomaly ts, alarm still on
+        self._last_changes: dict[str, list[int]] = {}  # component -> latest change times sent
         self._comps = {c.id: c for c in scene.components}
         self._color32 = {s: _rgba32(rgb) for s, rgb in scene.state_colors.items()}
         self._default32 = _rgba32(scene.default_color)
@@ -576,31 +579,46 @@ class RerunObserver(Observer):
         )
 
     def _send_alarms(self, changes: list[StateChange], anomalies: list[Anomaly]) -> None:
-        """Red wireframe on a component from its anomaly to its next state change."""
-        if not anomalies and not self._alarm_on:
+        """Red wireframe on a component from its anomaly to its next state change.
+
+        Anomalies are scored after the engine has moved on (a block at a time), so the
+        change that ends an alarm may already have been sent: each component's latest
+        ``RECENT_CHANGES`` change times are kept for that.
+        """
+        seen: dict[str, list[int]] = {}
+        for c in changes:
+            if c.component_id in self._comps:
+                seen.setdefault(c.component_id, []).append(c.ts)
+        for times in seen.values():
+            times.sort()
+        marks: dict[str, list[tuple[int, int]]] = {}  # component -> (ts, 1 on / 0 off)
+        for cid, since in list(self._alarm_since.items()):
+            later = seen.get(cid, [])
+            k = bisect_right(later, since)
+            if k < len(later):
+                marks.setdefault(cid, []).append((later[k], 0))
+                del self._alarm_since[cid]
+        for a in sorted(anomalies, key=lambda a: a.ts):
+            cid = a.component_id
+            if cid not in self._comps or cid in self._alarm_since:
+                continue
+            marks.setdefault(cid, []).append((a.ts, 1))
+            later = sorted([*self._last_changes.get(cid, []), *seen.get(cid, [])])
+            k = bisect_right(later, a.ts)
+            if k < len(later):
+                marks[cid].append((later[k], 0))
+            else:
+                self._alarm_since[cid] = a.ts
+        for cid, times in seen.items():
+            self._last_changes[cid] = [*self._last_changes.get(cid, []), *times][-RECENT_CHANGES:]
+        if not marks:
             return
         import numpy as np
 
-        events: list[tuple[int, int, str]] = [(a.ts, 0, a.component_id) for a in anomalies]
-        events += [(c.ts, 1, c.component_id) for c in changes if c.component_id in self._comps]
-        events.sort(key=lambda e: (e[0], e[1]))
         per: dict[str, tuple[list[int], list[int]]] = {}
-        for ts, kind, cid in events:
-            comp = self._comps.get(cid)
-            if comp is None:
-                continue
-            on = cid in self._alarm_on
-            if kind == 0 and not on:
-                self._alarm_on.add(cid)
-                per.setdefault(cid, ([], []))[0].append(ts)
-                per[cid][1].append(1)
-            elif kind == 1 and on and (last := per.get(cid)) is not None and last[0][-1] < ts:
-                self._alarm_on.discard(cid)
-                last[0].append(ts)
-                last[1].append(0)
-            elif kind == 1 and on and cid not in per:
-                self._alarm_on.discard(cid)
-                per[cid] = ([ts], [0])
+        for cid, rows in marks.items():
+            rows.sort()  # at one instant an end comes before a new start
+            per[cid] = ([t for t, _ in rows], [on for _, on in rows])
         for cid, (times, lengths) in per.items():
             # all temporal: an alarm entity with static parts but no half_sizes yet is an
             # incomplete Boxes3D, which the viewer flags as an error
