@@ -84,12 +84,8 @@ def synthetic_data(d: Path, minutes: int = 60, seed: int = 5) -> Path:
                 row(t, cid, metric, secs, "s", state)
     rows.sort(key=lambda r: r[0])
     d.mkdir(parents=True, exist_ok=True)
-    (d / "process_metrics.csv").write_text(
-        METRICS_HEADER + "\n" + "".join(r + "\n" for _, r in rows), encoding="utf-8"
-    )
-    (d / "anomalies.csv").write_text(
-        ANOMALIES_HEADER + "\n" + "".join(a + "\n" for a in anomalies), encoding="utf-8"
-    )
+    (d / "process_metrics.csv").write_text(METRICS_HEADER + "\n" + "".join(r + "\n" for _, r in rows), encoding="utf-8")
+    (d / "anomalies.csv").write_text(ANOMALIES_HEADER + "\n" + "".join(a + "\n" for a in anomalies), encoding="utf-8")
     limits = {"lower": 12.6, "upper": 17.6, "median": 14.9, "method": "robust_log_z", "k": 4.0}
     baseline = {
         "schema_version": 1,
