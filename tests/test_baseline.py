@@ -24,7 +24,17 @@ from logloom.baseline import (
     stage_archive,
     write_baseline_archive,
 )
-from logloom.baseline_stats import BaselineAccumulator, MetricLimits, choose_method, compute_baseline, metric_stats
+from logloom.baseline_stats import (
+    DRIFT_SCORES,
+    BaselineAccumulator,
+    MetricLimits,
+    choose_method,
+    compute_baseline,
+    metric_stats,
+    normal_score,
+    normal_scores,
+    score_table,
+)
 from logloom.errors import InputError, StateFileError
 from logloom.records import METRICS_HEADER, MetricRow
 from logloom.scoring import Scorer
@@ -125,6 +135,32 @@ def test_non_finite_values_are_ignored() -> None:
     metrics = acc.build()["metrics"]["c"]
     assert list(metrics) == ["mixed"]
     assert (metrics["mixed"]["n"], metrics["mixed"]["median"]) == (3, 2.0)
+
+
+def test_normal_scores_through_the_baseline_quantiles() -> None:
+    q = [float(i) for i in range(101)]  # the quantile at DRIFT_P[i] is i
+    xs, ss = score_table(q)
+    assert xs == q and ss == list(DRIFT_SCORES)
+    assert normal_score(50.0, xs, ss) == pytest.approx(0.0)  # the 50 % quantile
+    assert normal_score(1.0, xs, ss) == pytest.approx(statistics.NormalDist().inv_cdf(0.01))
+    assert normal_score(1e9, xs, ss) == pytest.approx(2.5758, abs=1e-4)  # winsorised
+    assert normal_score(-1e9, xs, ss) == pytest.approx(-2.5758, abs=1e-4)
+    halfway = (DRIFT_SCORES[10] + DRIFT_SCORES[11]) / 2
+    assert normal_score(10.5, xs, ss) == pytest.approx(halfway)
+    tied = [0.0] * 60 + [1.0] * 41  # a value that is 0 in 60 % of the rows
+    txs, tss = score_table(tied)
+    assert txs == [0.0, 1.0]
+    assert tss[0] == pytest.approx(sum(DRIFT_SCORES[:60]) / 60)
+    x = np.array([-1.0, 0.0, 0.25, 1.0, 2.0])
+    assert normal_scores(x, txs, tss) == pytest.approx([normal_score(v, txs, tss) for v in x])
+
+
+def test_drift_input_is_standard_normal_for_a_mixture() -> None:
+    rng = np.random.default_rng(8)
+    x = np.concatenate([rng.lognormal(math.log(6.0), 0.1, 1700), 6.0 + rng.exponential(12, 300)])
+    rng.shuffle(x)
+    e = metric_stats(x, "s")
+    assert abs(e["drift_mu"]) < 0.02 and e["drift_sigma"] == pytest.approx(0.99, abs=0.02)
 
 
 def test_drift_acf_of_an_ar1_series() -> None:
@@ -238,6 +274,7 @@ def test_staged_metrics_are_moved_not_copied(tmp_path: Path) -> None:
     (lambda t: re.sub(r'"method": "\w+"', '"method": "magic"', t), "method: 'magic'"),
     (lambda t: t.replace('"n": 50', '"n": -3'), r"metrics\.l1\.cycle\.n"),
     (lambda t: t.replace('"unit": "s"', '"unit": 5'), "unit: must be a string"),
+    (lambda t: re.sub(r'"drift_q": \[\s*[-\d.e]+', '"drift_q": [1e9', t), "drift_q: must be"),
 ])
 def test_a_hand_edited_baseline_is_a_clear_error(tmp_path: Path, edit, message: str) -> None:
     path = tmp_path / "process_baseline.json"

@@ -246,6 +246,16 @@ def test_leaving_in_time_is_not_stuck_and_units_are_respected() -> None:
     assert a.value == pytest.approx(1201 / 60)
 
 
+def test_step_is_advance_then_score() -> None:
+    a, b = stuck_scorer(), stuck_scorer()
+    for s in (a, b):
+        s.on_state_change(change(0))
+    rows = [row(30.0, t=25 * S), row(10.0, t=25 * S)]
+    expected = b.advance(25 * S) + b.score(rows[0]) + b.score(rows[1])
+    assert [x.rule for x in expected] == ["stuck", "limits"]
+    assert a.step(25 * S, rows) == expected
+
+
 # -------------------------------------------------------------------- burst
 def test_burst_of_invalid_transitions_is_one_anomaly() -> None:
     cfg = AnomalyConfig(burst_count=3, burst_window_s=10.0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import math
 import os
@@ -34,6 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from logloom.baseline_stats import (
+    DRIFT_P,
     METHODS,
     SCHEMA_VERSION,
     BaselineAccumulator,
@@ -318,6 +320,11 @@ def _validate_entry(where: str, entry: Any) -> list[str]:
     if (_is_number(entry.get("lower")) and _is_number(entry.get("upper"))
             and entry["lower"] > entry["upper"]):
         problems.append(f"{where}: lower {entry['lower']} is above upper {entry['upper']}")
+    q = entry.get("drift_q")
+    if q is not None and (not isinstance(q, list) or len(q) != len(DRIFT_P)
+                          or not all(_is_number(v) for v in q)
+                          or any(b < a for a, b in itertools.pairwise(q))):
+        problems.append(f"{where}.drift_q: must be {len(DRIFT_P)} increasing numbers")
     acf = entry.get("drift_acf", [])
     if not isinstance(acf, list) or not all(_is_number(r) and -1 <= r <= 1 for r in acf):
         problems.append(f"{where}.drift_acf: must be a list of autocorrelations in [-1, 1]")

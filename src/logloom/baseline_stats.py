@@ -18,10 +18,13 @@ docs/anomaly-detection.md):
   Such a discrete metric's limits are also widened to cover the baseline's own
   0.1 % / 99.9 % quantiles, so a count that is 1 in 5 % of the cycles does not alarm
   on every 1.
-* ``drift_mu`` / ``drift_sigma`` are the mean and standard deviation of the
-  winsorised z (clipped to +-DRIFT_CLIP) over the baseline; the drift rules
-  standardise with them so that EWMA and CUSUM are calibrated to the baseline itself;
-  ``drift_acf``, its autocorrelations, widen their limits for autocorrelated metrics.
+* The drift rules' input is a row's normal score: Phi^-1 of the baseline's own
+  distribution function (interpolated through its quantiles ``drift_q`` at 0.5 %,
+  1 %, ..., 99 %, 99.5 %), so it is N(0, 1) under the baseline whatever the metric's
+  shape (idle times that are a mixture of the line's pace and waits included), and
+  winsorised at +-2.576. ``drift_mu`` / ``drift_sigma`` are its mean and standard
+  deviation over the baseline (the rules standardise with them), ``drift_acf`` its
+  autocorrelations (they widen the rules' limits for autocorrelated metrics).
 
 Rows whose ``state_context`` ends in ``:inferred`` never enter a statistic. Values are
 kept in ``array('d')`` per metric (8 bytes a row), never as Python objects.
@@ -29,7 +32,9 @@ kept in ``array('d')`` per metric (8 bytes a row), never as Python objects.
 
 from __future__ import annotations
 
+import bisect
 import math
+import statistics
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -44,6 +49,9 @@ DEFAULT_K = 4.0
 MAD_TO_SIGMA = 1.4826
 Z95 = 1.6448536269514722  # standard normal 95 % quantile
 DRIFT_CLIP = 3.0  # winsorising bound of z for the drift statistics
+# the drift rules' input: normal scores through the baseline's quantiles at DRIFT_P
+DRIFT_P = (0.005, *(i / 100 for i in range(1, 100)), 0.995)
+DRIFT_SCORES = tuple(statistics.NormalDist().inv_cdf(p) for p in DRIFT_P)
 ACF_LAGS = 30  # autocorrelations kept for the drift rules (0.8^30 < 0.002)
 COVER_Q = 0.001  # discrete metrics: limits cover the [0.1 %, 99.9 %] quantiles
 MIN_FOR_SELECTION = 20  # fewer values: no skewness-based choice of transform
@@ -159,6 +167,43 @@ def side_scales(y: np.ndarray, centre: float, scale: float, source: str) -> tupl
     return max(scale, float(centre - q05) / Z95), max(scale, float(q95 - centre) / Z95)
 
 
+def score_table(quantiles: list[float]) -> tuple[list[float], list[float]]:
+    """Knots (strictly increasing values) and their normal scores, from ``drift_q``.
+
+    Equal quantiles (rounded or discrete values) become one knot with the mean score.
+    """
+    xs: list[float] = []
+    groups: list[list[float]] = []
+    for q, score in zip(quantiles, DRIFT_SCORES, strict=True):
+        if xs and q <= xs[-1]:
+            groups[-1].append(score)
+        else:
+            xs.append(q)
+            groups.append([score])
+    return xs, [sum(g) / len(g) for g in groups]
+
+
+def normal_score(x: float, xs: list[float], ss: list[float]) -> float:
+    """Phi^-1 of the baseline's (interpolated) distribution function at ``x``.
+
+    Flat beyond the outer knots, so the drift input is winsorised at +-2.576.
+    """
+    j = bisect.bisect_right(xs, x)
+    if j == 0:
+        return ss[0]
+    if j == len(xs):
+        return ss[-1]
+    x0 = xs[j - 1]
+    return ss[j - 1] + (ss[j] - ss[j - 1]) * (x - x0) / (xs[j] - x0)
+
+
+def normal_scores(x: np.ndarray, xs: list[float], ss: list[float]) -> np.ndarray:
+    """``normal_score`` of every value (the same interpolation, vectorised)."""
+    if len(xs) == 1:
+        return np.full(x.shape, ss[0])
+    return np.interp(x, xs, ss)
+
+
 def drift_acf(z: np.ndarray, lags: int = ACF_LAGS) -> list[float]:
     """Autocorrelations at lags 1.. of ``z`` in log order (at most n // 4 of them).
 
@@ -195,8 +240,8 @@ def metric_stats(
         cover = {"cover_lower": float(q_lo), "cover_upper": float(q_hi)}
         learned_lower = min(learned_lower, cover["cover_lower"])
         learned_upper = max(learned_upper, cover["cover_upper"])
-    dev = y - centre
-    z = np.clip(np.where(dev > 0, dev / scale_upper, dev / scale_lower), -DRIFT_CLIP, DRIFT_CLIP)
+    drift_q = [float(q) for q in np.quantile(x, DRIFT_P)]
+    z = normal_scores(x, *score_table(drift_q))
     median = float(np.median(x))
     p05, p95 = np.quantile(x, [0.05, 0.95])
     entry: dict[str, Any] = {
@@ -224,6 +269,7 @@ def metric_stats(
         "drift_mu": float(z.mean()),
         "drift_sigma": float(z.std()),
         "drift_acf": drift_acf(z),
+        "drift_q": drift_q,
         **cover,
     }
     override = {

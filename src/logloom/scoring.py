@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -122,7 +123,20 @@ class Scorer:
             out.append(self._anomaly(m, row, z, "limits"))
         if m.drift:
             if -m.k <= z <= m.k:
-                u = (max(-DRIFT_CLIP, min(DRIFT_CLIP, z)) - m.drift_mu) * m.drift_inv_sigma
+                xs = m.knots
+                if xs is not None:  # baseline_stats.normal_score, inlined
+                    ss: list[float] = m.knot_scores  # type: ignore[assignment]
+                    j = bisect_right(xs, x)
+                    if j == 0:
+                        u = ss[0]
+                    elif j == len(xs):
+                        u = ss[-1]
+                    else:
+                        x0 = xs[j - 1]
+                        u = ss[j - 1] + (ss[j] - ss[j - 1]) * (x - x0) / (xs[j] - x0)
+                else:  # a baseline without quantiles: the winsorised z
+                    u = max(-DRIFT_CLIP, min(DRIFT_CLIP, z))
+                u = (u - m.drift_mu) * m.drift_inv_sigma
                 if self._on_ewma:
                     i = m.ewma_i + 1
                     e = self._lam * u * m.ewma_gain + self._lam_rest * m.ewma
@@ -137,6 +151,17 @@ class Scorer:
                 self._nelson(m, row, z, out)
         if out:
             m.anomalies += len(out)
+        return out
+
+    def step(self, ts: int, rows: list[MetricRow]) -> list[Anomaly]:
+        """``advance(ts)`` then ``score`` each row: one call per engine step."""
+        heap = self._deadlines
+        out = self.advance(ts) if heap and heap[0][0] < ts else []
+        score = self.score
+        for row in rows:
+            found = score(row)
+            if found:
+                out += found
         return out
 
     def _cusum(self, m: MetricModel, row: MetricRow, u: float, out: list[Anomaly]) -> None:

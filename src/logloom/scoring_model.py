@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from logloom.baseline_stats import METHODS, MetricLimits, forward, inverse
+from logloom.baseline_stats import METHODS, MetricLimits, forward, inverse, score_table
 
 RULES = ("limits", "ewma", "cusum", "nelson2", "stuck", "invalid_burst")
 DEFAULT_RULES = ("limits", "ewma", "stuck", "invalid_burst")
@@ -125,7 +125,7 @@ class SummaryRow:
     n: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class MetricModel:
     """One (component, metric): compiled limits, drift state and this run's tallies."""
 
@@ -149,6 +149,8 @@ class MetricModel:
     ewma_gain: float = 1.0  # 1 / sqrt(EWMA variance inflation from autocorrelation)
     cusum_gain: float = 1.0  # 1 / sqrt(long-run variance inflation)
     drift_inv_sigma: float = 1.0
+    knots: list[float] | None = None  # normal-score table (None: use the clipped z)
+    knot_scores: list[float] | None = None
     # drift state (persisted)
     ewma: float = 0.0
     ewma_i: int = 0
@@ -255,6 +257,7 @@ def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLim
     sigma = float(entry.get("drift_sigma", 0.0))
     acf = [float(r) for r in entry.get("drift_acf", ())]
     drift = entry.get("scale_source", "mad") == "mad" and sigma > 0.0
+    knots, knot_scores = score_table(entry["drift_q"]) if "drift_q" in entry else (None, None)
     return MetricModel(
         component, name, str(entry["unit"]), covered=True, n=n, method=method,
         power=METHODS[method], center=center, scale=scale, inv_lo=1.0 / scale_lo,
@@ -263,5 +266,5 @@ def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLim
         drift_mu=float(entry.get("drift_mu", 0.0)),
         ewma_gain=1.0 / math.sqrt(ewma_inflation(acf, cfg.ewma_lambda)),
         cusum_gain=1.0 / math.sqrt(long_run_inflation(acf)),
-        drift_inv_sigma=1.0 / sigma if drift else 1.0,
+        drift_inv_sigma=1.0 / sigma if drift else 1.0, knots=knots, knot_scores=knot_scores,
     )
