@@ -100,6 +100,21 @@ def test_scene_from_bundled_config() -> None:
     assert scene.color_of("NO_SUCH_STATE") == (0x9E, 0x9E, 0x9E)
 
 
+def test_scene_without_viz_resources_tells_states_apart() -> None:
+    import yaml
+
+    graph = yaml.safe_load((CONFIG / "machine_graph.yaml").read_text())
+    logic = yaml.safe_load((CONFIG / "process_logic.yaml").read_text())
+    scene = VizScene.from_config(graph, logic, None)
+    states = {st for c in scene.components for st in c.states}
+    assert len({scene.color_of(st) for st in states}) == len(states)
+    assert (255, 0, 0) not in {scene.color_of(st) for st in states}  # red means anomaly
+    assert all(c.label == c.id for c in scene.components)
+    # a configured default_color is the user's choice and is kept
+    kept = VizScene.from_config(graph, logic, {"default_color": "#010203"})
+    assert {kept.color_of(st) for st in states} == {(1, 2, 3)}
+
+
 # --- with the SDK: write an .rrd and read it back -------------------------------
 
 needs_rerun = pytest.mark.skipif(

@@ -51,6 +51,12 @@ VIOLATION_RGB = (255, 140, 0)
 RECENT_CHANGES = 1024  # per component, to end alarms whose anomaly came late
 
 RGB = tuple[int, int, int]
+# for states without a configured colour when viz_resources sets no default_color:
+# a categorical palette without red, which marks anomalies
+PALETTE: tuple[RGB, ...] = (
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75),
+    (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+)  # fmt: skip
 
 
 class VizUnavailableError(LogloomError):
@@ -154,7 +160,13 @@ class VizScene:
                 )
             )
         colors = {name: parse_color((spec or {}).get("color")) for name, spec in (viz.get("states") or {}).items()}
-        default = parse_color(viz["default_color"]) if "default_color" in viz else (158, 158, 158)
+        if "default_color" in viz:
+            default = parse_color(viz["default_color"])
+        else:  # no colour chosen: tell the states apart rather than paint them all grey
+            default = (158, 158, 158)
+            unnamed = [st for c in comps for st in c.states if st not in colors]
+            for i, state in enumerate(dict.fromkeys(unnamed)):
+                colors[state] = PALETTE[i % len(PALETTE)]
         return cls(tuple(comps), colors, default, str(machine_graph.get("line") or "logloom"))
 
     @classmethod
