@@ -350,3 +350,46 @@ def test_anomaly_table_keeps_the_latest() -> None:
         cd.anomalies.setdefault(metric, []).append({**rec, "rule": "limits", "state_context": "S"})
     rows = anomaly_rows(Axis(0.0, 40.0, None), cd, limit=2)
     assert [(r["time"][-2:], r["metric"]) for r in rows] == [("20", "a"), ("30", "a")]
+
+
+def test_report_of_a_real_pipeline_run(tmp_path: Path) -> None:
+    """simulate -> record -> monitor -> report: the report agrees with the CSVs it read."""
+    import csv
+
+    from logloom.cli import main
+
+    data, good, bad = tmp_path / "data", tmp_path / "good.log", tmp_path / "bad.log"
+    cfg = ["--config", str(CONFIG)]
+    assert main(["simulate", *cfg, "--out", str(good), "--cycles", "120", "--seed", "1"]) == 0
+    assert main(["simulate", *cfg, "--out", str(bad), "--cycles", "120", "--seed", "2", "--anomalies", "spikes"]) == 0
+    assert main(["record", *cfg, "--data", str(data), "--logs", str(good), "--quiet"]) == 0
+    assert main(["monitor", *cfg, "--data", str(data), "--logs", str(bad), "--quiet"]) == 0
+    page = parse(build_report(data, CONFIG, tmp_path / "report.html"))
+
+    with (data / "anomalies.csv").open() as fh:
+        anomalies = list(csv.DictReader(fh))
+    assert anomalies, "the simulated spikes should be flagged"
+    assert len(page.find("circle", "anomaly")) == len(anomalies)
+
+    cycle = 0.0
+    with (data / "process_metrics.csv").open() as fh:
+        for row in csv.DictReader(fh):
+            if (row["component_id"], row["metric_name"], row["state_context"]) == (
+                "l1_dispenser",
+                "process_cycle_time",
+                "DISPENSING",
+            ):
+                cycle += float(row["value"])
+    share = next(
+        e for e in page.find("tr") if e["component"] == "l1_dispenser" and e["attrs"].get("data-state") == "DISPENSING"
+    )
+    assert share["cells"][1]["text"] == f"{cycle:.1f} s"
+
+    summary = json.loads((data / "run_summary.json").read_text())
+    shown = {
+        e["attrs"]["data-counter"]: e["cells"][1]["text"]
+        for e in page.find("tr")
+        if e["component"] == "l1_dispenser" and "data-counter" in e["attrs"]
+    }
+    counters = next(v for v in summary.values() if isinstance(v, dict) and "l1_dispenser" in v)["l1_dispenser"]
+    assert shown == {k: str(v) for k, v in counters.items()}
