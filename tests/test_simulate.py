@@ -376,6 +376,26 @@ def test_a_fault_episode_writes_downtime_and_is_listed(tmp_path: Path) -> None:
     assert ("downtime", "fault", downtime[0]["timestamp"]) in kinds
 
 
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("spikes", {("l1_dispenser", "process_cycle_time"), ("l2_dispenser", "process_cycle_time")}),
+        ("random-spikes:clamp_time:0.1", {("l1_clamp", "clamp_time"), ("l2_clamp", "clamp_time")}),
+        ("random-spikes:conv_in.MOVING:0.1", {("conv_in", "transport_time")}),
+    ],
+)
+def test_random_spikes_hit_the_metrics_named(tmp_path: Path, spec: str,
+                                             expected: set[tuple[str, str]]) -> None:
+    injections, rate = parse_anomalies([spec])
+    out = _run(tmp_path, cycles=200, injections=injections, random_spikes=rate)
+    listed = _anomalies(out)
+    assert {(a["component_id"], a["metric_name"]) for a in listed} == expected
+    factors = {float(a["factor"]) for a in listed}
+    assert factors <= {0.45, 1.6, 2.0}
+    if "clamp" in spec:
+        assert factors <= {1.6, 2.0}  # a clamp's CLOSED holds the dispensing: it only grows
+
+
 def test_random_faults_and_spikes_have_their_own_streams(tmp_path: Path) -> None:
     out = _run(tmp_path, cycles=300, faults=0.05, random_spikes=0.02)
     text = out.read_text()
@@ -400,6 +420,10 @@ def test_random_faults_and_spikes_have_their_own_streams(tmp_path: Path) -> None
         (["--anomalies", "spike:l1_dispenser.retries@3x2"], "count"),
         (["--anomalies", "drift:l1_dispenser.process_cycle_time@3x2"], "drift:"),
         (["--anomalies", "fault:l1_clamp@3"], "only dispensers"),
+        (["--anomalies", "random-spikes:idle_time:0.1"], "follows from the rest"),
+        (["--anomalies", "random-spikes:nothing:0.1"], "no component has"),
+        (["--anomalies", "random-spikes:1.5"], "[0, 1]"),
+        (["--anomalies", "stuck:l1_clamp.CLOSED@3x0.5"], "lengthened"),
         (["--anomalies", "spike:l1_dispenser.process_cycle_time@300x2"], "past --cycles"),
         (["--config", "nowhere"], "cannot read"),
     ],

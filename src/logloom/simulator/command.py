@@ -61,8 +61,8 @@ def _start(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime
 @click.option("--anomalies", "anomalies", multiple=True, metavar="SPEC[,SPEC...]",
               help="Injected anomalies: spike:COMP.METRIC@CYCLExFACTOR, "
                    "stuck:COMP.STATE@CYCLExFACTOR, drift:COMP.METRIC@CYCLE+RATE, "
-                   "fault:COMP@CYCLE, random-spikes:RATE, or the shorthands spikes and "
-                   "drift. Repeatable; see docs/simulate.md.")
+                   "fault:COMP@CYCLE, random-spikes:[[COMP.]METRIC:]RATE, or the "
+                   "shorthands spikes and drift. Repeatable; see docs/simulate.md.")
 @click.option("--consequences", is_flag=True,
               help="Also list in <out>.anomalies.csv every row the anomalies changed "
                    "indirectly (runs the line twice: about half the speed).")

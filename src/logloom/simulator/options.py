@@ -89,22 +89,27 @@ _INJECTION = re.compile(
     r"^(?P<kind>[a-z-]+):(?P<component>[\w-]+)(?:\.(?P<target>\w+))?@(?P<cycle>\d+)"
     r"(?:(?P<op>[x+-])(?P<number>\d+(?:\.\d*)?(?:e[+-]?\d+)?))?$"
 )
-# Shorthands: "spikes" is random-spikes:0.01; "drift" drifts the last dispenser's cycle time
-# by +0.4 %/cycle from the middle of the run (cycle 0 here: the plan picks the cycle).
-PRESET_SPIKE_RATE = 0.01
+# Shorthands: "spikes" spikes 2 % of every dispenser's dispensing visits (the plan names
+# the metric); "drift" drifts the last dispenser's dispensing time by +0.4 %/cycle from
+# the middle of the run (the plan picks the component and the cycle).
+PRESET_SPIKE_RATE = 0.02
 PRESET_DRIFT_RATE = 0.004
-_RANDOM_SPIKES = re.compile(r"^random-spikes:(?P<rate>\d*\.?\d+(?:e[+-]?\d+)?)$")
+_RANDOM_SPIKES = re.compile(
+    r"^random-spikes:(?:(?P<target>[\w-]+(?:\.\w+)?):)?(?P<rate>\d*\.?\d+(?:e[+-]?\d+)?)$"
+)
 _GRAMMAR = (
     "spike:COMPONENT.METRIC@CYCLExFACTOR, stuck:COMPONENT.STATE@CYCLExFACTOR, "
-    "drift:COMPONENT.METRIC@CYCLE+RATE, fault:COMPONENT@CYCLE, random-spikes:RATE, "
-    "spikes or drift"
+    "drift:COMPONENT.METRIC@CYCLE+RATE, fault:COMPONENT@CYCLE, "
+    "random-spikes:[[COMPONENT.]METRIC:]RATE, spikes or drift"
 )
 
 
 def parse_anomalies(texts: tuple[str, ...] | list[str]) -> tuple[tuple[Injection, ...], float]:
     """Parse ``--anomalies`` values (each may hold several, comma-separated).
 
-    Returns the injections in the order given and the random-spike rate (0 if none).
+    Returns the injections in the order given and the random-spike rate over all
+    scalable visits (0 if none). Random spikes on some metrics only are injections of
+    kind ``random-spikes`` (``factor`` the rate, ``cycle`` 0).
     """
     injections: list[Injection] = []
     rate = 0.0
@@ -113,16 +118,22 @@ def parse_anomalies(texts: tuple[str, ...] | list[str]) -> tuple[tuple[Injection
             if not part:
                 continue
             if part == "spikes":
-                rate = PRESET_SPIKE_RATE
+                injections.append(Injection("random-spikes", "", "", 0, PRESET_SPIKE_RATE, part))
                 continue
             if part == "drift":
                 injections.append(Injection("drift", "", "", 0, PRESET_DRIFT_RATE, part))
                 continue
             random_spikes = _RANDOM_SPIKES.match(part)
             if random_spikes:
-                rate = float(random_spikes["rate"])
-                if not 0.0 <= rate <= 1.0:
+                value = float(random_spikes["rate"])
+                if not 0.0 <= value <= 1.0:
                     raise SimError(f"{part!r}: the rate must be in [0, 1]", "--anomalies")
+                target = random_spikes["target"] or ""
+                if not target:
+                    rate = value
+                    continue
+                component, _, name = target.rpartition(".")
+                injections.append(Injection("random-spikes", component, name, 0, value, part))
                 continue
             injections.append(_parse_injection(part))
     return tuple(injections), rate

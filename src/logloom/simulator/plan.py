@@ -48,7 +48,17 @@ class Plan:
         self._durations: dict[tuple[int, str], list[_Target]] = {}
         self._values: dict[tuple[int, str, str], list[_Target]] = {}
         self._faults: set[tuple[int, int]] = set()
+        self._metric_of = {
+            (c.index, state): model.machine_of(c).duration_metric(state)
+            for c in model.components
+            for state in SCALABLE_STATES[c.type]
+        }
+        # (component, state) -> chance of a random spike; every scalable visit, or some
+        self._spike_rates = dict.fromkeys(self._metric_of, random_spikes) if random_spikes else {}
         for injection in injections:
+            if injection.kind == "random-spikes":
+                self._random_targets(model, injection)
+                continue
             if injection.text == "drift":
                 injection = _preset_drift(model, injection, cycles)
             if cycles is not None and injection.cycle > cycles:
@@ -57,19 +67,33 @@ class Plan:
                     "--anomalies",
                 )
             self._resolve(model, injection)
-        self._random_spikes = random_spikes
         # Whether any visit gets scaled (then a run without them tells the consequences).
-        self.scales = bool(self._durations or self._values or random_spikes)
+        self.scales = bool(self._durations or self._values or self._spike_rates)
         self._fault_rate = faults
         self._spike_rng = spike_rng
         self._fault_rng = fault_rng
         self._grow_only = {(c.index, state) for c in model.components
                            for (kind, state) in _GROW_ONLY if c.type == kind}
-        self._metric_of = {
-            (c.index, state): model.machine_of(c).duration_metric(state)
-            for c in model.components
-            for state in SCALABLE_STATES[c.type]
-        }
+
+    def _random_targets(self, model: LineModel, injection: Injection) -> None:
+        """Random spikes on one metric (or state): of one component, or of every one."""
+        if injection.text == "spikes":  # the dispensing time of every dispenser
+            comps = [c for c in model.components if c.type == "dispenser"]
+            names = [model.machine_of(c).duration_metric("DISPENSING") for c in comps]
+        else:
+            comps = ([model.component(injection.component)] if injection.component else
+                     [c for c in model.components if _has(model.machine_of(c), injection.target)])
+            names = [injection.target] * len(comps)
+        if not comps:
+            raise SimError(f"{injection.text!r}: no component has {injection.target!r}",
+                           "--anomalies")
+        for comp, name in zip(comps, names, strict=True):
+            spike = replace(injection, kind="spike", component=comp.id, target=name, factor=2.0)
+            state, field, _ = _target(comp, model.machine_of(comp), spike)
+            if field:
+                raise SimError(f"{injection.text!r}: random spikes scale durations only",
+                               "--anomalies")
+            self._spike_rates[(comp.index, state)] = injection.factor
 
     def _resolve(self, model: LineModel, injection: Injection) -> None:
         comp = model.component(injection.component)
@@ -91,9 +115,10 @@ class Plan:
         """The factor on the length of ``comp``'s visit to ``state`` in ``cycle``."""
         targets = self._durations.get((comp, state))
         factor, marks = _NO_CHANGE if targets is None else _combine(targets, cycle)
-        if self._random_spikes and (comp, state) in self._metric_of:
+        rate = self._spike_rates.get((comp, state))
+        if rate:
             rng = self._spike_rng
-            if rng.random() < self._random_spikes:
+            if rng.random() < rate:
                 choices: tuple[float, ...] = SPIKE_FACTORS
                 if (comp, state) in self._grow_only:
                     choices = tuple(f for f in SPIKE_FACTORS if f > 1.0)
@@ -134,6 +159,11 @@ def _combine(targets: list[_Target], cycle: int) -> tuple[float, Marks]:
         factor *= step
         marks.append((target.metric, injection.kind, factor_text(step)))
     return (factor, tuple(marks)) if marks else _NO_CHANGE
+
+
+def _has(machine: Machine, name: str) -> bool:
+    return name in machine.states or any(m.name == name for ms in machine.metrics.values()
+                                         for m in ms)
 
 
 def _preset_drift(model: LineModel, injection: Injection, cycles: int | None) -> Injection:
