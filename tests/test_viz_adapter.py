@@ -417,3 +417,50 @@ def test_alarm_of_a_late_anomaly_ends_at_the_next_change(tmp_path: Path, chunk_e
     ents, _, _ = read_entities(rrd)
     rows = [r for r in ents["/line/disp/alarm"] if r.get("timestamp")]
     assert [(r["timestamp"], len(r["Boxes3D:half_sizes"] or [])) for r in rows] == [(naive(T2), 1), (naive(T3), 0)]
+
+
+@needs_rerun
+def test_rrd_of_a_real_monitor_run_agrees_with_its_csvs(tmp_path: Path) -> None:
+    """simulate -> record -> monitor with the viz observer; the .rrd matches the CSV outputs."""
+    import csv
+
+    from logloom.cli import main
+    from logloom.config import load_config
+    from logloom.main import RunOptions, monitor
+    from logloom.ui import UI
+
+    data, good, bad, rrd = tmp_path / "data", tmp_path / "good.log", tmp_path / "bad.log", tmp_path / "run.rrd"
+    cfg = ["--config", str(CONFIG)]
+    assert main(["simulate", *cfg, "--out", str(good), "--cycles", "80", "--seed", "3"]) == 0
+    assert main(["simulate", *cfg, "--out", str(bad), "--cycles", "80", "--seed", "4", "--anomalies", "spikes"]) == 0
+    assert main(["record", *cfg, "--data", str(data), "--logs", str(good), "--quiet"]) == 0
+    viz = make_viz_observer(VizScene.from_config_dir(CONFIG), spawn=False, save=rrd, serve=None, chunk_events=500)
+    options = RunOptions(data_dir=data, logs=[bad], quiet=True, observers=[viz])
+    monitor(load_config(CONFIG), options, UI(quiet=True))
+    ents, timelines, _ = read_entities(rrd)
+    assert timelines == {"timestamp"}
+
+    def when(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+
+    with (data / "anomalies.csv").open() as fh:
+        anomalies = list(csv.DictReader(fh))
+    logged = temporal(ents["/anomalies"], "TextLog:text")
+    assert sorted(t for t, _ in logged) == sorted(when(a["timestamp"]) for a in anomalies)
+
+    # every state of a dispenser has a duration metric: each exit but the first visit's
+    # (whose entry was never seen) wrote one duration row, at the exit's time
+    durations = {"idle_time", "wait_time", "process_cycle_time", "unclamp_time", "downtime"}
+    with (data / "process_metrics.csv").open() as fh:
+        exits = [
+            when(r["timestamp"])
+            for r in csv.DictReader(fh)
+            if r["component_id"] == "l1_dispenser" and r["metric_name"] in durations
+        ]
+    lane = temporal(ents["/states/l1_dispenser"], "StateChange:state")
+    changes = [t for t, _ in lane[1:]]  # the first entry is the initial state
+    assert sorted(changes[1:]) == sorted(exits)
+    # and the box took the configured colour of each state it entered
+    boxes = temporal(ents["/line/l1_dispenser"], "Boxes3D:colors")
+    scene = VizScene.from_config_dir(CONFIG)
+    assert [c for _, c in boxes] == [[rgba(*scene.color_of(s[0]))] for _, s in lane]
