@@ -90,8 +90,10 @@ def test_engineering_limits_and_k_override_the_baseline() -> None:
 
 def test_inferred_rows_are_not_scored_or_counted() -> None:
     scorer = Scorer(baseline(m=entry(10.0, 1.0)))
-    assert scorer.score(row(100.0, context="S:inferred")) == []
+    # a synthesised step's duration row is 0.0 (SPEC 4 step 6): far below the limits
+    assert scorer.score(row(0.0, context="S:inferred")) == []
     assert scorer.summary_rows() == []
+    assert [a.rule for a in scorer.score(row(0.0, context="S"))] == ["limits"]
 
 
 def test_min_samples_and_not_covered_reported_once() -> None:

@@ -31,6 +31,7 @@ import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Mapping
+from heapq import heappush
 from typing import Any
 
 from logloom.baseline_stats import DRIFT_CLIP, MetricLimits
@@ -85,6 +86,7 @@ class Scorer:
             m = self._models.get((component, dm.name))
             if self._on_stuck and m is not None and m.covered and math.isfinite(m.upper):
                 self._stuck_after[component, state] = (dm, int(m.upper * dm.unit_seconds * _US))
+        self._stuck_us = {key: after for key, (_, after) in self._stuck_after.items()}
         self._pending_uncovered: list[tuple[str, str, int]] = []
         # stuck: component -> [state, entry_ts, visit_seq, flagged]
         self._states: dict[str, list[Any]] = {}
@@ -94,35 +96,34 @@ class Scorer:
 
     # ----------------------------------------------------------------- rows
     def score(self, row: MetricRow) -> list[Anomaly]:
-        """Score one metric row; inferred rows are neither scored nor counted."""
-        if row.state_context.endswith(INFERRED_SUFFIX):
+        """Score one metric row; inferred rows are neither scored nor counted.
+
+        The common case (a row within its limits) touches raw values only: the limits,
+        the k-band that gates the drift rules and the centre are precomputed in raw
+        units, the drift input comes from the quantile table, and the z of a row is
+        computed only for an anomaly (the summary's worst z comes from the extremes).
+        """
+        _, component, name, x, _, context = row
+        # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6):
+        # the float test spares the string test on almost every row
+        if x == 0.0 and context.endswith(INFERRED_SUFFIX):
             return []
-        m = self._models.get((row.component_id, row.metric_name))
+        m = self._models.get((component, name))
         if m is None or not m.covered:
             self._count_uncovered(row, m)
             return []
         m.rows += 1
-        x = row.value
         if x != x:  # NaN: nothing to compare
             return []
-        p = m.power
-        if p == 1.0:
-            y = x
-        elif p == 0.0:
-            y = math.log(x) if x > 0.0 else -math.inf
-        else:
-            y = math.copysign(abs(x) ** p, x)
-        d = y - m.center
-        z = d * m.inv_hi if d > 0.0 else d * m.inv_lo
-        if z > 1e6 or z < -1e6:
-            z = math.copysign(1e6, z)  # beyond that the number carries no information
-        if (z if z >= 0.0 else -z) > m.worst_abs:
-            m.worst, m.worst_abs = z, abs(z)
+        if x < m.xmin:
+            m.xmin = x
+        if x > m.xmax:
+            m.xmax = x
         out: list[Anomaly] = []
         if self._on_limits and (x < m.lower or x > m.upper):
-            out.append(self._anomaly(m, row, z, "limits"))
+            out.append(self._anomaly(m, row, m.z(x), "limits"))
         if m.drift:
-            if -m.k <= z <= m.k:
+            if m.band_lo <= x <= m.band_hi:
                 xs = m.knots
                 if xs is not None:  # baseline_stats.normal_score, inlined
                     ss: list[float] = m.knot_scores  # type: ignore[assignment]
@@ -135,20 +136,20 @@ class Scorer:
                         x0 = xs[j - 1]
                         u = ss[j - 1] + (ss[j] - ss[j - 1]) * (x - x0) / (xs[j] - x0)
                 else:  # a baseline without quantiles: the winsorised z
-                    u = max(-DRIFT_CLIP, min(DRIFT_CLIP, z))
-                u = (u - m.drift_mu) * m.drift_inv_sigma
+                    u = max(-DRIFT_CLIP, min(DRIFT_CLIP, m.z(x)))
                 if self._on_ewma:
                     i = m.ewma_i + 1
-                    e = self._lam * u * m.ewma_gain + self._lam_rest * m.ewma
+                    # lam * gain * (u - mu) / sigma + (1 - lam) * E, coefficients folded
+                    e = m.ewma_a * u - m.ewma_b + self._lam_rest * m.ewma
                     lim = self._ewma_lims[i] if i < self._ewma_n else self._ewma_inf
                     if e > lim or e < -lim:
                         out.append(self._anomaly(m, row, e * self._ewma_L / lim, "ewma"))
                         e, i = 0.0, 0
                     m.ewma, m.ewma_i = e, i
                 if self._on_cusum:
-                    self._cusum(m, row, u * m.cusum_gain, out)
+                    self._cusum(m, row, (u - m.drift_mu) * m.drift_inv_sigma * m.cusum_gain, out)
             if self._on_nelson:
-                self._nelson(m, row, z, out)
+                self._nelson(m, row, x, out)
         if out:
             m.anomalies += len(out)
         return out
@@ -173,8 +174,8 @@ class Scorer:
             hi = lo = 0.0
         m.cusum_hi, m.cusum_lo = hi, lo
 
-    def _nelson(self, m: MetricModel, row: MetricRow, z: float, out: list[Anomaly]) -> None:
-        side = 1 if z > 0.0 else (-1 if z < 0.0 else 0)
+    def _nelson(self, m: MetricModel, row: MetricRow, x: float, out: list[Anomaly]) -> None:
+        side = 1 if x > m.expected else (-1 if x < m.expected else 0)
         if side == 0:
             m.run, m.side = 0, 0  # a point on the centre line breaks a run
             return
@@ -209,14 +210,14 @@ class Scorer:
     # --------------------------------------------------------------- states
     def on_state_change(self, change: StateChange) -> list[Anomaly]:
         """Track the component's visit for ``stuck``; flags what ``change.ts`` passes."""
-        ts, component = change.ts, change.component_id
+        ts, component, _, state, _, _ = change
         heap = self._deadlines
         out = self.advance(ts) if heap and heap[0][0] < ts else []
-        seq = self._visit_seq = self._visit_seq + 1
-        self._states[component] = [change.to_state, ts, seq, False]
-        stuck = self._stuck_after.get((component, change.to_state))
-        if stuck is not None:
-            heapq.heappush(heap, (ts + stuck[1], seq, component))
+        self._visit_seq = seq = self._visit_seq + 1
+        self._states[component] = [state, ts, seq, False]
+        after = self._stuck_us.get((component, state))
+        if after is not None:
+            heappush(heap, (ts + after, seq, component))
         return out
 
     def _push_deadline(self, component: str) -> None:

@@ -143,10 +143,14 @@ class MetricModel:
     k: float = 4.0
     lower: float = -math.inf
     upper: float = math.inf
+    band_lo: float = -math.inf  # raw values within +-k z of the centre feed the drift rules
+    band_hi: float = math.inf
     expected: float = 0.0
     drift: bool = False
     drift_mu: float = 0.0
     ewma_gain: float = 1.0  # 1 / sqrt(EWMA variance inflation from autocorrelation)
+    ewma_a: float = 0.0  # lambda * ewma_gain * drift_inv_sigma: the EWMA's input weight
+    ewma_b: float = 0.0  # ewma_a * drift_mu
     cusum_gain: float = 1.0  # 1 / sqrt(long-run variance inflation)
     drift_inv_sigma: float = 1.0
     knots: list[float] | None = None  # normal-score table (None: use the clipped z)
@@ -161,8 +165,8 @@ class MetricModel:
     # tallies of this run (not persisted)
     rows: int = 0
     anomalies: int = 0
-    worst: float = 0.0
-    worst_abs: float = 0.0
+    xmin: float = math.inf  # the extremes of this run's values (the worst z is at one)
+    xmax: float = -math.inf
     reported: bool = False
     by_rule: dict[str, int] = field(default_factory=dict)
 
@@ -176,9 +180,16 @@ class MetricModel:
         z = d * (self.inv_hi if d > 0.0 else self.inv_lo)
         return max(-1e6, min(1e6, z)) if z == z else 0.0
 
+    def worst(self) -> float | None:
+        """The z of this run's value farthest from the centre (None: nothing scored)."""
+        if not self.covered or self.xmin > self.xmax:
+            return None
+        lo, hi = self.z(self.xmin), self.z(self.xmax)
+        return lo if -lo > hi else hi
+
     def summary(self) -> SummaryRow:
         return SummaryRow(self.component_id, self.metric_name, self.rows, self.anomalies,
-                          dict(self.by_rule), self.worst if self.covered and self.rows else None,
+                          dict(self.by_rule), self.worst(),
                           self.lower if self.covered else None,
                           self.upper if self.covered else None,
                           self.unit, self.method, self.covered, self.n)
@@ -232,6 +243,14 @@ def build_models(
 
 def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLimits,
              cfg: AnomalyConfig) -> MetricModel:
+    m = _compile_limits(component, name, entry, lim, cfg)
+    m.ewma_a = cfg.ewma_lambda * m.ewma_gain * m.drift_inv_sigma
+    m.ewma_b = m.ewma_a * m.drift_mu
+    return m
+
+
+def _compile_limits(component: str, name: str, entry: Mapping[str, Any], lim: MetricLimits,
+                    cfg: AnomalyConfig) -> MetricModel:
     n = int(entry["n"])
     min_samples = lim.min_samples if lim.min_samples is not None else cfg.min_samples
     if n < min_samples:
@@ -262,7 +281,9 @@ def _compile(component: str, name: str, entry: Mapping[str, Any], lim: MetricLim
         component, name, str(entry["unit"]), covered=True, n=n, method=method,
         power=METHODS[method], center=center, scale=scale, inv_lo=1.0 / scale_lo,
         inv_hi=1.0 / scale_hi, k=k,
-        lower=lower, upper=upper, expected=inverse(method, center), drift=drift,
+        lower=lower, upper=upper, band_lo=inverse(method, center - k * scale_lo),
+        band_hi=inverse(method, center + k * scale_hi), expected=inverse(method, center),
+        drift=drift,
         drift_mu=float(entry.get("drift_mu", 0.0)),
         ewma_gain=1.0 / math.sqrt(ewma_inflation(acf, cfg.ewma_lambda)),
         cusum_gain=1.0 / math.sqrt(long_run_inflation(acf)),
