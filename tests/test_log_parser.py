@@ -88,3 +88,37 @@ def test_parser_never_raises_on_any_bytes(data: bytes) -> None:
 def test_parser_never_raises_on_timestamp_like_text(tail: str) -> None:
     res = PARSER.parse("2026-01-2" + tail + " Clamp closed at L1", 1)
     assert res is None or isinstance(res, str | Event)
+
+
+def test_unnamed_groups_do_not_shift_named_fields(make_config) -> None:  # type: ignore[no-untyped-def]
+    def unnamed(docs: dict) -> None:
+        docs["log_patterns.yaml"]["patterns"][0]["regex"] = r"(Pallet|Tray) (?P<pallet>P-\d+) (arrived) at (?P<station>\w+)"
+
+    parser = LineParser(load_config(make_config(WALKTHROUGH_CONFIG, edit=unnamed)).patterns)
+    ev = parser.parse("2026-01-21 10:00:00 Tray P-7 arrived at L1", 1)
+    assert isinstance(ev, Event) and ev.fields == {"pallet": "P-7", "station": "L1"} and ev.target == "L1"
+
+
+def test_cached_lines_give_equal_events_with_their_own_times() -> None:
+    first = PARSER.parse("2026-01-21 10:00:00 Clamp closed at L1", 1)
+    second = PARSER.parse("2026-01-21 10:00:07 Clamp closed at L1", 2)
+    assert isinstance(first, Event) and isinstance(second, Event)
+    assert second.ts - first.ts == 7_000_000 and (first.line_no, second.line_no) == (1, 2)
+    assert first[2:] == second[2:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-2_000_000_000_000_000, max_value=4_000_000_000_000_000),
+       st.sampled_from([None, "UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kolkata", "Europe/Amsterdam"]))
+def test_time_formatter_equals_isoformat(ts: int, zone: str | None) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    fmt = TimeFormatter("iso", tz=ZoneInfo(zone) if zone else None, instants=False)
+    fmt(ts - 61_000_000)  # warm the minute cache with a neighbour
+    if zone is None:
+        expected = (datetime(1970, 1, 1) + timedelta(microseconds=ts)).isoformat()
+    else:
+        expected = (datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC")) + timedelta(microseconds=ts)).astimezone(
+            ZoneInfo(zone)).isoformat()
+    assert fmt(ts) == expected

@@ -20,7 +20,7 @@ from .baseline import activate, list_baselines, show_baseline
 from .config import Config, load_config
 from .errors import ConfigError, InputError, LogloomError
 from .log_parser import LineParser
-from .main import RunOptions, monitor, open_log, record
+from .main import RunOptions, monitor, open_log, record, resumed_states
 from .simulator import simulate_command
 from .source import LineReader
 from .summary import render_baseline, render_baseline_list, render_summary
@@ -50,6 +50,32 @@ def _run_options(fn: F) -> F:
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
+
+
+def _viz_options(fn: F) -> F:
+    opts = [
+        click.option("--viz", is_flag=True, help="Show the run in the Rerun viewer (needs logloom[viz])."),
+        click.option("--viz-save", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.rrd",
+                     help="Save a Rerun recording of the run (works headless)."),
+        click.option("--viz-serve", is_flag=False, flag_value="127.0.0.1", default=None, metavar="[HOST[:PORT]]",
+                     help="Serve the recording on 127.0.0.1:9876, or the address given."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Path | None, serve: str | None,
+             initial_states: dict[str, str] | None = None) -> None:
+    """Attach the Rerun observer when asked for (imported only then: it is an optional extra)."""
+    if not (viz or save or serve is not None):
+        return
+    from .viz_adapter import VizScene, make_viz_observer
+
+    scene = VizScene.from_config_dir(config_dir)
+    if initial_states:
+        scene = scene.with_initial_states(initial_states)
+    options.observers.append(make_viz_observer(scene, spawn=viz, save=save, serve=serve, notify=ui.always))
 
 
 def _load(config_dir: Path, ui: UI) -> Config:
@@ -120,14 +146,20 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, show_all: bool) ->
 @click.option("--logs", "log", type=click.Path(dir_okay=False, path_type=Path),
               help="Log file [default: DATA/machine_logs.txt].")
 @click.option("--follow", "-f", is_flag=True, help="Keep reading as the file grows (like tail -F).")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0.01, max=60), default=1.0, show_default=True,
+              metavar="SECONDS", help="Make the position durable at least this often.")
 @_run_options
-def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, strict: bool,
-                max_part_mb: float, time_format: str, quiet: bool) -> None:
+@_viz_options
+def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
+                strict: bool, max_part_mb: float, time_format: str, quiet: bool, viz: bool,
+                viz_save: Path | None, viz_serve: str | None) -> None:
     """Process the log from the last checkpoint; write metrics and score them."""
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
-                         max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow)
+                         max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow,
+                         checkpoint_every=checkpoint_every)
+    _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, resumed_states(data_dir))
     summary, scorer = monitor(config, options, ui)
     ui.notify(_describe(summary))
     if scorer is not None and not quiet:
@@ -149,18 +181,33 @@ def _describe(summary: dict[str, Any]) -> str:
 @click.option("--logs", "logs", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
               help="Log file(s) of a good shift, repeatable [default: DATA/machine_logs.txt].")
 @_run_options
+@_viz_options
 def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool,
-               max_part_mb: float, time_format: str, quiet: bool) -> None:
+               max_part_mb: float, time_format: str, quiet: bool, viz: bool,
+               viz_save: Path | None, viz_serve: str | None) -> None:
     """Learn a baseline from good logs: archive it and make it the active one."""
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=list(logs), strict=strict, max_part_mb=max_part_mb,
                          time_format=time_format, quiet=quiet)
+    _add_viz(options, config_dir, ui, viz, viz_save, viz_serve)
     baseline_id, baseline, summary = record(config, options, ui)
     ui.notify(_describe(summary))
     if not quiet:
         render_baseline(ui.err, baseline)
     click.echo(f"recorded {baseline_id} and made it the active baseline")
+
+
+@cli.command("report")
+@_dirs
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file to write [default: DATA/report.html].")
+def report_cmd(config_dir: Path, data_dir: Path, out: Path | None) -> None:
+    """Write one self-contained HTML report of the outputs in DATA."""
+    _load(config_dir, UI())
+    from .report import build_report
+
+    click.echo(f"wrote {build_report(data_dir, config_dir, out or data_dir / 'report.html')}")
 
 
 @cli.group("baseline")

@@ -127,7 +127,8 @@ class Engine:
         self.machines = {name: Machine(name, spec) for name, spec in config.logic.machines.items()}
         self.components = ComponentFactory(config).build()
         self.by_id = {c.id: c for c in self.components}
-        self._machine_of = {c.id: self.machines[c.type] for c in self.components}
+        for c in self.components:
+            c.machine = self.machines[c.type]
         self.infer: dict[str, tuple[tuple[str | None, str, Any], ...]] = {
             name: tuple((*_sensor_ref(k), v) for k, v in spec.infer.items())
             for name, spec in config.logic.events.items()
@@ -139,6 +140,7 @@ class Engine:
         self._pools: dict[str | None, list[Component]] = {None: self.components}
         for name in self.machines:
             self._pools[name] = [c for c in self.components if c.type == name]
+        self._named: dict[tuple[str, str | None, str], Component | None] = {}
         self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.sequence = 0
         self.observers: list[Observer] = list(observers)
@@ -154,66 +156,83 @@ class Engine:
         return rows
 
     def _step(self, ev: Event) -> list[MetricRow]:
-        comp = self._resolve(ev)
-        if comp is None:
-            return _EMPTY
-        machine = self._machine_of[comp.id]
-        comp.counters["events"] += 1
-        if ev.event in machine.counted:
-            comp.counts[ev.event] = comp.counts.get(ev.event, 0) + 1
-        infer = self.infer.get(ev.event)
+        _, ts, event, target, target_type, fields, _ = ev
+        if target is not None:  # 2. resolve (named targets are resolved once and cached)
+            key = (target, target_type, event)
+            comp = self._named.get(key, _UNSEEN)
+            if comp is _UNSEEN:
+                comp = self._named[key] = self._lookup(target, target_type, event)
+            if comp is None:
+                self.counters["unknown_target"] += 1
+                return _EMPTY
+        else:
+            comp = self._route(event, target_type)
+            if comp is None:
+                return _EMPTY
+        assert isinstance(comp, Component)
+        machine = comp.machine
+        counters = comp.counters
+        counters["events"] += 1
+        if event in machine.counted:
+            comp.counts[event] = comp.counts.get(event, 0) + 1
+        infer = self.infer.get(event)
         if infer:  # 3. infer, whatever happens next
             self._apply(infer, comp)
-        if ev.fields:  # 4. capture on the current visit
-            self._capture(comp, machine, ev.fields)
-        options = machine.table[comp.state].get(ev.event)
+        if fields:  # 4. capture on the current visit
+            pallet = fields.get("pallet")
+            if pallet is not None:
+                comp.pallet = pallet if pallet.__class__ is str else str(pallet)
+            for name in machine.value_fields:
+                raw = fields.get(name)
+                if raw is not None:
+                    self._capture(comp, name, raw)
+        options = machine.table[comp.state].get(event)
         if options is None:
-            if ev.event not in machine.uses:
-                comp.counters["data_only"] += 1
+            if event not in machine.uses:
+                counters["data_only"] += 1
                 return _EMPTY
             return self._jump(comp, machine, ev)  # 6.
         for t in options:  # 5.
-            if self._holds(t.requires, comp):
+            if not t.requires or self._holds(t.requires, comp):
                 rows: list[MetricRow] = []
-                self._transit(comp, machine, t, ev.ts, rows, synthesised_from=False)
+                self._transit(comp, machine, t, ts, rows, synthesised_from=False)
                 return rows
-        comp.counters["guard_blocked"] += 1
-        self._violation(ev.ts, comp, "guard_blocked")
+        counters["guard_blocked"] += 1
+        self._violation(ts, comp, "guard_blocked")
         return _EMPTY
 
     # -- 2. resolve the target --------------------------------------------------------
-    def _resolve(self, ev: Event) -> Component | None:
-        name = ev.target
-        if name is not None:
-            comp = self.by_id.get(name)
-            if comp is not None:
-                return comp
-            found = self._aliases.get(name)
-            if found and ev.target_type is not None:
-                found = [c for c in found if c.type == ev.target_type]
-            if not found:
-                self.counters["unknown_target"] += 1
-                return None
-            if len(found) > 1:  # a station name shared by several types: the one that uses it
-                users = [c for c in found if ev.event in self._machine_of[c.id].uses]
-                return users[0] if users else found[0]
-            return found[0]
-        pool = self._pools.get(ev.target_type, _NO_POOL)
+    def _route(self, event: str, target_type: str | None) -> Component | None:
+        """A line that names no component: first in, first out (SPEC 4.2)."""
+        pool = self._pools.get(target_type, _NO_POOL)
         best: Component | None = None
         best_key = 0
         for c in pool:
-            if ev.event in self._machine_of[c.id].table[c.state]:
+            if event in c.machine.table[c.state]:
                 key = _NO_ENTRY if c.entered is None else c.entered
                 if best is None or key < best_key:
                     best, best_key = c, key
         if best is not None:
             return best
-        if not any(ev.event in self._machine_of[c.id].uses for c in pool):
+        if not any(event in c.machine.uses for c in pool):
             latest = max(pool, key=_last_transition, default=None)
             if latest is not None and latest.last_transition > 0:
                 return latest
         self.counters["unrouted"] += 1
         return None
+
+    def _lookup(self, name: str, target_type: str | None, event: str) -> Component | None:
+        """A raw name -> its component: an id, else an alias (of ``target_type``)."""
+        comp = self.by_id.get(name)
+        if comp is not None:
+            return comp
+        found = self._aliases.get(name, [])
+        if target_type is not None:
+            found = [c for c in found if c.type == target_type]
+        if len(found) > 1:  # a station name shared by several types: the one that uses the event
+            users = [c for c in found if event in c.machine.uses]
+            return users[0] if users else found[0]
+        return found[0] if found else None
 
     # -- 3./4. ---------------------------------------------------------------------------
     def _apply(self, infer: tuple[tuple[str | None, str, Any], ...], comp: Component) -> None:
@@ -229,29 +248,23 @@ class Engine:
                 return False
         return True
 
-    def _capture(self, comp: Component, machine: Machine, fields: dict[str, Any]) -> None:
-        pallet = fields.get("pallet")
-        if pallet is not None:
-            comp.pallet = str(pallet)
-        for name in machine.value_fields:
-            raw = fields.get(name)
-            if raw is None:
-                continue
-            try:
-                x = float(raw)
-            except (TypeError, ValueError):
-                continue
-            acc = comp.captures.get(name)
-            if acc is None:
-                comp.captures[name] = [x, x, x, x, x, 1.0]
-            else:
-                acc[1] = x
-                if x < acc[2]:
-                    acc[2] = x
-                if x > acc[3]:
-                    acc[3] = x
-                acc[4] += x
-                acc[5] += 1.0
+    def _capture(self, comp: Component, name: str, raw: Any) -> None:
+        """Fold one captured value into the visit's [first, last, min, max, sum, n]."""
+        try:
+            x = float(raw)
+        except (TypeError, ValueError):
+            return  # a text in a value metric's field: not a number to measure
+        acc = comp.captures.get(name)
+        if acc is None:
+            comp.captures[name] = [x, x, x, x, x, 1.0]
+        else:
+            acc[1] = x
+            if x < acc[2]:
+                acc[2] = x
+            if x > acc[3]:
+                acc[3] = x
+            acc[4] += x
+            acc[5] += 1.0
 
     # -- 5./6./7. -------------------------------------------------------------------------
     def _jump(self, comp: Component, machine: Machine, ev: Event) -> list[MetricRow]:
@@ -317,16 +330,14 @@ class Engine:
         for m in metrics:
             if m.kind == "duration":
                 if synthesised:
-                    rows.append(
-                        MetricRow(ts, comp.id, m.name, 0.0, m.unit, state + INFERRED_SUFFIX)
-                    )
+                    rows.append(_new_row(MetricRow, (ts, comp.id, m.name, 0.0, m.unit, state + INFERRED_SUFFIX)))
                 elif comp.entered is None:
                     pass  # the visit's start was never seen
                 elif ts < comp.entered:
                     comp.counters["negative_duration"] += 1
                 else:
                     value = round((ts - comp.entered) / 1_000_000, 6)
-                    rows.append(MetricRow(ts, comp.id, m.name, value, m.unit, state))
+                    rows.append(_new_row(MetricRow, (ts, comp.id, m.name, value, m.unit, state)))
             elif synthesised:
                 continue
             elif m.kind == "value":
@@ -334,10 +345,10 @@ class Engine:
                 if acc is None:
                     comp.counters["missing_value"] += 1
                     continue
-                rows.append(MetricRow(ts, comp.id, m.name, _aggregate(acc, m.agg), m.unit, state))
+                rows.append(_new_row(MetricRow, (ts, comp.id, m.name, _aggregate(acc, m.agg), m.unit, state)))
             else:
                 count = comp.counts.get(m.event or "", 0)
-                rows.append(MetricRow(ts, comp.id, m.name, float(count), m.unit, state))
+                rows.append(_new_row(MetricRow, (ts, comp.id, m.name, float(count), m.unit, state)))
 
     def _violation(self, ts: int, comp: Component, kind: str) -> None:
         for obs in self.observers:
@@ -356,7 +367,7 @@ class Engine:
         saved = {c["id"]: c for c in data["components"]}
         for comp in self.components:
             entry = saved.get(comp.id)
-            if entry is not None and entry["state"] in self._machine_of[comp.id].table:
+            if entry is not None and entry["state"] in comp.machine.table:
                 comp.load(entry)
         self.counters = {**dict.fromkeys(GLOBAL_COUNTERS, 0), **data["counters"]}
         self.sequence = int(data["sequence"])
@@ -366,6 +377,8 @@ class Engine:
 
 
 _NO_POOL: list[Component] = []
+_UNSEEN = object()
+_new_row = tuple.__new__  # MetricRow(...) through NamedTuple.__new__ costs twice as much
 
 
 def _last_transition(c: Component) -> int:

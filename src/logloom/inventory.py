@@ -41,6 +41,7 @@ class Component:
     counts: dict[str, int] = field(default_factory=dict)  # event type -> events this visit
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     last_transition: int = 0  # sequence number of its latest transition; 0: never moved
+    machine: Any = None  # the compiled machine of its type, set by the engine
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -68,30 +68,44 @@ class _Target:
 
 
 class _Pattern:
-    __slots__ = ("converters", "event", "name", "regex", "target", "target_type")
+    __slots__ = ("converters", "event", "name", "named", "regex", "target", "target_type")
 
     def __init__(self, spec: Any) -> None:
         self.name: str = spec.name
         self.regex = re.compile(spec.regex)
+        # (name, position in match.groups()) of every named group; unnamed ones are skipped
+        self.named = tuple((name, i - 1) for name, i in self.regex.groupindex.items())
         self.event: str = spec.event
         self.target = _Target(spec.target)
         self.target_type: str | None = spec.target_type
         self.converters = [(k, t, CONVERTERS[t]) for k, t in spec.fields.items() if t != "str"]
 
 
+_new_event = tuple.__new__  # Event(...) through NamedTuple.__new__ costs twice as much
+_CACHE_LIMIT = 8192
+_Parsed = tuple[str, str | None, str | None, dict[str, Any], str]
+
+
 class LineParser:
-    """Compiled log_patterns.yaml. Stateful only through the timestamp's DST memory."""
+    """Compiled log_patterns.yaml. Stateful only through the timestamp's DST memory.
+
+    The text after the timestamp repeats a lot in machine logs ("Clamp closed at
+    L1"): what it parses to (event, target, typed fields, pattern) is cached, with a
+    bounded size. A cached fields dict is shared between events: never mutate it.
+    """
 
     def __init__(self, spec: LogPatterns) -> None:
         self._ts_regex = re.compile(spec.timestamp.regex)
+        self._ts_group = self._ts_regex.groupindex.get("ts", 0)
         self.timestamps = TimestampParser(spec.timestamp.format, spec.timestamp.timezone)
         self._patterns = [_Pattern(p) for p in spec.patterns]
+        self._cache: dict[str, _Parsed | str | None] = {}
 
     def parse(self, text: str, line_no: int) -> Event | str | None:
         m = self._ts_regex.search(text)
         if m is None:
             return "no timestamp"
-        ts_text = m.group("ts")
+        ts_text = m.group(self._ts_group)
         if ts_text is None:
             return "no timestamp"
         try:
@@ -99,21 +113,31 @@ class LineParser:
         except (ValueError, OverflowError) as exc:
             return f"bad timestamp: {exc}"
         rest = text[m.end() :]
+        cache = self._cache
+        hit = cache.get(rest, cache)
+        if hit is cache:
+            hit = self._match(rest)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[rest] = hit
+        if hit is None or isinstance(hit, str):
+            return hit
+        return _new_event(Event, (line_no, ts, *hit))
+
+    def _match(self, rest: str) -> _Parsed | str | None:
+        """(event, target, target_type, fields, pattern) of the first pattern that matches."""
         for p in self._patterns:
             pm = p.regex.search(rest)
             if pm is None:
                 continue
-            fields = {k: v for k, v in pm.groupdict().items() if v is not None}
+            groups = pm.groups()
+            fields: dict[str, Any] = {k: groups[i] for k, i in p.named if groups[i] is not None}
             for name, type_name, conv in p.converters:
                 raw = fields.get(name)
                 if raw is not None:
                     try:
                         fields[name] = conv(raw)
                     except (ValueError, OverflowError):
-                        return (
-                            f"field {name!r} of pattern {p.name!r}: {raw[:80]!r} is not {type_name}"
-                        )
-            return Event(
-                line_no, ts, p.event, p.target.resolve(fields), p.target_type, fields, p.name
-            )
+                        return f"field {name!r} of pattern {p.name!r}: {raw[:80]!r} is not {type_name}"
+            return (p.event, p.target.resolve(fields), p.target_type, fields, p.name)
         return None

@@ -25,7 +25,7 @@ from .engine import Engine
 from .errors import InputError, StateFileError
 from .log_parser import LineParser
 from .monitoring import LearnHook, ScoringHook, anomaly_config, make_scorer, metric_limits
-from .records import Anomaly, Observer
+from .records import Anomaly, MetricRow, Observer
 from .scoring import Scorer
 from .sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
 from .source import Block, Identity, Tail, identify
@@ -57,6 +57,7 @@ class RunOptions:
     time_format: str = "iso"
     quiet: bool = False
     follow: bool = False
+    checkpoint_every: float = CHECKPOINT_EVERY_S
     observers: list[Observer] = field(default_factory=list)
 
 
@@ -168,49 +169,57 @@ class Run:
             self.engine.observers = observers
 
     def _process(self, block: Block, count: int, *, emit: bool) -> None:
+        """The hot loop: the first ``count`` lines of ``block``; rows are written per block."""
         parse = self.parser.parse
         step = self.engine.step
-        write_rows = self.metrics.write_rows if emit else _discard
         reject = self.rejected.reject if emit else _discard_reject
         scoring = self.scoring
         emit_anomalies = self._emit_anomalies if emit else _discard
-        stats = self.stats
         long = block.long
         source = self.source_name
         start = line_no = self.line_no
+        texts = block.texts()
+        rows_out: list[MetricRow] = []
+        kept = 0  # rows_out[:kept] belong to fully processed lines
+        events = unmatched = malformed = 0
         try:
             for i in range(count):
-                raw = block.lines[i]
+                text = texts[i]
                 line_no += 1
-                text = raw.decode("utf-8", "replace")
-                if text.endswith("\r"):
-                    text = text[:-1]
                 if long and i in long:
-                    stats["malformed"] += 1
+                    malformed += 1
                     reject(source, line_no, f"line too long ({long[i]} bytes)", text)
                     continue
                 res = parse(text, line_no)
                 if res is None:
-                    stats["unmatched"] += 1
+                    unmatched += 1
                 elif res.__class__ is str:
-                    stats["malformed"] += 1
+                    malformed += 1
                     reject(source, line_no, str(res), text)
                 else:
-                    stats["events"] += 1
                     rows = step(res)  # type: ignore[arg-type]
                     if rows:
-                        write_rows(rows)
-                        stats["rows_written"] += len(rows)
+                        rows_out += rows
                     if scoring is not None:
                         found = scoring.after_step(res.ts, rows)  # type: ignore[union-attr]
                         if found:
                             emit_anomalies(found)
+                    events += 1
+                    kept = len(rows_out)
         except BaseException:
             line_no -= 1  # the failing line was not fully processed
             raise
         finally:
-            self.line_no = line_no
+            del rows_out[kept:]
+            if emit and rows_out:
+                self.metrics.write_rows(rows_out)
+            stats = self.stats
+            stats["rows_written"] += len(rows_out)
+            stats["events"] += events
+            stats["unmatched"] += unmatched
+            stats["malformed"] += malformed
             stats["lines_read"] += line_no - start
+            self.line_no = line_no
 
     def _emit_anomalies(self, found: list[Anomaly]) -> None:
         assert self.anomalies is not None
@@ -429,6 +438,17 @@ def record(config: Config, options: RunOptions, ui: UI) -> tuple[str, dict[str, 
     return baseline_id, load_active(data_dir) or baseline, summary
 
 
+def resumed_states(data_dir: Path) -> dict[str, str]:
+    """Component -> state as the next monitor will resume them (for observers that draw)."""
+    path = data_dir / CHECKPOINT
+    if not path.exists():
+        return {}
+    try:
+        return {c["id"]: c["state"] for c in load_state(path)["engine"]["components"]}
+    except StateFileError:
+        return {}  # monitor itself reports it
+
+
 def _checkpoint(run: Run, tail: Tail, data_dir: Path) -> None:
     run.flush(sync=True)
     source = source_state(tail.path, tail.identity, tail.offset, run.line_no)
@@ -456,7 +476,7 @@ def _loop(run: Run, tail: Tail, options: RunOptions, ui: UI, data_dir: Path, *, 
                 block = None
                 bar.advance(max(0, tail.offset - run.bytes_seen))
                 run.bytes_seen = tail.offset
-                if time.monotonic() - last >= CHECKPOINT_EVERY_S:
+                if time.monotonic() - last >= options.checkpoint_every:
                     _checkpoint(run, tail, data_dir)
                     last, saved_at = time.monotonic(), (tail.identity, tail.offset)
         except Exception:

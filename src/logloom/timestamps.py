@@ -17,6 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# "00".."59" -> microseconds; "000".."999" -> microseconds of a millisecond fraction.
+# Dict lookups both convert and validate, faster than int() on the hot path.
+_SECONDS = {f"{i:02d}": i * 1_000_000 for i in range(60)}
+_MILLIS = {f"{i:03d}": i * 1_000 for i in range(1000)}
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -101,6 +105,7 @@ class TimestampParser:
         self.tz = load_timezone(timezone)
         self.last = -(1 << 62)
         self._minutes: dict[object, tuple[int, int]] = {}
+        self._unambiguous: dict[str, int] = {}  # iso minute prefix -> µs, where no DST doubt
         self._parse: Callable[[str], int]
         if fmt == "iso":
             self._parse = self._parse_iso
@@ -144,6 +149,21 @@ class TimestampParser:
 
     # -- iso ---------------------------------------------------------------------
     def _parse_iso(self, s: str) -> int:
+        base = self._unambiguous.get(s[:16])
+        if base is not None and s[16:17] == ":":
+            sec = _SECONDS.get(s[17:19])
+            if sec is not None:
+                n = len(s)
+                if n == 19:
+                    t = base + sec
+                    self.last = t
+                    return t
+                if n == 23 and s[19] == ".":
+                    ms = _MILLIS.get(s[20:23])
+                    if ms is not None:
+                        t = base + sec + ms
+                        self.last = t
+                        return t
         if len(s) >= 19 and s[16] == ":" and s[13] == ":":
             head = s[:16]
             sec_text = s[17:19]
@@ -158,6 +178,10 @@ class TimestampParser:
                 pair = self._minutes.get(head)
                 if pair is None:
                     pair = self._local(datetime.fromisoformat(head), head)
+                    if pair[0] == pair[1] and head[10] in "T " and head.isascii():
+                        if len(self._unambiguous) > _CACHE_LIMIT:
+                            self._unambiguous.clear()
+                        self._unambiguous[head] = pair[0]
                 return self._choose(pair, int(sec_text) * 1_000_000 + us)
         return self._parse_iso_slow(s)
 
@@ -289,11 +313,15 @@ def _fixed_offset(minutes: int) -> tzinfo:
     return timezone(timedelta(minutes=minutes))
 
 
+_TWO_DIGITS = [f"{i:02d}" for i in range(60)]
+
+
 class TimeFormatter:
     """Microseconds -> the output's timestamp text (SPEC 5).
 
     ``iso``: ``datetime.isoformat()`` of the reading (fraction only when non-zero),
     with the UTC offset when the input carries instants; ``epoch``: float seconds.
+    The text up to the minute is cached, so a row costs a few string joins.
     """
 
     def __init__(self, mode: str, *, tz: tzinfo | None, instants: bool) -> None:
@@ -301,22 +329,39 @@ class TimeFormatter:
             raise ValueError(f"unknown time format {mode!r}")
         self.mode = mode
         self.tz = tz if tz is not None else (UTC if instants else None)
-        self._sec: int | None = None
-        self._head = ""
-        self._tail = ""
+        self._minute: int | None = None
+        self._head = ""  # "YYYY-MM-DDTHH:MM:" of the cached minute
+        self._tail = ""  # its UTC offset, "" for naive readings
+        self._last_ts: int | None = None
+        self._last_text = ""
 
     def __call__(self, ts: int) -> str:
+        if ts == self._last_ts:  # the rows of one exit share their timestamp
+            return self._last_text
+        self._last_ts = ts
+        self._last_text = text = self._format(ts)
+        return text
+
+    def _format(self, ts: int) -> str:
         if self.mode == "epoch":
             return repr(round(ts / 1_000_000, 6))
         sec, us = divmod(ts, 1_000_000)
-        if sec != self._sec:
-            if self.tz is None:
-                text = (_EPOCH + timedelta(seconds=sec)).isoformat()
-                self._head, self._tail = text, ""
-            else:
-                text = datetime.fromtimestamp(sec, self.tz).isoformat()
-                self._head, self._tail = text[:19], text[19:]
-            self._sec = sec
+        minute, second = divmod(sec, 60)
+        if minute != self._minute:
+            text = self._isoformat(minute * 60)
+            if text[17:19] != "00":  # an offset with seconds (old LMT zones): no shortcut
+                self._minute = None
+                return self._slow(sec, us)
+            self._minute, self._head, self._tail = minute, text[:17], text[19:]
         if us:
-            return f"{self._head}.{us:06d}{self._tail}"
-        return self._head + self._tail
+            return f"{self._head}{_TWO_DIGITS[second]}.{us:06d}{self._tail}"
+        return self._head + _TWO_DIGITS[second] + self._tail
+
+    def _isoformat(self, sec: int) -> str:
+        if self.tz is None:
+            return (_EPOCH + timedelta(seconds=sec)).isoformat()
+        return datetime.fromtimestamp(sec, self.tz).isoformat()
+
+    def _slow(self, sec: int, us: int) -> str:
+        text = self._isoformat(sec)
+        return f"{text[:19]}.{us:06d}{text[19:]}" if us else text

@@ -52,6 +52,10 @@ class UI:
         if not self.quiet:
             self.err.print(message, markup=False)
 
+    def always(self, message: str) -> None:
+        """A notice that matters even under --quiet (where to connect a viewer)."""
+        self.err.print(message, markup=False)
+
     def warn(self, message: str) -> None:
         self.err.print(f"warning: {message}", style="yellow", markup=False)
 
