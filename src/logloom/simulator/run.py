@@ -144,6 +144,7 @@ class _Emitter:
         self._buffer: list[str] = []
         # Lines the buffer may hold before --lines is reached (never, without --lines).
         self._room = options.lines if options.lines else -1
+        self._apply, self._stamp, self._random = self._truth.apply, self._clock.log, self._rng.random
         self._held: Item | None = None
         self._held_bound = 0
         self._dropped = self._sparse_lines = self._swapped = self._noise_lines = 0
@@ -234,12 +235,12 @@ class _Emitter:
         if self._tracking:
             self._truth.line(comp, event, t, fields, marks, target)
         else:
-            self._truth.apply(comp, event, t, fields, marks)
+            self._apply(comp, event, t, fields, marks)
         buffer = self._buffer
-        buffer.append(f"{self._clock.log(t)} {text}\n")
+        buffer.append(f"{self._stamp(t)} {text}\n")
         if len(buffer) == self._room:
             raise _Done
-        if self._extra and self._rng.random() < self._extra:
+        if self._extra and self._random() < self._extra:
             self._extras(t, bound)
 
     def _extras(self, t: int, bound: int) -> None:
