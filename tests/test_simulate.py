@@ -26,6 +26,7 @@ from logloom.config import load_config
 from logloom.log_parser import LineParser
 from logloom.records import Event
 from logloom.simulator import SimOptions, parse_anomalies, side_paths, simulate, simulate_command
+from logloom.simulator.texts import Clock
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
@@ -119,6 +120,17 @@ def test_another_seed_gives_another_log(tmp_path: Path) -> None:
 
 
 # -- the log ------------------------------------------------------------------------
+
+@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)),
+       st.lists(st.integers(0, 10**11), min_size=1, max_size=20))
+def test_clock_text_is_the_datetime_text(start: datetime, offsets: list[int]) -> None:
+    start = start.replace(microsecond=start.microsecond // 1000 * 1000)
+    clock = Clock(start)
+    for ms in offsets:  # in any order: lines may go back in time
+        moment = start + timedelta(milliseconds=ms)
+        assert clock.iso(ms) == moment.isoformat()
+        assert clock.log(ms) == moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment:%f}"[:3]
+
 
 def test_lines_option_writes_exactly_that_many_lines(tmp_path: Path) -> None:
     out = _run(tmp_path, cycles=None, lines=1234, noise=0.2, garbage=0.05)
