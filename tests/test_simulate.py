@@ -459,6 +459,17 @@ def test_an_unmodelled_component_type_is_a_clear_error(tmp_path: Path) -> None:
     assert "'robot'" in result.output and "conveyor, clamp, dispenser" in result.output
 
 
+def test_patterns_that_would_misread_a_line_are_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(CONFIG, config)
+    patterns = (config / "log_patterns.yaml").read_text()
+    (config / "log_patterns.yaml").write_text(patterns.replace("Clamp opened at", "Clamp open at"))
+    result = CliRunner().invoke(simulate_command, ["--out", str(tmp_path / "x.log"),
+                                                   "--config", str(config)])
+    assert result.exit_code == 2
+    assert "Clamp opened at L1" in result.output and "CLAMP_OPEN" in result.output
+
+
 def test_the_command_reports_what_it_wrote(tmp_path: Path) -> None:
     out = tmp_path / "demo.log"
     result = CliRunner().invoke(simulate_command, ["--out", str(out), "--cycles", "3",
