@@ -236,6 +236,14 @@ def test_stuck_is_flagged_once_when_log_time_passes_the_upper_limit() -> None:
     assert [a.rule for a in scorer.advance(t0 + 721 * S)] == ["stuck"]  # a new visit
 
 
+def test_enter_is_on_state_change_with_plain_arguments() -> None:
+    a, b = stuck_scorer(), stuck_scorer()
+    a.on_state_change(change(0))
+    b.enter(0, "c1", "RUN")
+    assert a.to_dict() == b.to_dict()
+    assert a.advance(21 * S) == b.advance(21 * S) != []
+
+
 def test_leaving_in_time_is_not_stuck_and_units_are_respected() -> None:
     scorer = stuck_scorer()
     scorer.on_state_change(change(0))
