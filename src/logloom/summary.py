@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -28,30 +29,35 @@ def fmt(value: float | None) -> str:
 def fmt_range(lower: float | None, upper: float | None, unit: str) -> str:
     if lower is None or upper is None:
         return "-"
-    return f"{fmt(lower)} .. {fmt(upper)} {unit}".rstrip()
+    return f"{fmt(lower)}..{fmt(upper)} {unit}".rstrip()
 
 
 def render_summary(console: Console, rows: Sequence[SummaryRow],
                    not_covered: Iterable[tuple[str, str, int]] = (),
                    *, min_samples: int | None = None) -> None:
-    """Per component and metric: rows scored, anomalies (by rule), worst z, baseline range."""
-    table = Table(title="Anomaly summary", title_justify="left")
-    table.add_column("component")
-    table.add_column("metric")
-    table.add_column("rows", justify="right")
-    table.add_column("anomalies", justify="right")
-    table.add_column("worst z", justify="right")
-    table.add_column("baseline range")
-    table.add_column("method")
+    """Per component and metric: rows scored, anomalies (by rule), worst z, baseline range.
+
+    Names and ranges never wrap; the by-rule column does on a narrow terminal.
+    """
+    table = Table(title="Anomaly summary", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False, collapse_padding=True)
+    table.add_column("component / metric", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("anoms", justify="right", no_wrap=True)
+    table.add_column("worst z", justify="right", no_wrap=True)
+    table.add_column("baseline range", no_wrap=True)
+    table.add_column("by rule", no_wrap=True)
+    component = None
     for r in rows:
-        if r.anomalies:
-            rules = ", ".join(f"{rule} {n}" for rule, n in sorted(r.by_rule.items()))
-            anomalies = f"[bold red]{r.anomalies}[/] ({rules})"
-        else:
-            anomalies = "0"
-        table.add_row(r.component_id, r.metric_name, str(r.rows), anomalies, fmt(r.worst),
-                      fmt_range(r.lower, r.upper, r.unit) if r.covered else "[dim]not covered[/]",
-                      r.method.removeprefix("robust_") if r.covered else "")
+        if r.component_id != component:
+            component = r.component_id
+            table.add_row(f"[bold]{component}[/]")
+        rules = "\n".join(f"{rule} {n}" for rule, n in sorted(r.by_rule.items()))
+        anomalies = f"[bold red]{r.anomalies}[/]" if r.anomalies else "0"
+        table.add_row(f"  {r.metric_name}", str(r.rows), anomalies, fmt(r.worst),
+                      fmt_range(r.lower, r.upper, r.unit) if r.covered
+                      else "[dim]not covered[/]" if r.rows else "-",  # no rows: a counter
+                      rules)
     console.print(table)
     missing = list(not_covered)
     if missing:
