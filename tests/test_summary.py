@@ -37,7 +37,7 @@ def test_render_summary_lists_tallies_ranges_and_uncovered() -> None:
     assert "-5.25" in text and "11.4..18.6 s" in text
     assert "not covered" in text and "invalid_burst 1" in text
     assert max(len(line) for line in text.splitlines()) <= 80  # fits a narrow terminal
-    assert "l1_dispenser.downtime (n=3)" in text and "min_samples 20" in text
+    assert "l1_dispenser.downtime" in text and "(n=3)" in text and "min_samples 20" in text
 
 
 def test_render_baseline_and_list() -> None:
