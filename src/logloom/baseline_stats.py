@@ -50,6 +50,7 @@ MAD_TO_SIGMA = 1.4826
 Z95 = 1.6448536269514722  # standard normal 95 % quantile
 DRIFT_CLIP = 3.0  # winsorising bound of z for the drift statistics
 # the drift rules' input: normal scores through the baseline's quantiles at DRIFT_P
+# (stored as drift_q; changing DRIFT_P changes the baseline format: bump SCHEMA_VERSION)
 DRIFT_P = (0.005, *(i / 100 for i in range(1, 100)), 0.995)
 DRIFT_SCORES = tuple(statistics.NormalDist().inv_cdf(p) for p in DRIFT_P)
 ACF_LAGS = 30  # autocorrelations kept for the drift rules (0.8^30 < 0.002)
