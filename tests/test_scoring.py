@@ -323,6 +323,34 @@ def test_resume_from_to_dict_gives_identical_anomalies(events: list[Any], data: 
     assert head + play(resumed, events[cut:], cut) == expected
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(event, min_size=2, max_size=120), st.data())
+def test_rewind_on_a_used_scorer_gives_identical_anomalies_and_tallies(
+        events: list[Any], data: Any) -> None:
+    cut = data.draw(st.integers(1, len(events) - 1))
+    extra = data.draw(st.integers(cut, len(events)))
+    whole = Scorer(STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
+    expected = play(whole, events, 0)
+    scorer = Scorer(STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
+    head = play(scorer, events[:cut], 0)
+    snapshot = json.loads(json.dumps(scorer.to_dict(), allow_nan=False))
+    play(scorer, events[cut:extra], cut)  # the block that failed half-way
+    scorer.restore(snapshot, tallies=True)
+    assert head + play(scorer, events[cut:], cut) == expected
+    assert scorer.summary_rows() == whole.summary_rows()
+
+
+def test_a_resumed_run_starts_its_tallies_at_zero() -> None:
+    first = Scorer(baseline(m=entry(10.0, 1.0)), config=AnomalyConfig(rules=("limits",)))
+    feed(first, [10.0, 20.0, 11.0])
+    resumed = Scorer.from_dict(first.to_dict(), baseline(m=entry(10.0, 1.0)),
+                               config=AnomalyConfig(rules=("limits",)))
+    assert resumed.summary_rows() == []
+    feed(resumed, [10.5])
+    [r] = resumed.summary_rows()
+    assert (r.rows, r.anomalies, r.worst) == (1, 0, 0.5)
+
+
 def test_restore_drops_drift_state_of_another_baseline() -> None:
     scorer = Scorer(STREAM_BASELINE, config=AnomalyConfig(rules=("nelson2",)))
     feed(scorer, [0.5] * 8)

@@ -287,11 +287,17 @@ class Scorer:
 
     # ---------------------------------------------------------- persistence
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON state: drift statistics, run counters, visits, burst windows."""
+        """Plain-JSON state: drift statistics, run counters, visits, burst windows, and
+        this run's tallies (which ``restore`` takes back only when asked)."""
         drift = {
             f"{c}\t{n}": [m.ewma, m.ewma_i, m.cusum_hi, m.cusum_lo, m.run, m.side]
             for (c, n), m in self._models.items()
             if m.covered and (m.ewma_i or m.cusum_hi or m.cusum_lo or m.run)
+        }
+        tallies = {
+            f"{c}\t{n}": [m.rows, m.anomalies, None if m.xmin > m.xmax else m.xmin,
+                          None if m.xmin > m.xmax else m.xmax, dict(m.by_rule), m.unit]
+            for (c, n), m in self._models.items() if m.rows or m.anomalies
         }
         return {
             "schema_version": STATE_VERSION,
@@ -300,16 +306,26 @@ class Scorer:
             "visit_seq": self._visit_seq,
             "states": {c: list(rec) for c, rec in self._states.items()},
             "violations": {f"{c}\t{k}": list(w) for (c, k), w in self._violations.items() if w},
+            "tallies": tallies,
         }
 
-    def restore(self, state: Mapping[str, Any]) -> None:
-        """Continue from ``to_dict`` output. Drift state is kept only for the same baseline.
+    def restore(self, state: Mapping[str, Any], *, tallies: bool = False) -> None:
+        """Continue from ``to_dict`` output; any state this Scorer had is replaced.
 
-        Raises ``ValueError`` for a state of another schema version or shape.
+        Drift statistics are kept only for the same baseline (another one starts them
+        afresh). The tallies of the summary describe one monitor run, so a resumed run
+        starts them at zero; ``tallies=True`` takes them back too (rewinding within a
+        run). Raises ``ValueError`` for a state of another schema version or shape.
         """
         if state.get("schema_version") != STATE_VERSION:
             version = state.get("schema_version")
             raise ValueError(f"scorer state: unknown schema_version {version!r}")
+        for model in self._models.values():
+            model.ewma, model.ewma_i, model.cusum_hi, model.cusum_lo = 0.0, 0, 0.0, 0.0
+            model.run = model.side = 0
+            if tallies:
+                model.rows = model.anomalies = 0
+                model.xmin, model.xmax, model.by_rule = math.inf, -math.inf, {}
         try:
             if state.get("baseline_id") == self.baseline_id:
                 for key, vals in state["drift"].items():
@@ -327,11 +343,25 @@ class Scorer:
             for key, times in state["violations"].items():
                 comp, kind = key.split("\t", 1)
                 self._violations[comp, kind] = deque(int(t) for t in times)
+            if tallies:
+                self._restore_tallies(state.get("tallies") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"scorer state is malformed: {exc!r}") from exc
         self._deadlines = []
         for component in self._states:
             self._push_deadline(component)
+
+    def _restore_tallies(self, tallies: Mapping[str, Any]) -> None:
+        for key, (rows, anomalies, xmin, xmax, by_rule, unit) in tallies.items():
+            comp, _, name = key.partition("\t")
+            m = self._models.get((comp, name))
+            if m is None:
+                m = self._models[comp, name] = MetricModel.uncovered(comp, name, str(unit))
+                m.reported = True  # reported in the run that saw it first
+            m.rows, m.anomalies = int(rows), int(anomalies)
+            if xmin is not None:
+                m.xmin, m.xmax = float(xmin), float(xmax)
+            m.by_rule = {str(r): int(n) for r, n in by_rule.items()}
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any], baseline: Mapping[str, Any] | None,
