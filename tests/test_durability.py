@@ -76,12 +76,13 @@ def test_stop_after_any_line_and_resume_gives_the_same_outputs(
             fh.write(content[written:stop])
             fh.flush()
             written = stop
-            monitor(run_cli, data, log, "--max-part-mb", "0.02")
+            monitor(run_cli, data, log, "--max-part-mb", "0.02", "--parallel" if stop % 2 else "--serial")
     assert outputs(data) == uninterrupted
 
 
+@pytest.mark.parametrize("mode", ["--serial", "--parallel"])
 def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
-    sim_log: Path, uninterrupted: dict[str, bytes], tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
+    mode: str, sim_log: Path, uninterrupted: dict[str, bytes], tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real_step = Engine.step
     calls = {"n": 0}
@@ -95,7 +96,7 @@ def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
 
     monkeypatch.setattr(Engine, "step", failing_step)
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path, "--logs", sim_log, "-q",
-                           "--max-part-mb", "0.02")
+                           "--max-part-mb", "0.02", mode)
     assert code == 1 and "injected bug" in err
     snapshot = tmp_path / "snapshots" / "crash_state.json"
     state = load_state(snapshot)
@@ -114,9 +115,9 @@ def _spawn(data: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
 
 def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path, run_cli) -> None:
     good = simulate(run_cli, tmp_path / "good.log", "--cycles", "300", "--seed", "10")
-    log = simulate(run_cli, tmp_path / "big.log", "--cycles", "4000", "--seed", "11", "--drop", "0.01",
+    log = simulate(run_cli, tmp_path / "big.log", "--cycles", "8000", "--seed", "11", "--drop", "0.01",
                    "--garbage", "0.005", "--sparse", "0.3", "--start", "2026-01-21T12:00:00",
-                   "--anomalies", "drift:l2_dispenser.process_cycle_time@2000+0.004,random-spikes:0.01")
+                   "--anomalies", "drift:l2_dispenser.process_cycle_time@4000+0.004,random-spikes:0.01")
     whole, data = tmp_path / "whole", tmp_path / "killed"
     code, _, err = run_cli("record", "--config", EXAMPLE_CONFIG, "--data", whole, "--logs", good, "-q")
     assert code == 0, err
@@ -131,9 +132,10 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path,
     rng = random.Random(2026)
     kills = 0
     for _ in range(100):
-        proc = _spawn(data, log, "--max-part-mb", "0.5", "--checkpoint-every", "0.1")
+        mode = rng.choice(["--serial", "--parallel"])
+        proc = _spawn(data, log, "--max-part-mb", "0.5", "--checkpoint-every", "0.1", mode)
         try:  # each attempt gets part of the way, so several kills land mid-run
-            proc.wait(timeout=rng.uniform(0.3, 0.7) * duration)
+            proc.wait(timeout=rng.uniform(0.2, 0.4) * duration)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

@@ -16,11 +16,12 @@ from .conftest import ROOT
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if (p / "input.log").exists())
 
 
+@pytest.mark.parametrize("mode", ["--serial", "--parallel"])
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_golden(example: Path, tmp_path: Path, run_cli, request: pytest.FixtureRequest) -> None:
+def test_golden(example: Path, mode: str, tmp_path: Path, run_cli, request: pytest.FixtureRequest) -> None:
     args = (example / "args").read_text().split() if (example / "args").exists() else []
     code, _, err = run_cli("monitor", "--config", example / "config", "--data", tmp_path,
-                           "--logs", example / "input.log", "-q", *args)
+                           "--logs", example / "input.log", "-q", mode, *args)
     assert code == 0, err
     produced = (tmp_path / "process_metrics.csv").read_text()
     expected = example / "expected.csv"

@@ -46,6 +46,9 @@ def _run_options(fn: F) -> F:
         click.option("--time-format", type=click.Choice(["iso", "epoch"]), default="iso", show_default=True,
                      help="Output timestamps as ISO 8601 or float epoch seconds."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no notices."),
+        click.option("--parallel/--serial", default=None,
+                     help="Parse in a second process while this one runs the engine "
+                          "[default: for files over 8 MB on 2+ cores; never with --follow]."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -151,14 +154,14 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, show_all: bool) ->
 @_run_options
 @_viz_options
 def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
-                strict: bool, max_part_mb: float, time_format: str, quiet: bool, viz: bool,
-                viz_save: Path | None, viz_serve: str | None) -> None:
+                strict: bool, max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None,
+                viz: bool, viz_save: Path | None, viz_serve: str | None) -> None:
     """Process the log from the last checkpoint; write metrics and score them."""
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
                          max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow,
-                         checkpoint_every=checkpoint_every)
+                         checkpoint_every=checkpoint_every, parallel=parallel)
     _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, resumed_states(data_dir))
     summary, scorer = monitor(config, options, ui)
     ui.notify(_describe(summary))
@@ -183,13 +186,13 @@ def _describe(summary: dict[str, Any]) -> str:
 @_run_options
 @_viz_options
 def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool,
-               max_part_mb: float, time_format: str, quiet: bool, viz: bool,
+               max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None, viz: bool,
                viz_save: Path | None, viz_serve: str | None) -> None:
     """Learn a baseline from good logs: archive it and make it the active one."""
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=list(logs), strict=strict, max_part_mb=max_part_mb,
-                         time_format=time_format, quiet=quiet)
+                         time_format=time_format, quiet=quiet, parallel=parallel)
     _add_viz(options, config_dir, ui, viz, viz_save, viz_serve)
     baseline_id, baseline, summary = record(config, options, ui)
     ui.notify(_describe(summary))

@@ -8,11 +8,14 @@ is malformed. It never raises on any text.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config_schema import LogPatterns
 from .records import Event
+from .source import Block
 from .timestamps import TimestampParser
 
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
@@ -102,6 +105,18 @@ class LineParser:
         self._cache: dict[str, _Parsed | str | None] = {}
 
     def parse(self, text: str, line_no: int) -> Event | str | None:
+        """An Event; None for an unmatched line; the reason (a str) for a malformed one."""
+        split = self.split(text)
+        if isinstance(split, str):
+            return split
+        ts, rest = split
+        hit = self.lookup(rest)
+        if hit is None or isinstance(hit, str):
+            return hit
+        return _new_event(Event, (line_no, ts, *hit))
+
+    def split(self, text: str) -> tuple[int, str] | str:
+        """(timestamp, the text after it), or why the line is malformed."""
         m = self._ts_regex.search(text)
         if m is None:
             return "no timestamp"
@@ -112,7 +127,10 @@ class LineParser:
             ts = self.timestamps(ts_text)
         except (ValueError, OverflowError) as exc:
             return f"bad timestamp: {exc}"
-        rest = text[m.end() :]
+        return ts, text[m.end() :]
+
+    def lookup(self, rest: str) -> _Parsed | str | None:
+        """What the text after a timestamp parses to (cached): a result, a reason, or None."""
         cache = self._cache
         hit = cache.get(rest, cache)
         if hit is cache:
@@ -120,9 +138,7 @@ class LineParser:
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
             cache[rest] = hit
-        if hit is None or isinstance(hit, str):
-            return hit
-        return _new_event(Event, (line_no, ts, *hit))
+        return hit  # type: ignore[return-value]
 
     def _match(self, rest: str) -> _Parsed | str | None:
         """(event, target, target_type, fields, pattern) of the first pattern that matches."""
@@ -141,3 +157,88 @@ class LineParser:
                         return f"field {name!r} of pattern {p.name!r}: {raw[:80]!r} is not {type_name}"
             return (p.event, p.target.resolve(fields), p.target_type, fields, p.name)
         return None
+
+
+# -- whole blocks ------------------------------------------------------------------------
+UNMATCHED = -1
+MALFORMED = -2
+_MAX_IDS = 1 << 16  # parse results in one table before both sides start a new one
+
+
+@dataclass
+class ParsedBlock:
+    """The parse of the lines in bytes [start, end) of a log, compact enough to send.
+
+    Per line a code (an id of a parse result in the reader's table, ``UNMATCHED`` or
+    ``MALFORMED``) and a timestamp. ``new`` holds the results for ids from
+    ``first_new_id`` on; ``first_new_id == 0`` starts a new table.
+    """
+
+    start: int
+    end: int
+    codes: array
+    times: array
+    new: list[_Parsed]
+    first_new_id: int
+    rejects: dict[int, tuple[str, str]] = field(default_factory=dict)  # line index -> (reason, text)
+    last_ts: int = 0  # the timestamp parser's DST memory after the block
+
+
+class BlockParser:
+    """Block of lines -> ParsedBlock, with the ids of repeated texts kept across blocks."""
+
+    def __init__(self, spec: LogPatterns, last_ts: int | None = None) -> None:
+        self.parser = LineParser(spec)
+        if last_ts is not None:
+            self.parser.timestamps.last = last_ts
+        self._ids: dict[str, int] = {}  # text after the timestamp -> id
+
+    def parse(self, block: Block) -> ParsedBlock:
+        ids = self._ids
+        if len(ids) > _MAX_IDS:
+            ids.clear()
+        first_new = len(ids)
+        new: list[_Parsed] = []
+        codes = array("i")
+        times = array("q")
+        rejects: dict[int, tuple[str, str]] = {}
+        long = block.long
+        split_line, lookup = self.parser.split, self.parser.lookup
+        for i, text in enumerate(block.texts()):
+            code = MALFORMED
+            ts = 0
+            if long and i in long:
+                rejects[i] = (f"line too long ({long[i]} bytes)", text)
+            else:
+                split = split_line(text)
+                if isinstance(split, str):
+                    rejects[i] = (split, text)
+                else:
+                    ts, rest = split
+                    code = ids.get(rest, MALFORMED)
+                    if code == MALFORMED:
+                        hit = lookup(rest)
+                        if hit is None:
+                            code = UNMATCHED
+                        elif isinstance(hit, str):
+                            rejects[i] = (hit, text)
+                        else:
+                            code = ids[rest] = len(ids)
+                            new.append(hit)
+            codes.append(code)
+            times.append(ts)
+        return ParsedBlock(block.start, block.end, codes, times, new, first_new, rejects, self.parser.timestamps.last)
+
+
+class EventTable:
+    """The reader's side of the ids: turns a line's code back into its Event."""
+
+    def __init__(self) -> None:
+        self.results: list[_Parsed] = []
+
+    def update(self, parsed: ParsedBlock) -> None:
+        if parsed.first_new_id == 0:
+            self.results.clear()
+        if len(self.results) != parsed.first_new_id:
+            raise AssertionError("parse result ids out of step")
+        self.results.extend(parsed.new)

@@ -95,7 +95,11 @@ def _check_shape(data: dict[str, Any]) -> None:
 
 
 class DataLock:
-    """One writer per data directory: an advisory OS lock, released when the process dies."""
+    """One writer per data directory: an advisory OS lock, released when the process dies.
+
+    Only one file descriptor of the lock file may be opened per process: closing any
+    of them drops a POSIX lock.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / LOCK
@@ -105,8 +109,10 @@ class DataLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # a POSIX record lock belongs to this process alone: a forked parse worker
+            # does not inherit it, so a killed monitor never leaves it held
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
             os.close(fd)
             raise InputError(

@@ -1,0 +1,264 @@
+"""One pass of the pipeline: parsed blocks -> engine -> sinks, with the state to resume.
+
+``Run`` takes ``ParsedBlock``s (from the serial ``BlockParser`` or the parse worker),
+rebuilds each line's Event, steps the engine, scores rows when a scorer is given,
+and writes rows, anomalies and rejected lines. ``state`` is what a checkpoint needs
+to continue exactly where it stopped; ``rewind`` is how a crash gets back to the
+last fully processed line.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .config import Config
+from .engine import Engine
+from .errors import StateFileError
+from .log_parser import UNMATCHED, EventTable, ParsedBlock
+from .monitoring import ScoringHook
+from .records import Anomaly, Event, MetricRow, Observer
+from .scoring import Scorer
+from .sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
+from .state_store import CHECKPOINT, SCHEMA_VERSION
+from .timestamps import TimeFormatter, TimestampParser
+
+CHECKPOINT_EVERY_S = 1.0
+STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies")
+
+_new_event = tuple.__new__  # Event(...) through NamedTuple.__new__ costs twice as much
+
+
+@dataclass
+class RunOptions:
+    """What the CLI decided; everything a run needs besides the config."""
+
+    data_dir: Path
+    logs: list[Path]
+    strict: bool = False
+    max_part_mb: float = 100.0
+    time_format: str = "iso"
+    quiet: bool = False
+    follow: bool = False
+    checkpoint_every: float = CHECKPOINT_EVERY_S
+    parallel: bool | None = None  # None: a parse worker for large files when there are 2+ cores
+    observers: list[Observer] = field(default_factory=list)
+
+
+@dataclass
+class _BlockStart:
+    """The state before a block: what ``rewind`` restores after a failure inside it."""
+
+    engine: dict[str, Any]
+    stats: dict[str, int]
+    scorer: dict[str, Any] | None
+    line_no: int
+    parser_last: int
+
+
+class Run:
+    """One pass over one or more sources, writing into ``out_dir``.
+
+    Owns the engine, the sinks, the counters and the position (line number, byte
+    offset and the timestamp parser's memory after the last processed block).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        out_dir: Path,
+        options: RunOptions,
+        *,
+        saved: dict[str, Any] | None = None,
+        scorer: Scorer | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = Engine(config, strict=options.strict, observers=options.observers)
+        self.observers = options.observers
+        self.scoring = ScoringHook(scorer) if scorer is not None else None
+        if self.scoring is not None:
+            self.engine.observers.insert(0, self.scoring)
+        ts_spec = TimestampParser(config.patterns.timestamp.format, config.patterns.timestamp.timezone)
+        self.format_ts = TimeFormatter(options.time_format, tz=ts_spec.tz, instants=ts_spec.has_instants)
+        lengths = saved["outputs"] if saved else None
+        self.metrics = MetricsSink(out_dir, self.format_ts, options.max_part_mb * 1_000_000, lengths)
+        self.rejected = RejectedSink(out_dir, lengths)
+        self.anomalies = AnomalySink(out_dir, self.format_ts, lengths) if scorer is not None else None
+        self.table = EventTable()
+        self.stats = dict.fromkeys(STAT_KEYS, 0)
+        self.line_no = 0
+        self.offset = 0
+        self.parser_last: int | None = None
+        self.source_name = ""
+        self.started = time.monotonic()
+        self.lines_at_start = 0
+        self._block_start = _BlockStart({}, {}, None, 0, 0)
+        if saved:
+            self.engine.load_state(saved["engine"])
+            self.stats.update({k: int(saved["stats"].get(k, 0)) for k in STAT_KEYS})
+            self.lines_at_start = self.stats["lines_read"]
+            self.line_no = int(saved["source"]["line_no"])
+            last = saved.get("parser", {}).get("last_ts")
+            self.parser_last = None if last is None else int(last)
+            if scorer is not None and saved.get("scorer"):
+                try:
+                    scorer.restore(saved["scorer"])
+                except ValueError as exc:
+                    raise StateFileError(f"{CHECKPOINT}: {exc}; move it aside to start over") from None
+
+    # -- the loop ----------------------------------------------------------------------------
+    def feed(self, parsed: ParsedBlock) -> None:
+        """Process every line of ``parsed`` in order.
+
+        If a line raises, the exception propagates with ``line_no`` at the last fully
+        processed line; ``rewind`` then restores the state after that line.
+        """
+        self._block_start = _BlockStart(
+            self.engine.state_dict(), dict(self.stats),
+            self.scoring.scorer.to_dict() if self.scoring else None, self.line_no,
+            self.parser_last if self.parser_last is not None else 0,
+        )
+        self.table.update(parsed)
+        self._process(parsed, len(parsed.codes), emit=True)
+        self.offset = parsed.end
+        self.parser_last = parsed.last_ts
+
+    def rewind(self, parsed: ParsedBlock) -> None:
+        """Make the state exactly that after the last fully processed line of ``parsed``.
+
+        The failing line may have changed the engine half-way: the block's start state
+        is restored and the lines before it are replayed without writing anything
+        (their rows and rejects were written the first time).
+        """
+        start = self._block_start
+        done = self.line_no - start.line_no
+        self.engine.load_state(start.engine)
+        self.stats = dict(start.stats)
+        self.line_no = start.line_no
+        if self.scoring is not None and start.scorer is not None:
+            self.scoring.scorer.restore(start.scorer)
+        observers = self.engine.observers
+        self.engine.observers = [self.scoring] if self.scoring is not None else []
+        try:
+            self._process(parsed, done, emit=False)
+        finally:
+            self.engine.observers = observers
+
+    def _process(self, parsed: ParsedBlock, count: int, *, emit: bool) -> None:
+        """The hot loop over the first ``count`` lines; rows are written once per block."""
+        step = self.engine.step
+        results = self.table.results
+        codes, times, rejects = parsed.codes, parsed.times, parsed.rejects
+        reject = self.rejected.reject if emit else _discard
+        scoring = self.scoring
+        emit_anomalies = self._emit_anomalies if emit else _discard
+        source = self.source_name
+        start = line_no = self.line_no
+        rows_out: list[MetricRow] = []
+        kept = 0  # rows_out[:kept] belong to fully processed lines
+        events = unmatched = malformed = 0
+        try:
+            for i in range(count):
+                code = codes[i]
+                line_no += 1
+                if code >= 0:
+                    ts = times[i]
+                    rows = step(_new_event(Event, (line_no, ts, *results[code])))
+                    if rows:
+                        rows_out += rows
+                    if scoring is not None:
+                        found = scoring.after_step(ts, rows)
+                        if found:
+                            emit_anomalies(found)
+                    events += 1
+                    kept = len(rows_out)
+                elif code == UNMATCHED:
+                    unmatched += 1
+                else:
+                    malformed += 1
+                    reason, text = rejects[i]
+                    reject(source, line_no, reason, text)
+        except BaseException:
+            line_no -= 1  # the failing line was not fully processed
+            raise
+        finally:
+            del rows_out[kept:]
+            if emit and rows_out:
+                self.metrics.write_rows(rows_out)
+            stats = self.stats
+            stats["rows_written"] += len(rows_out)
+            stats["events"] += events
+            stats["unmatched"] += unmatched
+            stats["malformed"] += malformed
+            stats["lines_read"] += line_no - start
+            self.line_no = line_no
+
+    def _emit_anomalies(self, found: list[Anomaly]) -> None:
+        assert self.anomalies is not None
+        self.anomalies.write_anomalies(found)
+        self.stats["anomalies"] += len(found)
+        for obs in self.observers:
+            for a in found:
+                obs.on_anomaly(a)
+
+    def processed_offset(self, parsed: ParsedBlock, fh: BinaryIO) -> int:
+        """Byte offset after the last fully processed line of ``parsed`` (read back from ``fh``)."""
+        done = self.line_no - self._block_start.line_no
+        if done <= 0:
+            return parsed.start
+        raw = os.pread(fh.fileno(), parsed.end - parsed.start, parsed.start)
+        return min(parsed.start + sum(len(line) + 1 for line in raw.split(b"\n")[:done]), parsed.end)
+
+    # -- outputs and state ---------------------------------------------------------------------
+    def _sinks(self) -> list[TextSink]:
+        return [s for s in (self.metrics, self.rejected, self.anomalies) if s is not None]
+
+    def flush(self, *, sync: bool = False) -> None:
+        for sink in self._sinks():
+            sink.flush(sync=sync)
+
+    def output_lengths(self) -> dict[str, int]:
+        return {name: n for sink in self._sinks() for name, n in sink.lengths().items()}
+
+    def state(self, source: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint of everything processed so far (flush first)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "written_at": datetime.now(UTC).isoformat(),
+            "config_sha256": self.config.sha256,
+            "source": source,
+            "parser": {"last_ts": self.parser_last},
+            "engine": self.engine.state_dict(),
+            "scorer": self.scoring.scorer.to_dict() if self.scoring else None,
+            "outputs": self.output_lengths(),
+            "stats": dict(self.stats),
+        }
+
+    def summary(self, sources: list[str]) -> dict[str, Any]:
+        wall = time.monotonic() - self.started
+        this_run = self.stats["lines_read"] - self.lines_at_start
+        return {
+            "sources": sources,
+            **self.stats,
+            **self.engine.counters,
+            "components": self.engine.component_counters(),
+            "wall_time_s": round(wall, 3),
+            "lines_per_second": round(this_run / wall, 1) if wall > 0 else None,
+            "outputs": [p.name for p in self.metrics.paths()],
+        }
+
+    def close(self) -> None:
+        for sink in self._sinks():
+            sink.close()
+        for obs in self.observers:
+            obs.close()
+
+
+def _discard(*args: object) -> None:
+    pass
+
+
