@@ -140,7 +140,7 @@ class Run:
         self.stats = dict(start.stats)
         self.line_no = start.line_no
         if self.scoring is not None and start.scorer is not None:
-            self.scoring.scorer.restore(start.scorer)
+            self.scoring.scorer.restore(start.scorer, tallies=True)
         observers = self.engine.observers
         self.engine.observers = [self.scoring] if self.scoring is not None else []
         try:
