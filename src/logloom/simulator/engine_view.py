@@ -54,6 +54,8 @@ class EngineView:
     def step(self, comp: int, event: str, t: int) -> str | None:
         """Apply one written line's event to ``comp``; returns the state it left, if any."""
         self._infer(comp, event)
+        if event not in self._used[comp]:
+            return None  # data-only
         old = self.state[comp]
         choices = self._transitions(comp, old, event)
         if choices:
@@ -61,7 +63,7 @@ class EngineView:
             if taken is None:
                 return None  # guard_blocked
             new = taken.to
-        elif self._max_jump and event in self._used[comp]:
+        elif self._max_jump:
             path = self._jump(comp, old, event)
             if path is None:
                 return None  # invalid_transition
@@ -70,7 +72,7 @@ class EngineView:
             self._infer(comp, event)  # the latest event has the last word
             new = path[-1].to
         else:
-            return None  # data-only, or strict
+            return None  # invalid_transition (strict)
         self.state[comp] = new
         self.entry[comp] = t
         return old
@@ -89,8 +91,10 @@ class EngineView:
         return self._jumps[key]
 
     def _infer(self, comp: int, event: str) -> None:
-        for (owner, sensor), value in self._infers.get(event, ()):
-            self._sensors[comp if owner is None else owner][sensor] = value
+        infer = self._infers.get(event)
+        if infer:
+            for (owner, sensor), value in infer:
+                self._sensors[comp if owner is None else owner][sensor] = value
 
     def _holds(self, comp: int, requires: Condition) -> bool:
         for key, value in requires:

@@ -149,6 +149,14 @@ class Truth:
         ``engine_target`` is the component the engine applies the line to: ``comp`` for a
         named line, the FIFO winner (or None) for a sparse one, None for a dropped one.
         """
+        if engine_target == comp and not self._differs(comp):
+            # the common case, a named line on an engine that is in step
+            engine_exit = self.view.step(comp, event, t)
+            true_exit = self.apply(comp, event, t, fields, marks)
+            if engine_exit == true_exit and not self._differs(comp) and not self._tainted[comp]:
+                return  # both left the same visit, or neither left any
+            self._settle(comp, t, engine_exit, true_exit, before=False)
+            return
         touched = {comp} if engine_target is None else {comp, engine_target}
         before = {c: self._differs(c) for c in touched}
         engine_exit = None
@@ -167,6 +175,19 @@ class Truth:
             if c == engine_target and engine_exit is not None and (before[c] or after) \
                     and not same_key:
                 self._mark(c, t, engine_exit)
+
+    def _settle(self, comp: int, t: int, engine_exit: str | None, true_exit: str | None, *,
+                before: bool) -> None:
+        """Mark what a named line left differently in the engine and in the truth."""
+        after = self._differs(comp)
+        if true_exit is not None:
+            if before or after or self._tainted[comp]:
+                self._mark(comp, t, true_exit)
+            self._tainted[comp] = after
+        elif after:
+            self._tainted[comp] = True
+        if engine_exit is not None and (before or after) and engine_exit != true_exit:
+            self._mark(comp, t, engine_exit)
 
     def _differs(self, comp: int) -> bool:
         view = self.view
