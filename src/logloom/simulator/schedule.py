@@ -132,19 +132,24 @@ class StationSim:
         f = self._dispense(out, pallet, s, i)
         o = f + d.open_delay[i]
         r = o + d.release[i]
+        # the pallet leaves only onto an empty outfeed conveyor
+        free = self.outfeed.last_stop + 1 if self.outfeed is not None else 0
         unclamp_factor, unclamp_marks = plan.duration(disp, "UNCLAMPING", pallet)
         if unclamp_factor != 1.0:
+            natural = max(r, free) - f
             o = f + round((o - f) * unclamp_factor)
             r = f + max(1, round((r - f) * unclamp_factor))
+            unclamp_marks = _realized(unclamp_marks, unclamp_factor, natural, max(r, free) - f)
         if clamp is not None:
             closed_factor, closed_marks = plan.duration(clamp.index, "CLOSED", pallet)
             if closed_factor != 1.0:
-                opened = max(f, c + round((o - c) * closed_factor))
+                natural = o - c
+                opened = max(f, c + round((o - c) * closed_factor))  # not before dispensing ends
                 r = max(r + max(0, opened - o), opened)
                 o = opened
+                closed_marks = _realized(closed_marks, closed_factor, natural, o - c)
             self._emit(out, o, clamp.index, "CLAMP_OPEN", marks=_join(closed_marks, clamp_marks))
-        if self.outfeed is not None:
-            r = max(r, self.outfeed.last_stop + 1)
+        r = max(r, free)
         self._emit(out, r, disp, "PALLET_RELEASED", pallet=pid, marks=unclamp_marks)
         self.last_release = r
         self._row = d.take()
@@ -214,6 +219,21 @@ class StationSim:
         head, tail = self._reading_texts[event]
         out.append((t, next(self.seq), comp, event, f"{head}{hundredths(hundredth)}{tail}", None,
                     (("pressure", hundredth / 100),), False, None))
+
+
+def _realized(marks: Any, wanted: float, natural: int, got: int) -> Any:
+    """The marks of a visit whose length the line clipped: the factors actually reached.
+
+    Unclipped (within the millisecond of rounding), the marks stay as asked; clipped
+    away entirely, the visit is not listed at all.
+    """
+    if not marks or abs(got - natural * wanted) <= 1:
+        return marks
+    if got == natural:
+        return None
+    scale = got / (natural * wanted)
+    return tuple((metric, kind, factor_text(float(factor) * scale))
+                 for metric, kind, factor in marks)
 
 
 def _join(*marks: Any) -> Any:
