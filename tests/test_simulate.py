@@ -333,17 +333,14 @@ def test_drift_lists_every_visit_with_its_growing_factor(tmp_path: Path) -> None
     assert [v for _, v in drifted[:49]] == [v for _, v in plain[:49]]
 
 
-def test_consequences_are_the_rows_that_differ_from_the_undisturbed_run(tmp_path: Path) -> None:
-    injections, rate = parse_anomalies([
-        "spike:l1_dispenser.process_cycle_time@20x2.0,stuck:l1_clamp.CLOSED@40x10,"
-        "drift:l2_dispenser.process_cycle_time@60+0.01,spike:l2_dispenser.dispensed_volume@30x1.3,"
-        "spike:conv_in.transport_time@50x0.45,random-spikes:0.02,fault:l2_dispenser@10"
-    ])
+def _differing_rows(tmp: Path, specs: str, **mix: object) -> tuple[dict[tuple[str, str, str],
+                                                                        float], Path]:
+    """Rows that differ between a run with ``specs`` and one with only their faults."""
+    injections, rate = parse_anomalies([specs])
     faults_only = tuple(i for i in injections if i.kind == "fault")
-    plain = _truth(_run(tmp_path, "plain.log", cycles=100, faults=0.03,
-                        injections=faults_only))
-    out = _run(tmp_path, "disturbed.log", cycles=100, faults=0.03, injections=injections,
-               random_spikes=rate, consequences=True)
+    plain = _truth(_run(tmp, "plain.log", injections=faults_only, **mix))
+    out = _run(tmp, "disturbed.log", injections=injections, random_spikes=rate,
+               consequences=True, **mix)
     disturbed = _truth(out)
     by_component: dict[str, list[dict[str, str]]] = {}
     for row in plain:
@@ -355,6 +352,17 @@ def test_consequences_are_the_rows_that_differ_from_the_undisturbed_run(tmp_path
         if before["value"] != row["value"]:
             ratio = float(row["value"]) / float(before["value"])
             differing[(row["timestamp"], row["component_id"], row["metric_name"])] = ratio
+    return differing, out
+
+
+def test_consequences_are_the_rows_that_differ_from_the_undisturbed_run(tmp_path: Path) -> None:
+    differing, out = _differing_rows(
+        tmp_path,
+        "spike:l1_dispenser.process_cycle_time@20x2.0,stuck:l1_clamp.CLOSED@40x10,"
+        "drift:l2_dispenser.process_cycle_time@60+0.01,spike:l2_dispenser.dispensed_volume@30x1.3,"
+        "spike:conv_in.transport_time@50x0.45,random-spikes:0.02,fault:l2_dispenser@10",
+        cycles=100, faults=0.03,
+    )
     listed = [a for a in _anomalies(out, consequences=True) if a["kind"] != "fault"]
     assert {(a["timestamp"], a["component_id"], a["metric_name"]) for a in listed} == set(differing)
     consequences = [a for a in listed if a["kind"] == "consequence"]
@@ -362,6 +370,26 @@ def test_consequences_are_the_rows_that_differ_from_the_undisturbed_run(tmp_path
     for row in consequences:
         key = (row["timestamp"], row["component_id"], row["metric_name"])
         assert float(row["factor"]) == pytest.approx(differing[key], abs=1e-6)
+
+
+SPECS = ["spikes", "drift", "stuck:l1_clamp.CLOSED@7x5", "spike:l2_dispenser.wait_time@9x0.45",
+         "spike:conv_transfer.transport_time@11x2", "random-spikes:0.05",
+         "random-spikes:unclamp_time:0.1", "spike:l1_clamp.clamp_pressure@5x1.2",
+         "fault:l1_dispenser@6", "drift:l1_clamp.clamp_time@3-0.02",
+         "drift:l1_dispenser.dispense_pressure@3+0.01", "spike:l1_dispenser.UNCLAMPING@8x0.4"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SPECS), min_size=1, max_size=5, unique=True),
+       st.integers(0, 2**32), st.sampled_from([0.0, 0.1]), st.sampled_from([0.0, 0.1]))
+def test_anomalies_csv_lists_exactly_the_changed_rows(specs: list[str], seed: int, drop: float,
+                                                      faults: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        differing, out = _differing_rows(Path(tmp), ",".join(specs), cycles=40, seed=seed,
+                                         drop=drop, faults=faults)
+        listed = {(a["timestamp"], a["component_id"], a["metric_name"])
+                  for a in _anomalies(out, consequences=True) if a["kind"] != "fault"}
+        assert listed == set(differing)
 
 
 def test_listing_consequences_changes_nothing_else(tmp_path: Path) -> None:
