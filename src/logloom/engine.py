@@ -143,15 +143,27 @@ class Engine:
         self._named: dict[tuple[str, str | None, str], Component | None] = {}
         self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.sequence = 0
-        self.observers: list[Observer] = list(observers)
+        self.observers = list(observers)
 
     # -- the step ---------------------------------------------------------------------
+    @property
+    def observers(self) -> list[Observer]:
+        return self._observers
+
+    @observers.setter
+    def observers(self, observers: list[Observer]) -> None:
+        """Set the plugins; each hook is called only on those that override it."""
+        self._observers = observers
+        self._on_row = [o for o in observers if type(o).on_row is not Observer.on_row]
+        self._on_change = [o for o in observers if type(o).on_state_change is not Observer.on_state_change]
+        self._on_violation = [o for o in observers if type(o).on_violation is not Observer.on_violation]
+
     def step(self, ev: Event) -> list[MetricRow]:
         """Apply one event; return the rows it wrote, in order."""
         rows = self._step(ev)
-        if rows and self.observers:
+        if rows and self._on_row:
             for row in rows:
-                for obs in self.observers:
+                for obs in self._on_row:
                     obs.on_row(row)
         return rows
 
@@ -313,9 +325,9 @@ class Engine:
         self.sequence += 1
         comp.last_transition = self.sequence
         comp.counters["transitions"] += 1
-        if self.observers:
-            change = StateChange(ts, comp.id, state, t.to, t.event, synthesised_to)
-            for obs in self.observers:
+        if self._on_change:
+            change = _new_row(StateChange, (ts, comp.id, state, t.to, t.event, synthesised_to))
+            for obs in self._on_change:
                 obs.on_state_change(change)
 
     def _measure(
@@ -351,7 +363,7 @@ class Engine:
                 rows.append(_new_row(MetricRow, (ts, comp.id, m.name, float(count), m.unit, state)))
 
     def _violation(self, ts: int, comp: Component, kind: str) -> None:
-        for obs in self.observers:
+        for obs in self._on_violation:
             obs.on_violation(ts, comp.id, kind)
 
     # -- state as plain data ----------------------------------------------------------------

@@ -92,17 +92,22 @@ def _use_worker(options: RunOptions, remaining: int) -> bool:
 class _Blocks:
     """Parsed blocks of one file from an offset: from the worker, or parsed here.
 
+    ``take_partial``: also a last line that has no newline (record does; monitor
+    leaves it until it is complete, so that a growing file is read exactly once).
+
     ``fh`` stays open on the file being read (for crash offsets); ``identity`` is
     the file's as of the latest block (following may move to a rotated file).
     """
 
     def __init__(self, config: Config, options: RunOptions, path: Path, offset: int, last_ts: int | None,
-                 notify: Callable[[str], None]) -> None:
+                 notify: Callable[[str], None], *, take_partial: bool) -> None:
         max_line = config.patterns.max_line_bytes
-        self.tail = Tail(path, offset, follow=options.follow, max_line_bytes=max_line, notify=notify)
+        self.tail = Tail(path, offset, follow=options.follow, max_line_bytes=max_line, notify=notify,
+                         take_partial=take_partial)
         self.worker: ParsedBlocks | None = None
         if _use_worker(options, file_size(path) - offset):
-            self.worker = ParsedBlocks(config.patterns, path, offset, last_ts or -(1 << 62), max_line)
+            self.worker = ParsedBlocks(config.patterns, path, offset, last_ts or -(1 << 62), max_line,
+                                       take_partial=take_partial)
         self.parser = BlockParser(config.patterns, last_ts)
 
     @property
@@ -147,13 +152,17 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> tuple[dict[str, Any]
         run = Run(config, data_dir, options, saved=saved, scorer=scorer)
         run.source_name = log.name
         run.offset = offset
-        blocks = _Blocks(config, options, log, offset, run.parser_last, ui.notify)
+        blocks = _Blocks(config, options, log, offset, run.parser_last, ui.notify, take_partial=False)
         try:
             total = None if options.follow else file_size(log) - offset
             with ui.progress(f"monitor {log.name}", total) as bar:
                 _loop(run, blocks, options, bar, data_dir)
         finally:
             blocks.close()
+        pending = file_size(log) - run.offset
+        if pending > 0 and not options.follow:
+            ui.notify(f"{log}: {pending} bytes after the last complete line are left for the next run "
+                      "(a line without its newline yet)")
         summary = run.summary([str(log)])
         write_json_atomic(data_dir / "run_summary.json", summary)
         run.close()
@@ -297,7 +306,7 @@ def record(config: Config, options: RunOptions, ui: UI) -> tuple[str, dict[str, 
         run = Run(config, stage.path, options)
         for log in logs:
             run.source_name, run.line_no = log.name, 0
-            blocks = _Blocks(config, options, log, 0, None, ui.notify)
+            blocks = _Blocks(config, options, log, 0, None, ui.notify, take_partial=True)
             try:
                 with stop_on_signals() as stop, ui.progress(f"record {log.name}", file_size(log)) as bar:
                     for parsed in blocks:

@@ -67,7 +67,7 @@ class ScoringHook(Observer):
         self._found: list[Anomaly] = []
 
     def on_state_change(self, change: StateChange) -> None:
-        found = self.scorer.on_state_change(change)
+        found = self.scorer.enter(change.ts, change.component_id, change.to_state)
         if found:
             self._found.extend(found)
 
@@ -77,18 +77,11 @@ class ScoringHook(Observer):
             self._found.extend(found)
 
     def after_step(self, ts: int, rows: list[MetricRow]) -> list[Anomaly]:
-        out = self._found
-        if out:
+        found = self.scorer.step(ts, rows)
+        if self._found:
+            found = self._found + found
             self._found = []
-        stuck = self.scorer.advance(ts)
-        if stuck:
-            out = stuck + out
-        score = self.scorer.score
-        for row in rows:
-            found = score(row)
-            if found:
-                out = out + found
-        return out
+        return found
 
 
 class LearnHook(Observer):

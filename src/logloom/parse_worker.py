@@ -20,17 +20,19 @@ from .log_parser import BlockParser, ParsedBlock
 from .source import LineReader
 
 
-def _produce(patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int) -> Iterator[ParsedBlock]:
+def _produce(patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int,
+             take_partial: bool) -> Iterator[ParsedBlock]:
     parser = BlockParser(patterns, last_ts)
     with path.open("rb") as fh:
-        for block in LineReader(fh, offset, max_line).blocks(take_partial=True):
+        for block in LineReader(fh, offset, max_line).blocks(take_partial=take_partial):
             yield parser.parse(block)
 
 
-def _work(conn: Connection, patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int) -> None:
+def _work(conn: Connection, patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int,
+          take_partial: bool) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
     try:
-        for parsed in _produce(patterns, path, offset, last_ts, max_line):
+        for parsed in _produce(patterns, path, offset, last_ts, max_line, take_partial):
             conn.send(parsed)
         conn.send(None)
     except BaseException:
@@ -46,10 +48,12 @@ class WorkerFailed(RuntimeError):
 class ParsedBlocks:
     """``ParsedBlock``s of ``path`` from ``offset``, parsed in a forked process."""
 
-    def __init__(self, patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int) -> None:
+    def __init__(self, patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int,
+                 *, take_partial: bool) -> None:
         ctx = mp.get_context("fork")
         self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_work, args=(child, patterns, path, offset, last_ts, max_line), daemon=True)
+        args = (child, patterns, path, offset, last_ts, max_line, take_partial)
+        self._proc = ctx.Process(target=_work, args=args, daemon=True)
         self._proc.start()
         child.close()
 

@@ -81,7 +81,7 @@ class Run:
         self.observers = options.observers
         self.scoring = ScoringHook(scorer) if scorer is not None else None
         if self.scoring is not None:
-            self.engine.observers.insert(0, self.scoring)
+            self.engine.observers = [self.scoring, *self.engine.observers]
         ts_spec = TimestampParser(config.patterns.timestamp.format, config.patterns.timestamp.timezone)
         self.format_ts = TimeFormatter(options.time_format, tz=ts_spec.tz, instants=ts_spec.has_instants)
         lengths = saved["outputs"] if saved else None

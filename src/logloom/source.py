@@ -149,9 +149,9 @@ class LineReader:
 class Tail:
     """A log file read from an offset, optionally followed like ``tail -F``.
 
-    Without ``follow``, ``next_block`` returns None at the end of the file (a final
-    line without newline included). With ``follow`` it returns None when nothing
-    complete is there *yet*, and on each such call notices:
+    Without ``follow``, ``next_block`` returns None at the end of the file; a final
+    line without newline is returned only with ``take_partial``. With ``follow`` it
+    returns None when nothing complete is there *yet*, and on each such call notices:
 
     - rotation (the path now names another file): the old file is read to its end
       first, so lines written before the rename are not lost, then the new file is
@@ -160,9 +160,10 @@ class Tail:
     """
 
     def __init__(self, path: Path, offset: int, *, follow: bool, max_line_bytes: int,
-                 notify: Callable[[str], None]) -> None:
+                 notify: Callable[[str], None], take_partial: bool = True) -> None:
         self.path = path
         self.follow = follow
+        self.take_partial = take_partial and not follow
         self.max_line = max_line_bytes
         self.notify = notify
         self.fh: BinaryIO = path.open("rb")
@@ -174,7 +175,7 @@ class Tail:
         return self.reader.offset
 
     def next_block(self) -> Block | None:
-        block = self.reader.read_block(take_partial=not self.follow)
+        block = self.reader.read_block(take_partial=self.take_partial)
         if block is not None or not self.follow:
             return block
         return self._check_rotation()

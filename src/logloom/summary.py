@@ -76,7 +76,8 @@ def render_baseline(console: Console, baseline: Mapping[str, Any]) -> None:
         console.print(f"config sha256: {baseline['config_sha256']}")
     table = Table(title_justify="left")
     for name in ("component", "metric", "n", "median", "p05 .. p95", "limits", "method", "k"):
-        table.add_column(name, justify="right" if name in ("n", "median", "k") else "left")
+        table.add_column(name, justify="right" if name in ("n", "median", "k") else "left",
+                         no_wrap=name in ("component", "metric"))
     for comp, metrics in sorted(baseline.get("metrics", {}).items()):
         for name, e in sorted(metrics.items()):
             limits = fmt_range(e["lower"], e["upper"], e["unit"])
@@ -95,7 +96,9 @@ def render_baseline_list(console: Console, infos: Sequence[BaselineInfo]) -> Non
         return
     table = Table(title_justify="left")
     for name in ("", "id", "created", "metrics", "rows", "sources"):
-        table.add_column(name, justify="right" if name in ("metrics", "rows") else "left")
+        # ids are typed back into `baseline show/activate`: never cut them
+        table.add_column(name, justify="right" if name in ("metrics", "rows") else "left",
+                         no_wrap=name in ("id", "created"), min_width=26 if name == "id" else None)
     for info in infos:
         if info.error:
             table.add_row("", info.id, "[red]unreadable[/]", "", "", info.error)
