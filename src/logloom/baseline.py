@@ -45,6 +45,7 @@ from logloom.baseline_stats import (
 )
 from logloom.errors import InputError, StateFileError
 from logloom.records import METRICS_HEADER, MetricRow
+from logloom.state_store import fsync_dir, write_bytes_atomic, write_json_atomic
 
 __all__ = [
     "BaselineAccumulator", "BaselineError", "BaselineInfo", "MetricLimits", "activate",
@@ -84,33 +85,6 @@ def new_id(now: datetime | None = None) -> str:
     return ID_PREFIX + now.strftime(ID_FORMAT)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path``: temp file in the same dir, fsync, rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=False, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class ArchiveStage:
     """A staging directory for a new archive; ``commit`` moves it into place.
 
@@ -148,7 +122,7 @@ class ArchiveStage:
         for bump in range(3600):
             baseline_id = new_id(now + timedelta(seconds=bump))
             data["id"] = baseline_id
-            write_json_atomic(self.path / BASELINE_FILE, data)
+            write_json_atomic(self.path / BASELINE_FILE, data, sort_keys=False, allow_nan=False)
             target = self.root / baseline_id
             if target.exists():
                 continue
@@ -158,7 +132,7 @@ class ArchiveStage:
                 if target.exists():
                     continue
                 raise
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
             self.committed = baseline_id
             self.path = target
             if activate_it:
@@ -195,18 +169,7 @@ def activate(data_dir: Path, baseline_id: str) -> Path:
     src = _archived_path(data_dir, baseline_id)
     load_baseline(src)
     target = Path(data_dir) / BASELINE_FILE
-    fd, tmp = tempfile.mkstemp(prefix=f".{BASELINE_FILE}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(src.read_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
+    write_bytes_atomic(target, src.read_bytes())
     return target
 
 

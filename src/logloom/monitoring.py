@@ -8,10 +8,12 @@ live in ``baseline_stats`` and ``scoring``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from .baseline_stats import BaselineAccumulator, MetricLimits
 from .config import Config
+from .config_schema import MetricSpec
 from .records import Anomaly, MetricRow, Observer, StateChange
 from .scoring import Scorer
 from .scoring_model import AnomalyConfig, DurationMetric
@@ -24,30 +26,30 @@ def anomaly_config(config: Config) -> AnomalyConfig:
     return AnomalyConfig.from_mapping(raw)
 
 
-def metric_limits(config: Config) -> dict[tuple[str, str], MetricLimits]:
-    """(component, metric) -> its ``anomaly:`` overrides from process_logic.yaml."""
-    out: dict[tuple[str, str], MetricLimits] = {}
+def _metrics(config: Config) -> Iterator[tuple[str, str, MetricSpec]]:
+    """(component id, state, metric) for every metric of every component, in config order."""
     for comp in config.graph.components:
         machine = config.logic.machines[comp.type]
         for state in machine.states:
             for metric in machine.metrics_of(state):
-                a = metric.anomaly
-                if a is not None:
-                    out[comp.id, metric.name] = MetricLimits(a.k, a.lower, a.upper, a.min_samples)
-    return out
+                yield comp.id, state, metric
+
+
+def metric_limits(config: Config) -> dict[tuple[str, str], MetricLimits]:
+    """(component, metric) -> its ``anomaly:`` overrides from process_logic.yaml."""
+    return {
+        (cid, m.name): MetricLimits(m.anomaly.k, m.anomaly.lower, m.anomaly.upper, m.anomaly.min_samples)
+        for cid, _, m in _metrics(config)
+        if m.anomaly is not None
+    }
 
 
 def state_metrics(config: Config) -> dict[tuple[str, str], DurationMetric]:
     """(component, state) -> the first duration metric measuring that state (``stuck`` rule)."""
     out: dict[tuple[str, str], DurationMetric] = {}
-    for comp in config.graph.components:
-        machine = config.logic.machines[comp.type]
-        for state in machine.states:
-            for metric in machine.metrics_of(state):
-                if metric.type == "duration":
-                    seconds = UNIT_SECONDS.get(metric.resolved_unit, 1.0)
-                    out[comp.id, state] = DurationMetric(metric.name, seconds)
-                    break
+    for cid, state, m in _metrics(config):
+        if m.type == "duration" and (cid, state) not in out:
+            out[cid, state] = DurationMetric(m.name, UNIT_SECONDS.get(m.resolved_unit, 1.0))
     return out
 
 

@@ -210,15 +210,7 @@ class Scorer:
     # --------------------------------------------------------------- states
     def on_state_change(self, change: StateChange) -> list[Anomaly]:
         """Track the component's visit for ``stuck``; flags what ``change.ts`` passes."""
-        ts, component, _, state, _, _ = change  # enter(), inlined: called on every change
-        heap = self._deadlines
-        out = self.advance(ts) if heap and heap[0][0] < ts else []
-        self._visit_seq = seq = self._visit_seq + 1
-        self._states[component] = [state, ts, seq, False]
-        after = self._stuck_us.get((component, state))
-        if after is not None:
-            heappush(heap, (ts + after, seq, component))
-        return out
+        return self.enter(change.ts, change.component_id, change.to_state)
 
     def enter(self, ts: int, component: str, state: str) -> list[Anomaly]:
         """``on_state_change`` with plain arguments: ``component`` entered ``state`` at ``ts``."""

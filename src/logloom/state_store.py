@@ -7,9 +7,11 @@ anything it does not understand with a ``StateFileError`` that says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,22 +27,39 @@ LOCK = ".logloom.lock"
 _REQUIRED = ("source", "engine", "outputs", "stats", "written_at")
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
-    tmp = path.with_name(path.name + ".tmp")
-    payload = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    """Replace ``path`` so that a crash leaves either the old or the new file.
+
+    A temp file in the same directory, fsync, rename, then fsync of the directory.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, data: Any, *, sort_keys: bool = True, allow_nan: bool = True) -> None:
+    """``write_bytes_atomic`` of ``data`` as indented JSON with a final newline."""
+    text = json.dumps(data, indent=1, sort_keys=sort_keys, allow_nan=allow_nan) + "\n"
+    write_bytes_atomic(Path(path), text.encode("utf-8"))
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (where the platform can open a directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 # version -> function turning a dict of that version into the next one. A new
