@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import Config
 from .inventory import Component, ComponentFactory
@@ -22,8 +22,9 @@ _EMPTY: list[MetricRow] = []
 _NO_ENTRY = -(1 << 62)
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(NamedTuple):
+    """A metric of a state, compiled (a tuple: the hot loop unpacks it)."""
+
     name: str
     kind: str  # duration | value | count
     unit: str
@@ -160,28 +161,35 @@ class Engine:
 
     def step(self, ev: Event) -> list[MetricRow]:
         """Apply one event; return the rows it wrote, in order."""
-        rows = self._step(ev)
+        return self.step_parts(ev[1], ev[2], ev[3], ev[4], ev[5])
+
+    def step_parts(
+        self, ts: int, event: str, target: str | None, target_type: str | None, fields: dict[str, Any]
+    ) -> list[MetricRow]:
+        """``step`` of an Event's parts, for the hot loop (no Event is built for it)."""
+        rows = self._step(ts, event, target, target_type, fields)
         if rows and self._on_row:
             for row in rows:
                 for obs in self._on_row:
                     obs.on_row(row)
         return rows
 
-    def _step(self, ev: Event) -> list[MetricRow]:
-        _, ts, event, target, target_type, fields, _ = ev
+    def _step(
+        self, ts: int, event: str, target: str | None, target_type: str | None, fields: dict[str, Any]
+    ) -> list[MetricRow]:
         if target is not None:  # 2. resolve (named targets are resolved once and cached)
             key = (target, target_type, event)
-            comp = self._named.get(key, _UNSEEN)
-            if comp is _UNSEEN:
-                comp = self._named[key] = self._lookup(target, target_type, event)
+            comp = self._named.get(key)
             if comp is None:
-                self.counters["unknown_target"] += 1
-                return _EMPTY
+                if key not in self._named:
+                    comp = self._named[key] = self._lookup(target, target_type, event)
+                if comp is None:
+                    self.counters["unknown_target"] += 1
+                    return _EMPTY
         else:
             comp = self._route(event, target_type)
             if comp is None:
                 return _EMPTY
-        assert isinstance(comp, Component)
         machine = comp.machine
         counters = comp.counters
         counters["events"] += 1
@@ -203,11 +211,11 @@ class Engine:
             if event not in machine.uses:
                 counters["data_only"] += 1
                 return _EMPTY
-            return self._jump(comp, machine, ev)  # 6.
+            return self._jump(comp, machine, ts, event)  # 6.
         for t in options:  # 5.
             if not t.requires or self._holds(t.requires, comp):
                 rows: list[MetricRow] = []
-                self._transit(comp, machine, t, ts, rows, synthesised_from=False)
+                self._transit(comp, machine, t, ts, rows, False)
                 return rows
         counters["guard_blocked"] += 1
         self._violation(ts, comp, "guard_blocked")
@@ -279,16 +287,16 @@ class Engine:
             acc[5] += 1.0
 
     # -- 5./6./7. -------------------------------------------------------------------------
-    def _jump(self, comp: Component, machine: Machine, ev: Event) -> list[MetricRow]:
-        path = machine.jump_path(comp.state, ev.event, self.max_jump) if self.permissive else None
+    def _jump(self, comp: Component, machine: Machine, ts: int, event: str) -> list[MetricRow]:
+        path = machine.jump_path(comp.state, event, self.max_jump) if self.permissive else None
         if path is None:
             comp.counters["invalid_transition"] += 1
-            self._violation(ev.ts, comp, "invalid_transition")
+            self._violation(ts, comp, "invalid_transition")
             return _EMPTY
         comp.counters["jumps"] += 1
         comp.counters["inferred_steps"] += len(path) - 1
         rows: list[MetricRow] = []
-        own_infer = self.infer.get(ev.event)
+        own_infer = self.infer.get(event)
         for i, t in enumerate(path):
             if i < len(path) - 1:
                 step_infer = self.infer.get(t.event)
@@ -297,21 +305,12 @@ class Engine:
                 if own_infer:
                     self._apply(own_infer, comp)
             last = i == len(path) - 1
-            self._transit(
-                comp, machine, t, ev.ts, rows, synthesised_from=i > 0, synthesised_to=not last
-            )
+            self._transit(comp, machine, t, ts, rows, i > 0, not last)
         return rows
 
     def _transit(
-        self,
-        comp: Component,
-        machine: Machine,
-        t: Transition,
-        ts: int,
-        rows: list[MetricRow],
-        *,
-        synthesised_from: bool,
-        synthesised_to: bool = False,
+        self, comp: Component, machine: Machine, t: Transition, ts: int, rows: list[MetricRow],
+        synthesised_from: bool, synthesised_to: bool = False,
     ) -> None:
         state = comp.state
         metrics = machine.metrics[state]
@@ -331,36 +330,35 @@ class Engine:
                 obs.on_state_change(change)
 
     def _measure(
-        self,
-        comp: Component,
-        state: str,
-        metrics: Sequence[Metric],
-        ts: int,
-        rows: list[MetricRow],
+        self, comp: Component, state: str, metrics: Sequence[Metric], ts: int, rows: list[MetricRow],
         synthesised: bool,
     ) -> None:
-        for m in metrics:
-            if m.kind == "duration":
+        """7. The rows of leaving ``state`` at ``ts``, appended to ``rows`` in definition order."""
+        cid = comp.id
+        entered = comp.entered
+        append = rows.append
+        for name, kind, unit, field_name, agg, event in metrics:
+            if kind == "duration":
                 if synthesised:
-                    rows.append(_new_row(MetricRow, (ts, comp.id, m.name, 0.0, m.unit, state + INFERRED_SUFFIX)))
-                elif comp.entered is None:
+                    append(_new_row(MetricRow, (ts, cid, name, 0.0, unit, state + INFERRED_SUFFIX)))
+                elif entered is None:
                     pass  # the visit's start was never seen
-                elif ts < comp.entered:
+                elif ts < entered:
                     comp.counters["negative_duration"] += 1
                 else:
-                    value = round((ts - comp.entered) / 1_000_000, 6)
-                    rows.append(_new_row(MetricRow, (ts, comp.id, m.name, value, m.unit, state)))
+                    # whole µs / 10^6 is already the nearest float to a 6-decimal number
+                    append(_new_row(MetricRow, (ts, cid, name, (ts - entered) / 1_000_000, unit, state)))
             elif synthesised:
                 continue
-            elif m.kind == "value":
-                acc = comp.captures.get(m.field or "")
+            elif kind == "value":
+                acc = comp.captures.get(field_name or "")
                 if acc is None:
                     comp.counters["missing_value"] += 1
                     continue
-                rows.append(_new_row(MetricRow, (ts, comp.id, m.name, _aggregate(acc, m.agg), m.unit, state)))
+                append(_new_row(MetricRow, (ts, cid, name, _aggregate(acc, agg), unit, state)))
             else:
-                count = comp.counts.get(m.event or "", 0)
-                rows.append(_new_row(MetricRow, (ts, comp.id, m.name, float(count), m.unit, state)))
+                count = comp.counts.get(event or "", 0)
+                append(_new_row(MetricRow, (ts, cid, name, float(count), unit, state)))
 
     def _violation(self, ts: int, comp: Component, kind: str) -> None:
         for obs in self._on_violation:
@@ -389,7 +387,6 @@ class Engine:
 
 
 _NO_POOL: list[Component] = []
-_UNSEEN = object()
 _new_row = tuple.__new__  # MetricRow(...) through NamedTuple.__new__ costs twice as much
 
 

@@ -21,7 +21,7 @@ from .engine import Engine
 from .errors import StateFileError
 from .log_parser import UNMATCHED, EventTable, ParsedBlock
 from .monitoring import ScoringHook
-from .records import Anomaly, Event, MetricRow, Observer
+from .records import Anomaly, MetricRow, Observer
 from .scoring import Scorer
 from .sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
 from .state_store import CHECKPOINT, SCHEMA_VERSION
@@ -150,7 +150,7 @@ class Run:
 
     def _process(self, parsed: ParsedBlock, count: int, *, emit: bool) -> None:
         """The hot loop over the first ``count`` lines; rows are written once per block."""
-        step = self.engine.step
+        step = self.engine.step_parts
         results = self.table.results
         codes, times, rejects = parsed.codes, parsed.times, parsed.rejects
         reject = self.rejected.reject if emit else _discard
@@ -167,7 +167,8 @@ class Run:
                 line_no += 1
                 if code >= 0:
                     ts = times[i]
-                    rows = step(_new_event(Event, (line_no, ts, *results[code])))
+                    event, target, target_type, fields, _ = results[code]
+                    rows = step(ts, event, target, target_type, fields)
                     if rows:
                         rows_out += rows
                     if scoring is not None:

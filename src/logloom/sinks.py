@@ -161,9 +161,14 @@ class MetricsSink(TextSink):
 
     def write_rows(self, rows: Iterable[MetricRow]) -> None:
         fmt = self.fmt_ts
+        lines = []
+        last_ts, ts_text = None, ""
         # the engine writes values already rounded to 6 decimals (SPEC 5), so repr is enough
-        text = "".join([f"{fmt(ts)},{cid},{name},{value!r},{unit},{ctx}\n" for ts, cid, name, value, unit, ctx in rows])
-        self.write_block(text)
+        for ts, cid, name, value, unit, ctx in rows:
+            if ts != last_ts:
+                last_ts, ts_text = ts, fmt(ts)
+            lines.append(f"{ts_text},{cid},{name},{value!r},{unit},{ctx}\n")
+        self.write_block("".join(lines))
 
 
 class AnomalySink(TextSink):
