@@ -122,3 +122,44 @@ def test_time_formatter_equals_isoformat(ts: int, zone: str | None) -> None:
         expected = (datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC")) + timedelta(microseconds=ts)).astimezone(
             ZoneInfo(zone)).isoformat()
     assert fmt(ts) == expected
+
+
+LINE_PIECES = [
+    "2026-01-21 10:00:0{d} Clamp closed at L1", "2026-01-21 10:00:0{d}.5 Process finished volume=1{d}.5ml",
+    "2026-01-21 10:00:0{d}.123 Process finished volume=1.2.{d}ml", "2026-01-21 10:00:0{d} [DEBUG] heartbeat {d}",
+    "garbage {d}", "2026-13-21 10:00:0{d} Clamp closed at L1", "", "2026-01-21T10:00:0{d},25 Clamp opened at L{d}",
+    "2026-01-21 10:00:0{d}\r", "\x00\xff {d}", "2026-01-21 10:00:0{d}+01:00 Reset at L2",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(LINE_PIECES), st.integers(0, 9)), max_size=60),
+       st.sampled_from([None, "Europe/Berlin"]))
+def test_block_parser_agrees_with_the_line_parser(pieces: list[tuple[str, int]], zone: str | None) -> None:
+    import io
+
+    from logloom.config_schema import LogPatterns
+    from logloom.log_parser import UNMATCHED, BlockParser, EventTable
+    from logloom.source import LineReader
+
+    spec = load_config(EXAMPLE_CONFIG).patterns
+    if zone:
+        spec = LogPatterns.model_validate({**spec.model_dump(), "timestamp": {**spec.timestamp.model_dump(), "timezone": zone}})
+    text = "\n".join(p.format(d=d) for p, d in pieces) + "\n"
+    lines = text.encode("utf-8", "surrogateescape").split(b"\n")[:-1]
+    serial = LineParser(spec)
+    expected = [serial.parse(raw.decode("utf-8", "replace").removesuffix("\r"), i + 1) for i, raw in enumerate(lines)]
+    blocks, table, got = BlockParser(spec), EventTable(), []
+    reader = LineReader(io.BytesIO(text.encode("utf-8", "surrogateescape")))
+    for block in reader.blocks(take_partial=True):
+        parsed = blocks.parse(block)
+        table.update(parsed)
+        for i, code in enumerate(parsed.codes):
+            n = len(got) + 1
+            if code >= 0:
+                got.append(Event(n, parsed.times[i], *table.results[code]))
+            elif code == UNMATCHED:
+                got.append(None)
+            else:
+                got.append(parsed.rejects[i][0])
+    assert got == expected

@@ -124,7 +124,7 @@ class LineParser:
         if ts_text is None:
             return "no timestamp"
         try:
-            ts = self.timestamps(ts_text)
+            ts = self.timestamps.parse(ts_text)
         except (ValueError, OverflowError) as exc:
             return f"bad timestamp: {exc}"
         return ts, text[m.end() :]
@@ -185,7 +185,13 @@ class ParsedBlock:
 
 
 class BlockParser:
-    """Block of lines -> ParsedBlock, with the ids of repeated texts kept across blocks."""
+    """Block of lines -> ParsedBlock, with the ids of repeated texts kept across blocks.
+
+    Per line only the timestamp regex runs in Python; the timestamps of a block are
+    converted together (``TimestampParser.parse_many``) and the texts after them
+    are mapped to ids with one ``map``. What is not seen before goes through
+    ``LineParser.lookup``. The result is what ``LineParser.parse`` gives, line by line.
+    """
 
     def __init__(self, spec: LogPatterns, last_ts: int | None = None) -> None:
         self.parser = LineParser(spec)
@@ -197,37 +203,62 @@ class BlockParser:
         ids = self._ids
         if len(ids) > _MAX_IDS:
             ids.clear()
-        first_new = len(ids)
-        new: list[_Parsed] = []
-        codes = array("i")
-        times = array("q")
-        rejects: dict[int, tuple[str, str]] = {}
+        out = ParsedBlock(block.start, block.end, array("i"), array("q"), [], len(ids))
+        texts = block.texts()
+        search, group = self.parser._ts_regex.search, self.parser._ts_group
         long = block.long
-        split_line, lookup = self.parser.split, self.parser.lookup
-        for i, text in enumerate(block.texts()):
-            code = MALFORMED
-            ts = 0
-            if long and i in long:
-                rejects[i] = (f"line too long ({long[i]} bytes)", text)
+        kept: list[int] = []  # indices of lines with a timestamp
+        stamps: list[str] = []
+        rests: list[str] = []
+        for i, line in enumerate(texts):
+            m = search(line)
+            ts_text = m.group(group) if m is not None else None
+            if ts_text is None or (long and i in long):
+                out.rejects[i] = ("no timestamp", line)
             else:
-                split = split_line(text)
-                if isinstance(split, str):
-                    rejects[i] = (split, text)
-                else:
-                    ts, rest = split
-                    code = ids.get(rest, MALFORMED)
-                    if code == MALFORMED:
-                        hit = lookup(rest)
-                        if hit is None:
-                            code = UNMATCHED
-                        elif isinstance(hit, str):
-                            rejects[i] = (hit, text)
-                        else:
-                            code = ids[rest] = len(ids)
-                            new.append(hit)
-            codes.append(code)
-            times.append(ts)
-        return ParsedBlock(block.start, block.end, codes, times, new, first_new, rejects, self.parser.timestamps.last)
+                kept.append(i)
+                stamps.append(ts_text)
+                rests.append(line[m.end() :])  # type: ignore[union-attr]
+        times, bad = self.parser.timestamps.parse_many(stamps)
+        found: list[int | None] = list(map(ids.get, rests))
+        codes: list[int] = found  # type: ignore[assignment]  # every None is replaced below
+        if None in found:
+            for j, code in enumerate(found):
+                if code is None:
+                    codes[j] = self._new_code(rests[j], texts[kept[j]], kept[j], out)
+        for j, reason in bad.items():
+            codes[j] = MALFORMED
+            out.rejects[kept[j]] = (f"bad timestamp: {reason}", texts[kept[j]])
+        if len(kept) == len(texts):
+            out.codes.extend(codes)
+            out.times.extend(times)
+        else:
+            all_codes = [MALFORMED] * len(texts)
+            all_times = [0] * len(texts)
+            for j, i in enumerate(kept):
+                all_codes[i] = codes[j]
+                all_times[i] = times[j]
+            out.codes.extend(all_codes)
+            out.times.extend(all_times)
+        for i, size in long.items():  # kept as rejects above, with the reason to correct
+            out.rejects[i] = (f"line too long ({size} bytes)", out.rejects[i][1])
+        out.last_ts = self.parser.timestamps.last
+        return out
+
+    def _new_code(self, rest: str, line: str, i: int, out: ParsedBlock) -> int:
+        """The code of a text after a timestamp that was not in the table at the block's start."""
+        known = self._ids.get(rest)  # earlier in this same block
+        if known is not None:
+            return known
+        hit = self.parser.lookup(rest)
+        if hit is None:
+            return UNMATCHED
+        if isinstance(hit, str):
+            out.rejects[i] = (hit, line)
+            return MALFORMED
+        code = self._ids[rest] = len(self._ids)
+        out.new.append(hit)
+        return code
 
 
 class EventTable:

@@ -51,13 +51,22 @@ class Block:
     long: dict[int, int] = field(default_factory=dict)
     end: int = 0  # byte offset after the last line
 
-    def texts(self) -> list[str]:
-        """The lines decoded (invalid UTF-8 replaced), a trailing ``\\r`` dropped.
+    def text(self) -> str:
+        """The lines decoded as one string, joined by newlines (no final one).
 
         Decoding the block at once is several times faster than line by line, and the
-        same: a newline is never part of an invalid sequence.
+        same: a newline is never part of an invalid UTF-8 sequence.
         """
-        texts = b"\n".join(self.lines).decode("utf-8", "replace").split("\n")
+        return b"\n".join(self.lines).decode("utf-8", "replace")
+
+    def line(self, index: int) -> str:
+        """One line decoded, as ``texts()[index]`` (for the rare line that is rejected)."""
+        text = self.lines[index].decode("utf-8", "replace")
+        return text[:-1] if text.endswith("\r") else text
+
+    def texts(self) -> list[str]:
+        """The lines decoded (invalid UTF-8 replaced), a trailing ``\\r`` dropped."""
+        texts = self.text().split("\n")
         if len(texts) != len(self.lines):  # cannot happen: lines hold no newline
             raise AssertionError("line split mismatch")
         if any(t.endswith("\r") for t in texts):
@@ -89,6 +98,7 @@ class LineReader:
     def read_block(self, *, take_partial: bool, size: int = BLOCK) -> Block | None:
         """The next block of whole lines, or None when nothing complete is there yet."""
         start = self.offset
+        consumed = 0  # bytes from ``start`` that the block's lines (and newlines) cover
         lines: list[bytes] = []
         long: dict[int, int] = {}
         while not lines:
@@ -101,6 +111,7 @@ class LineReader:
                     self._skipping += len(chunk)
                     continue
                 long[0] = self._skipping + nl
+                consumed += self._skipping + nl + 1
                 lines.append(self._long_head)
                 self._skipping = 0
                 chunk = chunk[nl + 1 :]
@@ -111,31 +122,28 @@ class LineReader:
             else:
                 self._pending = data[cut + 1 :]
                 lines.extend(data[:cut].split(b"\n"))
+                consumed += cut + 1
             if len(self._pending) > self.max_line:
                 self._skipping = len(self._pending)
                 self._long_head = self._pending[:KEEP_OF_LONG_LINE]
                 self._pending = b""
-                if not lines:
-                    continue
         if not lines and take_partial and (self._pending or self._skipping):
             if self._skipping:
-                long[0] = self._skipping
+                long[0] = consumed = self._skipping
                 lines.append(self._long_head)
                 self._skipping = 0
             else:
+                consumed = len(self._pending)
                 lines.append(self._pending)
             self._pending = b""
-            end = start + sum(long.get(i, len(x)) for i, x in enumerate(lines))
-            self.offset = end
-            return Block(start, lines, long, end)
         if not lines:
             return None
-        for i, line in enumerate(lines):
-            if len(line) > self.max_line and i not in long:
-                long[i] = len(line)
-                lines[i] = line[:KEEP_OF_LONG_LINE]
-        end = start + sum(long.get(i, len(x)) + 1 for i, x in enumerate(lines))
-        self.offset = end
+        if max(map(len, lines)) > self.max_line:
+            for i, line in enumerate(lines):
+                if len(line) > self.max_line and i not in long:
+                    long[i] = len(line)
+                    lines[i] = line[:KEEP_OF_LONG_LINE]
+        self.offset = end = start + consumed
         return Block(start, lines, long, end)
 
     def blocks(self, *, take_partial: bool = True) -> Iterator[Block]:
