@@ -84,7 +84,7 @@ def test_stop_after_any_line_and_resume_gives_the_same_outputs(
 def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
     mode: str, sim_log: Path, uninterrupted: dict[str, bytes], tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_step = Engine.step_parts
+    real_step = Engine.step_resolved
     calls = {"n": 0}
 
     def failing_step(self: Engine, *parts):  # type: ignore[no-untyped-def]
@@ -94,14 +94,14 @@ def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
             raise RuntimeError("injected bug")
         return rows
 
-    monkeypatch.setattr(Engine, "step_parts", failing_step)
+    monkeypatch.setattr(Engine, "step_resolved", failing_step)
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path, "--logs", sim_log, "-q",
                            "--max-part-mb", "0.02", mode)
     assert code == 1 and "injected bug" in err
     snapshot = tmp_path / "snapshots" / "crash_state.json"
     state = load_state(snapshot)
     assert state["stats"]["events"] == 699
-    monkeypatch.setattr(Engine, "step_parts", real_step)
+    monkeypatch.setattr(Engine, "step_resolved", real_step)
     monitor(run_cli, tmp_path, sim_log, "--max-part-mb", "0.02")
     assert not snapshot.exists() and list((tmp_path / "snapshots").glob("crash_state.*.used.json"))
     assert outputs(tmp_path) == uninterrupted

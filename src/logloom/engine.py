@@ -167,32 +167,36 @@ class Engine:
         self, ts: int, event: str, target: str | None, target_type: str | None, fields: dict[str, Any]
     ) -> list[MetricRow]:
         """``step`` of an Event's parts, for the hot loop (no Event is built for it)."""
-        rows = self._step(ts, event, target, target_type, fields)
+        if target is not None:  # 2. resolve
+            comp = self.resolve(target, target_type, event)
+            if comp is None:
+                self.counters["unknown_target"] += 1
+                return _EMPTY
+        else:
+            comp = self._route(event, target_type)
+            if comp is None:
+                return _EMPTY
+        return self.step_resolved(ts, comp, event, fields)
+
+    def resolve(self, target: str, target_type: str | None, event: str) -> Component | None:
+        """The component a named target means (None: unknown); fixed by the config, so cached."""
+        key = (target, target_type, event)
+        if key not in self._named:
+            self._named[key] = self._lookup(target, target_type, event)
+        return self._named[key]
+
+    def step_resolved(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> list[MetricRow]:
+        """Steps 3-7 for an event whose component is known (``resolve``d or routed)."""
+        rows = self._step(ts, comp, event, fields)
         if rows and self._on_row:
             for row in rows:
                 for obs in self._on_row:
                     obs.on_row(row)
         return rows
 
-    def _step(
-        self, ts: int, event: str, target: str | None, target_type: str | None, fields: dict[str, Any]
-    ) -> list[MetricRow]:
-        if target is not None:  # 2. resolve (named targets are resolved once and cached)
-            key = (target, target_type, event)
-            comp = self._named.get(key)
-            if comp is None:
-                if key not in self._named:
-                    comp = self._named[key] = self._lookup(target, target_type, event)
-                if comp is None:
-                    self.counters["unknown_target"] += 1
-                    return _EMPTY
-        else:
-            comp = self._route(event, target_type)
-            if comp is None:
-                return _EMPTY
+    def _step(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> list[MetricRow]:
         machine = comp.machine
         counters = comp.counters
-        counters["events"] += 1
         if event in machine.counted:
             comp.counts[event] = comp.counts.get(event, 0) + 1
         infer = self.infer.get(event)
@@ -319,8 +323,10 @@ class Engine:
         comp.previous = state
         comp.state = t.to
         comp.entered = ts
-        comp.captures = {}
-        comp.counts = {}
+        if comp.captures:
+            comp.captures = {}
+        if comp.counts:
+            comp.counts = {}
         self.sequence += 1
         comp.last_transition = self.sequence
         comp.counters["transitions"] += 1
@@ -383,7 +389,7 @@ class Engine:
         self.sequence = int(data["sequence"])
 
     def component_counters(self) -> dict[str, dict[str, int]]:
-        return {c.id: dict(c.counters) for c in self.components}
+        return {c.id: c.report() for c in self.components}
 
 
 _NO_POOL: list[Component] = []

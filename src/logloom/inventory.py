@@ -14,7 +14,6 @@ from typing import Any
 from .config import Config
 
 COUNTERS = (
-    "events",
     "transitions",
     "jumps",
     "inferred_steps",
@@ -43,6 +42,17 @@ class Component:
     last_transition: int = 0  # sequence number of its latest transition; 0: never moved
     machine: Any = None  # the compiled machine of its type, set by the engine
 
+    def report(self) -> dict[str, int]:
+        """The counters for run_summary.json, with ``events``: every event that reached it.
+
+        An event is data-only, guard-blocked, invalid, or takes one transition
+        directly or several in a jump (of which all but the last are inferred steps).
+        """
+        c = self.counters
+        events = (c["data_only"] + c["guard_blocked"] + c["invalid_transition"]
+                  + c["transitions"] - c["inferred_steps"])
+        return {"events": events, **c}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -66,7 +76,7 @@ class Component:
         self.sensors = dict(data["sensors"])
         self.captures = {k: list(v) for k, v in data["captures"].items()}
         self.counts = dict(data["counts"])
-        self.counters = {**dict.fromkeys(COUNTERS, 0), **data["counters"]}
+        self.counters = {**dict.fromkeys(COUNTERS, 0), **{k: v for k, v in data["counters"].items() if k in COUNTERS}}
         self.last_transition = data["last_transition"]
 
 

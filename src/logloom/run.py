@@ -89,6 +89,7 @@ class Run:
         self.rejected = RejectedSink(out_dir, lengths)
         self.anomalies = AnomalySink(out_dir, self.format_ts, lengths) if scorer is not None else None
         self.table = EventTable()
+        self._resolutions: list[tuple[Any, ...]] = []
         self.stats = dict.fromkeys(STAT_KEYS, 0)
         self.line_no = 0
         self.offset = 0
@@ -151,7 +152,8 @@ class Run:
     def _process(self, parsed: ParsedBlock, count: int, *, emit: bool) -> None:
         """The hot loop over the first ``count`` lines; rows are written once per block."""
         step = self.engine.step_parts
-        results = self.table.results
+        step_resolved = self.engine.step_resolved
+        resolved = self._resolved(parsed)
         codes, times, rejects = parsed.codes, parsed.times, parsed.rejects
         reject = self.rejected.reject if emit else _discard
         scoring = self.scoring
@@ -162,13 +164,14 @@ class Run:
         kept = 0  # rows_out[:kept] belong to fully processed lines
         events = unmatched = malformed = 0
         try:
-            for i in range(count):
-                code = codes[i]
+            for code, ts in zip(codes[:count], times[:count], strict=True):
                 line_no += 1
                 if code >= 0:
-                    ts = times[i]
-                    event, target, target_type, fields, _ = results[code]
-                    rows = step(ts, event, target, target_type, fields)
+                    comp, event, target, target_type, fields = resolved[code]
+                    if comp is not None:
+                        rows = step_resolved(ts, comp, event, fields)
+                    else:
+                        rows = step(ts, event, target, target_type, fields)
                     if rows:
                         rows_out += rows
                     if scoring is not None:
@@ -181,7 +184,7 @@ class Run:
                     unmatched += 1
                 else:
                     malformed += 1
-                    reason, text = rejects[i]
+                    reason, text = rejects[line_no - start - 1]
                     reject(source, line_no, reason, text)
         except BaseException:
             line_no -= 1  # the failing line was not fully processed
@@ -197,6 +200,18 @@ class Run:
             stats["malformed"] += malformed
             stats["lines_read"] += line_no - start
             self.line_no = line_no
+
+    def _resolved(self, parsed: ParsedBlock) -> list[tuple[Any, ...]]:
+        """Per parse result (comp, event, target, target_type, fields), ``comp`` resolved
+        once where the line names a known component (None: route it, or unknown)."""
+        resolved = self._resolutions
+        if parsed.first_new_id == 0:
+            resolved.clear()
+        resolve = self.engine.resolve
+        for event, target, target_type, fields, _ in self.table.results[len(resolved) :]:
+            comp = resolve(target, target_type, event) if target is not None else None
+            resolved.append((comp, event, target, target_type, fields))
+        return resolved
 
     def _emit_anomalies(self, found: list[Anomaly]) -> None:
         assert self.anomalies is not None
