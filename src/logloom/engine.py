@@ -187,16 +187,7 @@ class Engine:
 
     def step_resolved(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> list[MetricRow]:
         """Steps 3-7 for an event whose component is known (``resolve``d or routed)."""
-        rows = self._step(ts, comp, event, fields)
-        if rows and self._on_row:
-            for row in rows:
-                for obs in self._on_row:
-                    obs.on_row(row)
-        return rows
-
-    def _step(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> list[MetricRow]:
-        machine = comp.machine
-        counters = comp.counters
+        machine: Machine = comp.machine
         if event in machine.counted:
             comp.counts[event] = comp.counts.get(event, 0) + 1
         infer = self.infer.get(event)
@@ -213,17 +204,24 @@ class Engine:
         options = machine.table[comp.state].get(event)
         if options is None:
             if event not in machine.uses:
-                counters["data_only"] += 1
+                comp.counters["data_only"] += 1
                 return _EMPTY
-            return self._jump(comp, machine, ts, event)  # 6.
-        for t in options:  # 5.
-            if not t.requires or self._holds(t.requires, comp):
-                rows: list[MetricRow] = []
-                self._transit(comp, machine, t, ts, rows, False)
-                return rows
-        counters["guard_blocked"] += 1
-        self._violation(ts, comp, "guard_blocked")
-        return _EMPTY
+            rows = self._jump(comp, machine, ts, event)  # 6.
+        else:
+            for t in options:  # 5.
+                if not t.requires or self._holds(t.requires, comp):
+                    rows = []
+                    self._transit(comp, machine, t, ts, rows, False)
+                    break
+            else:
+                comp.counters["guard_blocked"] += 1
+                self._violation(ts, comp, "guard_blocked")
+                return _EMPTY
+        if rows and self._on_row:
+            for row in rows:
+                for obs in self._on_row:
+                    obs.on_row(row)
+        return rows
 
     # -- 2. resolve the target --------------------------------------------------------
     def _route(self, event: str, target_type: str | None) -> Component | None:

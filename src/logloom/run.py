@@ -85,7 +85,8 @@ class Run:
         ts_spec = TimestampParser(config.patterns.timestamp.format, config.patterns.timestamp.timezone)
         self.format_ts = TimeFormatter(options.time_format, tz=ts_spec.tz, instants=ts_spec.has_instants)
         lengths = saved["outputs"] if saved else None
-        self.metrics = MetricsSink(out_dir, self.format_ts, options.max_part_mb * 1_000_000, lengths)
+        # the metrics sink keeps its own last-timestamp cache per batch of rows
+        self.metrics = MetricsSink(out_dir, self.format_ts.format_new, options.max_part_mb * 1_000_000, lengths)
         self.rejected = RejectedSink(out_dir, lengths)
         self.anomalies = AnomalySink(out_dir, self.format_ts, lengths) if scorer is not None else None
         self.table = EventTable()

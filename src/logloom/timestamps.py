@@ -380,10 +380,11 @@ class TimeFormatter:
         if ts == self._last_ts:  # the rows of one exit share their timestamp
             return self._last_text
         self._last_ts = ts
-        self._last_text = text = self._format(ts)
+        self._last_text = text = self.format_new(ts)
         return text
 
-    def _format(self, ts: int) -> str:
+    def format_new(self, ts: int) -> str:
+        """The text of ``ts`` without the one-entry cache (for callers that keep their own)."""
         if self.mode == "epoch":
             return repr(round(ts / 1_000_000, 6))
         sec, us = divmod(ts, 1_000_000)
