@@ -11,17 +11,13 @@ import contextlib
 import difflib
 import hashlib
 import re
-import types
 import typing
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import yaml
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from .config_schema import LogPatterns, MachineGraph, ProcessLogic, VizResources
+from .config_yaml import ConfigFile, KeyPath, read_yaml, validate
 from .errors import ConfigError, Problem
 from .timestamps import TimestampParser
 
@@ -29,10 +25,6 @@ GRAPH_FILE = "machine_graph.yaml"
 LOGIC_FILE = "process_logic.yaml"
 PATTERNS_FILE = "log_patterns.yaml"
 VIZ_FILE = "viz_resources.yaml"
-
-M = TypeVar("M", bound=BaseModel)
-Path_ = tuple[str | int, ...]
-
 
 @dataclass(frozen=True)
 class Config:
@@ -58,158 +50,8 @@ class Config:
         )
 
 
-@dataclass
-class _File:
-    """One YAML file: its data, where each key path stands, the problems found."""
-
-    name: str
-    lines: dict[Path_, int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    def line_of(self, path: Path_) -> int | None:
-        for end in range(len(path), -1, -1):
-            line = self.lines.get(path[:end])
-            if line is not None:
-                return line
-        return None
-
-    def add(
-        self, path: Path_, message: str, hint: str | None = None, *, warning: bool = False
-    ) -> None:
-        self.problems.append(
-            Problem(self.name, _dotted(path), message, self.line_of(path), hint, warning)
-        )
-
-
-def _dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-# -- YAML with line numbers ------------------------------------------------------------
-def _read_yaml(path: Path, f: _File) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        f.add((), "file not found", f"expected at {path}")
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        f.add((), f"cannot read: {exc}")
-        return None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _index_lines(node, (), f)
-        return loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        f.problems.append(
-            Problem(
-                f.name, "", f"YAML syntax: {exc.problem or exc}", mark.line + 1 if mark else None
-            )
-        )
-        return None
-    except yaml.YAMLError as exc:
-        f.add((), f"YAML: {exc}")
-        return None
-    finally:
-        loader.dispose()
-
-
-def _index_lines(node: yaml.Node, path: Path_, f: _File) -> None:
-    f.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            sub = (*path, name)
-            if name in seen:
-                f.lines[sub] = key.start_mark.line + 1
-                f.add(sub, "duplicate key", "each key may appear once")
-            seen.add(name)
-            f.lines[sub] = key.start_mark.line + 1
-            _index_lines(value, sub, f)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), f)
-
-
-# -- schema validation -------------------------------------------------------------------
-def _validate(model: type[M], data: Any, f: _File) -> M | None:
-    if data is None:
-        if not f.problems:
-            f.add((), "the file is empty")
-        return None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        seen: set[Path_] = set()
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
-            if loc in seen:  # a union reports once per member; the first says enough
-                continue
-            seen.add(loc)
-            hint = None
-            if err["type"] == "extra_forbidden":
-                allowed = _allowed_keys(model, loc[:-1])
-                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-                hint = (f"did you mean '{close[0]}'? " if close else "") + (
-                    "allowed: " + ", ".join(allowed) if allowed else ""
-                )
-                f.add(loc, "unknown key", hint or None)
-            elif err["type"] == "missing":
-                f.add(loc, "required key is missing")
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-                f.add(loc, msg, f"got {err['input']!r}" if _short(err.get("input")) else None)
-        return None
-
-
-def _is_union_tag(part: object) -> bool:
-    # pydantic puts the tried union member into loc, e.g. 'list[...]' or 'str'
-    return isinstance(part, str) and (
-        "[" in part or part in ("str", "bool", "int", "float", "constrained-str")
-    )
-
-
-def _short(value: object) -> bool:
-    return isinstance(value, str | int | float | bool) and len(repr(value)) < 60
-
-
-def _allowed_keys(model: type[BaseModel], loc: Path_) -> list[str]:
-    current: Any = model
-    for part in loc:
-        current = _unwrap(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            fld = next((v for k, v in current.model_fields.items() if (v.alias or k) == part), None)
-            if fld is None:
-                return []
-            current = fld.annotation
-        else:
-            args = typing.get_args(current)
-            current = args[-1] if args else None
-    current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [v.alias or k for k, v in current.model_fields.items()]
-    return []
-
-
-def _unwrap(tp: Any) -> Any:
-    """Optional[X] / X | None -> X."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return tp
-
-
 # -- cross-file checks -------------------------------------------------------------------
-def _check_graph(graph: MachineGraph, logic: ProcessLogic | None, f: _File) -> None:
+def _check_graph(graph: MachineGraph, logic: ProcessLogic | None, f: ConfigFile) -> None:
     ids: dict[str, int] = {}
     for i, comp in enumerate(graph.components):
         if comp.id in ids:
@@ -240,7 +82,7 @@ def _check_graph(graph: MachineGraph, logic: ProcessLogic | None, f: _File) -> N
 
 
 def _check_logic(
-    logic: ProcessLogic, graph: MachineGraph | None, pats: LogPatterns | None, f: _File
+    logic: ProcessLogic, graph: MachineGraph | None, pats: LogPatterns | None, f: ConfigFile
 ) -> None:
     comps = {c.id: c for c in graph.components} if graph else {}
     for mname, m in logic.machines.items():
@@ -291,7 +133,7 @@ def _check_logic(
 
 
 def _check_sensor_key(
-    key: str, members: list[Any], comps: dict[str, Any], f: _File, path: Path_
+    key: str, members: list[Any], comps: dict[str, Any], f: ConfigFile, path: KeyPath
 ) -> None:
     if not comps:
         return
@@ -327,7 +169,7 @@ def _reachable(m: Any) -> set[str]:
 
 
 def _check_patterns(
-    pats: LogPatterns, graph: MachineGraph | None, logic: ProcessLogic | None, f: _File
+    pats: LogPatterns, graph: MachineGraph | None, logic: ProcessLogic | None, f: ConfigFile
 ) -> None:
     try:
         ts_re = re.compile(pats.timestamp.regex)
@@ -383,7 +225,7 @@ def _check_patterns(
 
 
 def _check_viz(
-    viz: VizResources, graph: MachineGraph | None, logic: ProcessLogic | None, f: _File
+    viz: VizResources, graph: MachineGraph | None, logic: ProcessLogic | None, f: ConfigFile
 ) -> None:
     ids = {c.id for c in graph.components} if graph else set()
     for cid in viz.components:
@@ -395,7 +237,7 @@ def _check_viz(
             f.add(("states", sname), f"no machine has a state '{sname}'", _choices(sname, states))
 
 
-def _check_metric_fields(logic: ProcessLogic, pats: LogPatterns, f: _File) -> None:
+def _check_metric_fields(logic: ProcessLogic, pats: LogPatterns, f: ConfigFile) -> None:
     typed = {name: t for p in pats.patterns for name, t in p.fields.items()}
     groups: set[str] = set()
     events = {p.event for p in pats.patterns}
@@ -442,25 +284,25 @@ def load_config(directory: Path | str) -> Config:
     """Load, validate and cross-check ``directory``; raise ConfigError with every problem."""
     directory = Path(directory)
     files = {
-        n: _File(str(directory / n)) for n in (GRAPH_FILE, LOGIC_FILE, PATTERNS_FILE, VIZ_FILE)
+        n: ConfigFile(str(directory / n)) for n in (GRAPH_FILE, LOGIC_FILE, PATTERNS_FILE, VIZ_FILE)
     }
     if not directory.is_dir():
         raise ConfigError([Problem(str(directory), "", "config directory not found")])
-    graph = _validate(
-        MachineGraph, _read_yaml(directory / GRAPH_FILE, files[GRAPH_FILE]), files[GRAPH_FILE]
+    graph = validate(
+        MachineGraph, read_yaml(directory / GRAPH_FILE, files[GRAPH_FILE]), files[GRAPH_FILE]
     )
-    logic = _validate(
-        ProcessLogic, _read_yaml(directory / LOGIC_FILE, files[LOGIC_FILE]), files[LOGIC_FILE]
+    logic = validate(
+        ProcessLogic, read_yaml(directory / LOGIC_FILE, files[LOGIC_FILE]), files[LOGIC_FILE]
     )
-    pats = _validate(
+    pats = validate(
         LogPatterns,
-        _read_yaml(directory / PATTERNS_FILE, files[PATTERNS_FILE]),
+        read_yaml(directory / PATTERNS_FILE, files[PATTERNS_FILE]),
         files[PATTERNS_FILE],
     )
     viz = None
     if (directory / VIZ_FILE).exists():
-        viz = _validate(
-            VizResources, _read_yaml(directory / VIZ_FILE, files[VIZ_FILE]), files[VIZ_FILE]
+        viz = validate(
+            VizResources, read_yaml(directory / VIZ_FILE, files[VIZ_FILE]), files[VIZ_FILE]
         )
     if graph is not None:
         _check_graph(graph, logic, files[GRAPH_FILE])
@@ -494,7 +336,3 @@ def _digest(directory: Path) -> str:
         if path.exists():
             h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
-
-
-def iter_problems(config: Config) -> Iterator[Problem]:
-    yield from config.warnings
