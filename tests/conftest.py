@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from logloom.cli import main
+
+# CI explores a fixed set of examples (a run that lands must pass again); locally each
+# run draws new ones, which is where new failures are found.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config"
