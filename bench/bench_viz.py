@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from logloom.records import Anomaly, MetricRow, Observer, StateChange
-from logloom.viz_adapter import TIMELINE, VizScene, make_viz_observer
+from logloom.viz_adapter import TIMELINE, make_viz_observer
+from logloom.viz_scene import VizScene
 
 Record = StateChange | MetricRow | Anomaly
 

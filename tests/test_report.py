@@ -18,7 +18,8 @@ import pytest
 
 from logloom.errors import InputError
 from logloom.records import ANOMALIES_HEADER, METRICS_HEADER
-from logloom.report import Clock, Decimator, Timeline, build_report, metric_files
+from logloom.report import build_report
+from logloom.report_data import Clock, Decimator, Timeline, metric_files
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -342,7 +343,8 @@ def test_a_metrics_file_without_the_columns_is_an_input_error(tmp_path: Path) ->
 
 
 def test_anomaly_table_keeps_the_latest() -> None:
-    from logloom.report import Axis, ComponentData, anomaly_rows
+    from logloom.report import Axis, anomaly_rows
+    from logloom.report_data import ComponentData
 
     cd = ComponentData(Timeline(10))
     for t, metric in [(30.0, "a"), (10.0, "b"), (20.0, "a")]:

@@ -18,14 +18,12 @@ from logloom.records import Anomaly, MetricRow, Observer, StateChange
 from logloom.viz_adapter import (
     INSTALL_HINT,
     NullObserver,
-    VizComponent,
-    VizScene,
     VizUnavailableError,
     make_viz_observer,
-    parse_color,
     spawn_viewer,
     split_address,
 )
+from logloom.viz_scene import VizComponent, VizScene, parse_color
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
@@ -59,7 +57,7 @@ def test_every_module_imports_without_the_sdk() -> None:
     code = (
         "import sys\n"
         "sys.modules['rerun'] = sys.modules['rerun_bindings'] = None\n"
-        "import logloom, logloom.viz_adapter, logloom.report, logloom.cli\n"
+        "import logloom, logloom.viz_scene, logloom.viz_adapter, logloom.report_data, logloom.report, logloom.cli\n"
         "print('imported')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -73,7 +73,8 @@ def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Pat
     """Attach the Rerun observer when asked for (imported only then: it is an optional extra)."""
     if not (viz or save or serve is not None):
         return
-    from .viz_adapter import VizScene, make_viz_observer
+    from .viz_adapter import make_viz_observer
+    from .viz_scene import VizScene
 
     scene = VizScene.from_config_dir(config_dir)
     if initial_states:
