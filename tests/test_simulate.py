@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from logloom.config import load_config
@@ -382,6 +382,10 @@ SPECS = ["spikes", "drift", "stuck:l1_clamp.CLOSED@7x5", "spike:l2_dispenser.wai
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(SPECS), min_size=1, max_size=5, unique=True),
        st.integers(0, 2**32), st.sampled_from([0.0, 0.1]), st.sampled_from([0.0, 0.1]))
+# At cycle 27 the clamp's drift reaches 0.5 and a random spike doubles it: the visit is
+# undisturbed and must not be listed.
+@example(specs=["spikes", "drift", "random-spikes:0.05", "drift:l1_clamp.clamp_time@3-0.02"],
+         seed=511, drop=0.0, faults=0.0)
 def test_anomalies_csv_lists_exactly_the_changed_rows(specs: list[str], seed: int, drop: float,
                                                       faults: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -390,6 +394,28 @@ def test_anomalies_csv_lists_exactly_the_changed_rows(specs: list[str], seed: in
         listed = {(a["timestamp"], a["component_id"], a["metric_name"])
                   for a in _anomalies(out, consequences=True) if a["kind"] != "fault"}
         assert listed == set(differing)
+
+
+@pytest.mark.parametrize(
+    ("specs", "seed"),
+    [
+        # cycle 27: the drift has reached 1 - 0.02 * 25 = 0.5, the spike doubles that
+        ("drift:l1_clamp.clamp_time@3-0.02,spike:l1_clamp.clamp_time@27x2.0", 0),
+        ("drift:l1_clamp.clamp_pressure@3-0.02,spike:l1_clamp.clamp_pressure@27x2.0", 0),
+        # a lower reading changes, the max (clamp_pressure's agg) does not
+        ("drift:l2_clamp.clamp_pressure@2-0.0005", 2),
+        # changes below the written hundredth, below the millisecond
+        ("drift:l1_dispenser.dispensed_volume@2+0.0001", 0),
+        ("drift:conv_in.transport_time@2+0.00001", 0),
+    ],
+)
+def test_a_change_the_line_hides_is_not_listed(tmp_path: Path, specs: str, seed: int) -> None:
+    differing, out = _differing_rows(tmp_path, specs, cycles=40, seed=seed)
+    listed = _anomalies(out, consequences=True)
+    assert {(a["timestamp"], a["component_id"], a["metric_name"]) for a in listed} \
+        == set(differing)
+    assert 0 < len([a for a in listed if a["kind"] == "drift"]) < 39
+    assert "2.0" not in {a["factor"] for a in listed}
 
 
 def test_listing_consequences_changes_nothing_else(tmp_path: Path) -> None:

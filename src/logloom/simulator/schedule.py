@@ -30,6 +30,7 @@ from logloom.simulator.timing import (
     generator,
     station_profile,
 )
+from logloom.simulator.truth import value_text
 
 Item = tuple[Any, ...]
 _STATION_EVENTS = (
@@ -65,8 +66,11 @@ class ConveyorSim:
         if self.downstream is not None:
             start = max(start, self.downstream.last_release + self.downstream.handover())
         factor, marks = self.plan.duration(idx, "MOVING", pallet)
-        if factor != 1.0:
-            transport = max(1, round(transport * factor))
+        if marks:
+            natural = transport
+            if factor != 1.0:
+                transport = max(1, round(transport * factor))
+            marks = _realized(marks, factor, natural, transport)
         stop = start + transport
         moving = MESSAGES["CONVEYOR_START"].format(s=self.comp.name, pallet=pallet_id(pallet))
         out.append((start, next(self.seq), idx, "CONVEYOR_START", f"[INFO] {moving}",
@@ -85,6 +89,10 @@ class StationSim:
                  seq: itertools.count[int]) -> None:
         self.station = station
         machine = model.machine_of(station.dispenser)
+        # value metric -> its agg, for the fields the station scales
+        self._dispense_aggs = _aggs(machine.metrics.get("DISPENSING", ()))
+        self._clamp_aggs = (_aggs(model.machine_of(station.clamp).metrics.get("CLOSED", ()))
+                            if station.clamp is not None else {})
         self._dispensing_metric = machine.duration_metric("DISPENSING")
         self._error_metric = machine.duration_metric("ERROR")
         self.profile = station_profile(index)
@@ -115,17 +123,22 @@ class StationSim:
         c = a + (d.clamp_delay[i] if clamp is not None else 0)
         s = c + d.settle[i]
         ready_factor, ready_marks = plan.duration(disp, "READY_TO_DISPENSE", pallet)
-        if ready_factor != 1.0:
-            c = a + round((c - a) * ready_factor)
-            s = max(c, a + max(1, round((s - a) * ready_factor)))
+        if ready_marks:
+            natural = s - a
+            if ready_factor != 1.0:
+                c = a + round((c - a) * ready_factor)
+                s = max(c, a + max(1, round((s - a) * ready_factor)))
+            ready_marks = _realized(ready_marks, ready_factor, natural, s - a)
         self._emit(out, a, disp, "PALLET_ARRIVED", pallet=pid)
         if clamp is not None:
             self._emit(out, c, clamp.index, "CLAMP_CLOSE")
             clamp_factor, clamp_marks = plan.value(clamp.index, "CLOSED", "pressure", pallet)
             readings = d.clamp_readings[i]
-            for k, value in enumerate(d.clamp_bar[i][:readings]):
+            bars = d.clamp_bar[i][:readings]
+            for k, value in enumerate(bars):
                 at = c + (s - c) * (k + 1) // (readings + 1)
                 self._reading(out, at, clamp.index, "CLAMP_PRESSURE", value * clamp_factor)
+            clamp_marks = _read(clamp_marks, self._clamp_aggs, bars, clamp_factor)
         self._emit(out, s, disp, "PROCESS_START", marks=ready_marks)
         if plan.fault(disp, pallet):
             s = self._fault_episode(out, pallet, s, i)
@@ -135,18 +148,21 @@ class StationSim:
         # the pallet leaves only onto an empty outfeed conveyor
         free = self.outfeed.last_stop + 1 if self.outfeed is not None else 0
         unclamp_factor, unclamp_marks = plan.duration(disp, "UNCLAMPING", pallet)
-        if unclamp_factor != 1.0:
+        if unclamp_marks:
             natural = max(r, free) - f
-            o = f + round((o - f) * unclamp_factor)
-            r = f + max(1, round((r - f) * unclamp_factor))
+            if unclamp_factor != 1.0:
+                o = f + round((o - f) * unclamp_factor)
+                r = f + max(1, round((r - f) * unclamp_factor))
             unclamp_marks = _realized(unclamp_marks, unclamp_factor, natural, max(r, free) - f)
         if clamp is not None:
             closed_factor, closed_marks = plan.duration(clamp.index, "CLOSED", pallet)
-            if closed_factor != 1.0:
+            if closed_marks:
                 natural = o - c
-                opened = max(f, c + round((o - c) * closed_factor))  # not before dispensing ends
-                r = max(r + max(0, opened - o), opened)
-                o = opened
+                if closed_factor != 1.0:
+                    # not before dispensing ends
+                    opened = max(f, c + round((o - c) * closed_factor))
+                    r = max(r + max(0, opened - o), opened)
+                    o = opened
                 closed_marks = _realized(closed_marks, closed_factor, natural, o - c)
             self._emit(out, o, clamp.index, "CLAMP_OPEN", marks=_join(closed_marks, clamp_marks))
         r = max(r, free)
@@ -160,6 +176,7 @@ class StationSim:
         plan, disp, d = self.plan, self.station.dispenser.index, self.draws
         factor, marks = plan.duration(disp, "DISPENSING", pallet)
         length = max(1, round(d.dispense[i] * factor)) if factor != 1.0 else d.dispense[i]
+        marks = _realized(marks, factor, d.dispense[i], length)
         f = s + length
         bar_factor, bar_marks = plan.value(disp, "DISPENSING", "pressure", pallet)
         vol_factor, vol_marks = plan.value(disp, "DISPENSING", "volume", pallet)
@@ -176,6 +193,10 @@ class StationSim:
             else:
                 self._reading(out, at, disp, event, value)
         volume = max(1, round(d.volume[i] * vol_factor))
+        if vol_marks:
+            vol_marks = _visible(vol_marks, self._dispense_aggs, [max(1, round(d.volume[i]))],
+                                 [volume])
+        bar_marks = _read(bar_marks, self._dispense_aggs, bars[:readings], bar_factor)
         self._emit(out, f, disp, "PROCESS_END", value=hundredths(volume),
                    fields=(("volume", volume / 100),), marks=_join(marks, bar_marks, vol_marks))
         return f
@@ -215,25 +236,62 @@ class StationSim:
         out.append((t, next(self.seq), comp, event, text, sparse, fields, droppable, marks))
 
     def _reading(self, out: list[Item], t: int, comp: int, event: str, value: float) -> None:
-        hundredth = int(value * 100 + 0.5) or 1
+        hundredth = _hundredth(value)
         head, tail = self._reading_texts[event]
         out.append((t, next(self.seq), comp, event, f"{head}{hundredths(hundredth)}{tail}", None,
                     (("pressure", hundredth / 100),), False, None))
 
 
-def _realized(marks: Any, wanted: float, natural: int, got: int) -> Any:
-    """The marks of a visit whose length the line clipped: the factors actually reached.
+def _hundredth(value: float) -> int:
+    """A reading as the integer count of hundredths the log writes (never 0)."""
+    return int(value * 100 + 0.5) or 1
 
-    Unclipped (within the millisecond of rounding), the marks stay as asked; clipped
-    away entirely, the visit is not listed at all.
+
+def _realized(marks: Any, wanted: float, natural: int, got: int) -> Any:
+    """The marks of a scaled visit: the factors its length actually reached.
+
+    A visit whose length did not change at all is not listed: the line clipped the
+    change away (a clamp cannot open before the dispensing ends, a release waits for
+    the outfeed), the change was below a millisecond, or the injections on the visit
+    cancel out (a drift to 0.5 and a spike of 2.0). Unclipped (within the millisecond
+    of rounding), the marks stay as asked; clipped in part, they are scaled to the
+    factor reached.
     """
-    if not marks or abs(got - natural * wanted) <= 1:
-        return marks
-    if got == natural:
+    if not marks or got == natural:
         return None
+    if abs(got - natural * wanted) <= 1:
+        return marks
     scale = got / (natural * wanted)
     return tuple((metric, kind, factor_text(float(factor) * scale))
                  for metric, kind, factor in marks)
+
+
+def _aggs(metrics: Any) -> dict[str, str]:
+    return {m.name: m.agg for m in metrics if m.kind == "value"}
+
+
+def _read(marks: Any, aggs: dict[str, str], values: list[float], factor: float) -> Any:
+    """The marks of readings scaled by ``factor``, as far as they change a metric's row."""
+    if not marks:
+        return marks
+    return _visible(marks, aggs, [_hundredth(v) for v in values],
+                    [_hundredth(v * factor) for v in values])
+
+
+def _visible(marks: Any, aggs: dict[str, str], natural: list[int], scaled: list[int]) -> Any:
+    """The marks whose metric's row differs between the natural and the scaled readings.
+
+    The truth writes a value metric's readings (in hundredths, as the log writes them)
+    aggregated by its ``agg``: a change below the hundredth, or one the aggregate hides
+    (a max whose largest reading stayed), or injections that cancel out, is not listed.
+    """
+    if scaled == natural:
+        return None
+    before = [h / 100 for h in natural]
+    after = [h / 100 for h in scaled]
+    kept = tuple(m for m in marks if m[0] not in aggs
+                 or value_text(aggs[m[0]], before) != value_text(aggs[m[0]], after))
+    return kept or None
 
 
 def _join(*marks: Any) -> Any:

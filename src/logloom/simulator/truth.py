@@ -30,6 +30,11 @@ _AGGREGATE: dict[str, Callable[[list[float]], float]] = {
     "mean": lambda v: math.fsum(v) / len(v),
 }
 _DURATION, _VALUE, _COUNT = 0, 1, 2
+
+
+def value_text(agg: str, values: list[float]) -> str:
+    """A value metric's text in process_metrics.csv: ``values`` aggregated by ``agg``."""
+    return repr(round(float(_AGGREGATE[agg](values)), 6))
 _KINDS = {"duration": _DURATION, "value": _VALUE, "count": _COUNT}
 
 
