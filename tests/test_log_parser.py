@@ -163,3 +163,19 @@ def test_block_parser_agrees_with_the_line_parser(pieces: list[tuple[str, int]],
             else:
                 got.append(parsed.rejects[i][0])
     assert got == expected
+
+
+def test_the_parse_command_prints_events_as_json_lines(tmp_path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    log = tmp_path / "l.log"
+    log.write_text("2026-01-21 10:00:00 Clamp closed at L1\nnoise\n2026-01-21 10:00:01 heartbeat\n"
+                   "2026-01-21 10:00:02 Process finished volume=12.5ml\n")
+    code, out, err = run_cli("parse", "--config", EXAMPLE_CONFIG, "--logs", log)
+    events = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and "4 lines: 2 events, 1 unmatched, 1 malformed" in err
+    assert events[0] == {"line": 1, "time": "2026-01-21T10:00:00", "event": "CLAMP_CLOSE", "target": "L1",
+                         "target_type": "clamp", "pattern": "clamp_closed", "fields": {"station": "L1"}}
+    assert (events[1]["line"], events[1]["target"], events[1]["fields"]) == (4, None, {"volume": 12.5})
+    code, out, _ = run_cli("parse", "--config", EXAMPLE_CONFIG, "--logs", log, "--all")
+    assert [sorted(json.loads(line))[-1] for line in out.splitlines()] == ["time", "malformed", "unmatched", "time"]

@@ -6,7 +6,6 @@ traceback); 1 an internal failure (after a crash snapshot).
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from collections.abc import Callable
@@ -19,53 +18,49 @@ from . import __version__
 from .baseline import activate, list_baselines, show_baseline
 from .config import Config, load_config
 from .errors import ConfigError, InputError, LogloomError
-from .log_parser import LineParser
-from .main import RunOptions, monitor, open_log, record, resumed_states
+from .main import RunOptions, monitor, parse_log, record, resumed_states
 from .simulator import simulate_command
-from .source import LineReader
 from .summary import render_baseline, render_baseline_list, render_summary
-from .timestamps import TimeFormatter
 from .ui import UI
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _dirs(fn: F) -> F:
-    fn = click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-                      default=Path("data"), show_default=True, help="Dynamic state and outputs.")(fn)
-    fn = click.option("--config", "config_dir", type=click.Path(path_type=Path),
-                      default=Path("config"), show_default=True, help="Directory of the four YAML configs.")(fn)
-    return fn
+def _options(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator applying several click options, in the order given."""
+
+    def apply(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
 
 
-def _run_options(fn: F) -> F:
-    opts = [
-        click.option("--strict", is_flag=True, help="No permissive jumps: a missing transition is invalid."),
-        click.option("--max-part-mb", type=click.FloatRange(min=0.001), default=100.0, show_default=True,
-                     help="Start process_metrics_partN.csv when a file passes this size (MB = 10^6 bytes)."),
-        click.option("--time-format", type=click.Choice(["iso", "epoch"]), default="iso", show_default=True,
-                     help="Output timestamps as ISO 8601 or float epoch seconds."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar, no notices."),
-        click.option("--parallel/--serial", default=None,
-                     help="Parse in a second process while this one runs the engine "
-                          "[default: for files over 8 MB on 2+ cores; never with --follow]."),
-    ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
-
-
-def _viz_options(fn: F) -> F:
-    opts = [
-        click.option("--viz", is_flag=True, help="Show the run in the Rerun viewer (needs logloom[viz])."),
-        click.option("--viz-save", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.rrd",
-                     help="Save a Rerun recording of the run (works headless)."),
-        click.option("--viz-serve", is_flag=False, flag_value="127.0.0.1", default=None, metavar="[HOST[:PORT]]",
-                     help="Serve the recording on 127.0.0.1:9876, or the address given."),
-    ]
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
+_dirs = _options(
+    click.option("--config", "config_dir", type=click.Path(path_type=Path), default=Path("config"),
+                 show_default=True, help="Directory of the four YAML configs."),
+    click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+                 show_default=True, help="Dynamic state and outputs."),
+)
+_run_options = _options(
+    click.option("--strict", is_flag=True, help="No permissive jumps: a missing transition is invalid."),
+    click.option("--max-part-mb", type=click.FloatRange(min=0.001), default=100.0, show_default=True,
+                 help="Start process_metrics_partN.csv when a file passes this size (MB = 10^6 bytes)."),
+    click.option("--time-format", type=click.Choice(["iso", "epoch"]), default="iso", show_default=True,
+                 help="Output timestamps as ISO 8601 or float epoch seconds."),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bar, no notices."),
+    click.option("--parallel/--serial", default=None,
+                 help="Parse in a second process while this one runs the engine "
+                      "[default: for files over 8 MB on 2+ cores; never with --follow]."),
+)
+_viz_options = _options(
+    click.option("--viz", is_flag=True, help="Show the run in the Rerun viewer (needs logloom[viz])."),
+    click.option("--viz-save", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.rrd",
+                 help="Save a Rerun recording of the run (works headless)."),
+    click.option("--viz-serve", is_flag=False, flag_value="127.0.0.1", default=None, metavar="[HOST[:PORT]]",
+                 help="Serve the recording on 127.0.0.1:9876, or the address given."),
+)
 
 
 def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Path | None, serve: str | None,
@@ -113,35 +108,8 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, show_all: bool) ->
     """Print the events the parser makes of a log, one JSON object a line."""
     ui = UI()
     config = _load(config_dir, ui)
-    log = log or data_dir / "machine_logs.txt"
-    parser = LineParser(config.patterns)
-    ts = parser.timestamps
-    fmt = TimeFormatter("iso", tz=ts.tz, instants=ts.has_instants)
-    counts = {"events": 0, "unmatched": 0, "malformed": 0}
-    out = sys.stdout
-    line_no = 0
-    with open_log(log) as fh:
-        for block in LineReader(fh, 0, config.patterns.max_line_bytes).blocks():
-            for i, raw in enumerate(block.lines):
-                line_no += 1
-                text = raw.decode("utf-8", "replace").removesuffix("\r")
-                res: Any = "line too long" if i in block.long else parser.parse(text, line_no)
-                if res is None:
-                    counts["unmatched"] += 1
-                    if show_all:
-                        out.write(json.dumps({"line": line_no, "unmatched": text[:200]}) + "\n")
-                elif isinstance(res, str):
-                    counts["malformed"] += 1
-                    if show_all:
-                        out.write(json.dumps({"line": line_no, "malformed": res}) + "\n")
-                else:
-                    counts["events"] += 1
-                    out.write(json.dumps({
-                        "line": line_no, "time": fmt(res.ts), "event": res.event,
-                        "target": res.target, "target_type": res.target_type,
-                        "pattern": res.pattern, "fields": res.fields,
-                    }) + "\n")
-    ui.notify(f"{line_no} lines: {counts['events']} events, {counts['unmatched']} unmatched, "
+    counts = parse_log(config, log or data_dir / "machine_logs.txt", sys.stdout, show_all=show_all)
+    ui.notify(f"{counts['lines']} lines: {counts['events']} events, {counts['unmatched']} unmatched, "
               f"{counts['malformed']} malformed")
 
 

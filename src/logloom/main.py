@@ -8,6 +8,7 @@ only where rows go afterwards differs. Large files are parsed in a second proces
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -16,21 +17,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from .baseline import BASELINE_FILE, load_active, stage_archive
 from .config import Config
 from .errors import InputError, StateFileError
-from .log_parser import BlockParser, ParsedBlock
+from .log_parser import BlockParser, LineParser, ParsedBlock
 from .monitoring import LearnHook, anomaly_config, make_scorer, metric_limits
 from .parse_worker import ParsedBlocks
 from .run import Run, RunOptions
 from .scoring import Scorer
-from .source import Identity, Tail, identify
+from .source import Identity, LineReader, Tail, identify
 from .state_store import CHECKPOINT, SNAPSHOT, SNAPSHOT_DIR, DataLock, load_state, write_json_atomic
+from .timestamps import TimeFormatter
 from .ui import UI, Bar
 
-__all__ = ["RunOptions", "check_readable", "monitor", "open_log", "record", "resumed_states"]
+__all__ = ["RunOptions", "check_readable", "monitor", "open_log", "parse_log", "record", "resumed_states"]
 
 FOLLOW_POLL_S = 0.1
 PARALLEL_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
@@ -133,6 +135,36 @@ class _Blocks:
         if self.worker is not None:
             self.worker.close()
         self.tail.close()
+
+
+# -- parse --------------------------------------------------------------------------------
+def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False) -> dict[str, int]:
+    """Write the events of ``log`` to ``out`` as JSON lines (``show_all``: the other lines too).
+
+    For writing and debugging patterns; nothing else runs. Returns the line counts.
+    """
+    parser = LineParser(config.patterns)
+    fmt = TimeFormatter("iso", tz=parser.timestamps.tz, instants=parser.timestamps.has_instants)
+    counts = {"lines": 0, "events": 0, "unmatched": 0, "malformed": 0}
+    with open_log(log) as fh:
+        for block in LineReader(fh, 0, config.patterns.max_line_bytes).blocks():
+            for i, text in enumerate(block.texts()):
+                counts["lines"] += 1
+                line_no = counts["lines"]
+                res = f"line too long ({block.long[i]} bytes)" if i in block.long else parser.parse(text, line_no)
+                if res is None:
+                    counts["unmatched"] += 1
+                    entry = {"line": line_no, "unmatched": text[:200]} if show_all else None
+                elif isinstance(res, str):
+                    counts["malformed"] += 1
+                    entry = {"line": line_no, "malformed": res} if show_all else None
+                else:
+                    counts["events"] += 1
+                    entry = {"line": line_no, "time": fmt(res.ts), "event": res.event, "target": res.target,
+                              "target_type": res.target_type, "pattern": res.pattern, "fields": res.fields}
+                if entry is not None:
+                    out.write(json.dumps(entry) + "\n")
+    return counts
 
 
 # -- monitor ------------------------------------------------------------------------------
