@@ -57,7 +57,6 @@ class _BlockStart:
     stats: dict[str, int]
     scorer: dict[str, Any] | None
     line_no: int
-    parser_last: int
 
 
 class Run:
@@ -98,7 +97,7 @@ class Run:
         self.source_name = ""
         self.started = time.monotonic()
         self.lines_at_start = 0
-        self._block_start = _BlockStart({}, {}, None, 0, 0)
+        self._block_start = _BlockStart({}, {}, None, 0)
         if saved:
             self.engine.load_state(saved["engine"])
             self.stats.update({k: int(saved["stats"].get(k, 0)) for k in STAT_KEYS})
@@ -122,7 +121,6 @@ class Run:
         self._block_start = _BlockStart(
             self.engine.state_dict(), dict(self.stats),
             self.scoring.scorer.to_dict() if self.scoring else None, self.line_no,
-            self.parser_last if self.parser_last is not None else 0,
         )
         self.table.update(parsed)
         self._process(parsed, len(parsed.codes), emit=True)
@@ -151,18 +149,22 @@ class Run:
             self.engine.observers = observers
 
     def _process(self, parsed: ParsedBlock, count: int, *, emit: bool) -> None:
-        """The hot loop over the first ``count`` lines; rows are written once per block."""
+        """The hot loop over the first ``count`` lines.
+
+        Rows and anomalies are written once, at the end, and only those of fully
+        processed lines: a line that raises leaves nothing behind to be duplicated.
+        """
         step = self.engine.step_parts
         step_resolved = self.engine.step_resolved
         resolved = self._resolved(parsed)
         codes, times, rejects = parsed.codes, parsed.times, parsed.rejects
         reject = self.rejected.reject if emit else _discard
         scoring = self.scoring
-        emit_anomalies = self._emit_anomalies if emit else _discard
         source = self.source_name
         start = line_no = self.line_no
         rows_out: list[MetricRow] = []
-        kept = 0  # rows_out[:kept] belong to fully processed lines
+        anomalies_out: list[Anomaly] = []
+        kept = kept_anomalies = 0  # the outputs of fully processed lines
         events = unmatched = malformed = 0
         try:
             for code, ts in zip(codes[:count], times[:count], strict=True):
@@ -178,7 +180,8 @@ class Run:
                     if scoring is not None:
                         found = scoring.after_step(ts, rows)
                         if found:
-                            emit_anomalies(found)
+                            anomalies_out += found
+                            kept_anomalies = len(anomalies_out)
                     events += 1
                     kept = len(rows_out)
                 elif code == UNMATCHED:
@@ -192,10 +195,14 @@ class Run:
             raise
         finally:
             del rows_out[kept:]
+            del anomalies_out[kept_anomalies:]
             if emit and rows_out:
                 self.metrics.write_rows(rows_out)
+            if emit and anomalies_out:
+                self._emit_anomalies(anomalies_out)
             stats = self.stats
             stats["rows_written"] += len(rows_out)
+            stats["anomalies"] += len(anomalies_out)
             stats["events"] += events
             stats["unmatched"] += unmatched
             stats["malformed"] += malformed
@@ -217,7 +224,6 @@ class Run:
     def _emit_anomalies(self, found: list[Anomaly]) -> None:
         assert self.anomalies is not None
         self.anomalies.write_anomalies(found)
-        self.stats["anomalies"] += len(found)
         for obs in self.observers:
             for a in found:
                 obs.on_anomaly(a)
