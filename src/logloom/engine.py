@@ -156,7 +156,8 @@ class Engine:
         """Set the plugins; each hook is called only on those that override it."""
         self._observers = observers
         self._on_row = [o for o in observers if type(o).on_row is not Observer.on_row]
-        self._on_change = [o for o in observers if type(o).on_state_change is not Observer.on_state_change]
+        self._on_change = [o.on_state_change for o in observers
+                           if type(o).on_state_change is not Observer.on_state_change]
         self._on_violation = [o for o in observers if type(o).on_violation is not Observer.on_violation]
 
     def step(self, ev: Event) -> list[MetricRow]:
@@ -330,8 +331,8 @@ class Engine:
         comp.counters["transitions"] += 1
         if self._on_change:
             change = _new_row(StateChange, (ts, comp.id, state, t.to, t.event, synthesised_to))
-            for obs in self._on_change:
-                obs.on_state_change(change)
+            for on_change in self._on_change:
+                on_change(change)
 
     def _measure(
         self, comp: Component, state: str, metrics: Sequence[Metric], ts: int, rows: list[MetricRow],

@@ -66,23 +66,24 @@ class ScoringHook(Observer):
 
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
-        self._found: list[Anomaly] = []
+        self.pending: list[Anomaly] = []  # found by the hooks during the current step
+        self._enter = scorer.enter
 
     def on_state_change(self, change: StateChange) -> None:
-        found = self.scorer.enter(change.ts, change.component_id, change.to_state)
+        found = self._enter(change[0], change[1], change[3])  # ts, component_id, to_state
         if found:
-            self._found.extend(found)
+            self.pending += found
 
     def on_violation(self, ts: int, component_id: str, kind: str) -> None:
         found = self.scorer.on_violation(ts, component_id, kind)
         if found:
-            self._found.extend(found)
+            self.pending += found
 
     def after_step(self, ts: int, rows: list[MetricRow]) -> list[Anomaly]:
         found = self.scorer.step(ts, rows)
-        if self._found:
-            found = self._found + found
-            self._found = []
+        if self.pending:
+            found = self.pending + found
+            self.pending = []
         return found
 
 

@@ -160,6 +160,7 @@ class Run:
         codes, times, rejects = parsed.codes, parsed.times, parsed.rejects
         reject = self.rejected.reject if emit else _discard
         scoring = self.scoring
+        deadlines = scoring.scorer.deadlines if scoring is not None else []
         source = self.source_name
         start = line_no = self.line_no
         rows_out: list[MetricRow] = []
@@ -177,7 +178,8 @@ class Run:
                         rows = step(ts, event, target, target_type, fields)
                     if rows:
                         rows_out += rows
-                    if scoring is not None:
+                    # a step that wrote no row, found nothing and passed no stuck deadline: skip it
+                    if scoring is not None and (rows or scoring.pending or (deadlines and deadlines[0][0] < ts)):
                         found = scoring.after_step(ts, rows)
                         if found:
                             anomalies_out += found

@@ -90,7 +90,9 @@ class Scorer:
         self._pending_uncovered: list[tuple[str, str, int]] = []
         # stuck: component -> [state, entry_ts, visit_seq, flagged]
         self._states: dict[str, list[Any]] = {}
-        self._deadlines: list[tuple[int, int, str]] = []
+        # (deadline µs, visit seq, component), a heap; the loop reads deadlines[0] to skip
+        # calling ``step`` on steps that wrote no row before any stuck deadline is due
+        self.deadlines: list[tuple[int, int, str]] = []
         self._visit_seq = 0
         self._violations: dict[tuple[str, str], deque[int]] = {}
 
@@ -156,7 +158,7 @@ class Scorer:
 
     def step(self, ts: int, rows: list[MetricRow]) -> list[Anomaly]:
         """``advance(ts)`` then ``score`` each row: one call per engine step."""
-        heap = self._deadlines
+        heap = self.deadlines
         out = self.advance(ts) if heap and heap[0][0] < ts else []
         score = self.score
         for row in rows:
@@ -214,7 +216,7 @@ class Scorer:
 
     def enter(self, ts: int, component: str, state: str) -> list[Anomaly]:
         """``on_state_change`` with plain arguments: ``component`` entered ``state`` at ``ts``."""
-        heap = self._deadlines
+        heap = self.deadlines
         out = self.advance(ts) if heap and heap[0][0] < ts else []
         self._visit_seq = seq = self._visit_seq + 1
         self._states[component] = [state, ts, seq, False]
@@ -227,11 +229,11 @@ class Scorer:
         state, entry, seq, flagged = self._states[component]
         stuck = self._stuck_after.get((component, state))
         if stuck is not None and not flagged:
-            heapq.heappush(self._deadlines, (entry + stuck[1], seq, component))
+            heapq.heappush(self.deadlines, (entry + stuck[1], seq, component))
 
     def advance(self, ts: int) -> list[Anomaly]:
         """Log time reached ``ts``: flag visits that have outlasted their state's limit."""
-        heap = self._deadlines
+        heap = self.deadlines
         if not heap or heap[0][0] >= ts:
             return []
         out: list[Anomaly] = []
@@ -339,7 +341,7 @@ class Scorer:
                 self._restore_tallies(state.get("tallies") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"scorer state is malformed: {exc!r}") from exc
-        self._deadlines = []
+        self.deadlines = []
         for component in self._states:
             self._push_deadline(component)
 
