@@ -37,7 +37,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from logloom.errors import InputError, LogloomError
-from logloom.records import Anomaly, MetricRow, Observer, StateChange
+from logloom.records import INFERRED_SUFFIX, Anomaly, MetricRow, Observer, StateChange
 from logloom.viz_scene import RGB, VizScene
 
 if TYPE_CHECKING:
@@ -282,6 +282,7 @@ class RerunObserver(Observer):
         self._comps = {c.id: c for c in scene.components}
         self._color32 = {s: _rgba32(rgb) for s, rgb in scene.state_colors.items()}
         self._default32 = _rgba32(scene.default_color)
+        self._looks: dict[str, dict[str, tuple[int, str]]] = {}  # component -> state -> (colour, label)
         self._closed = False
         self._log_static()
 
@@ -373,12 +374,12 @@ class RerunObserver(Observer):
                 first_from.setdefault(ch.component_id, ch.from_state)
             for c in self._scene.components:
                 lanes[c.id] = ([t0], [first_from.get(c.id, c.initial_state)])
-        for ch in changes:
-            lane = lanes.get(ch.component_id)
+        for at, cid, _, to_state, _, _ in changes:
+            lane = lanes.get(cid)
             if lane is None:
-                lane = lanes[ch.component_id] = ([], [])
-            lane[0].append(ch.ts)
-            lane[1].append(ch.to_state)
+                lane = lanes[cid] = ([], [])
+            lane[0].append(at)
+            lane[1].append(to_state)
         self._send_states(lanes)
         self._send_metrics(rows, anomalies)
         self._send_alarms(changes, anomalies)
@@ -394,9 +395,13 @@ class RerunObserver(Observer):
             comp = self._comps.get(cid)
             if comp is None:
                 continue
-            colors = np.fromiter((self._color32.get(s, self._default32) for s in states), np.uint32, len(states))
-            name = comp.label or cid
-            labels = [f"{name}: {s}" for s in states]
+            looks = self._looks.get(cid)
+            if looks is None:
+                looks = self._looks[cid] = {}
+            for state in set(states) - looks.keys():  # colour and label of each state, made once
+                looks[state] = (self._color32.get(state, self._default32), f"{comp.label or cid}: {state}")
+            colors = np.array([looks[st][0] for st in states], dtype=np.uint32)
+            labels = [looks[st][1] for st in states]
             rec.send_columns(f"line/{path}", index, rr.Boxes3D.columns(colors=colors, labels=labels))
 
     def _send_metrics(self, rows: list[MetricRow], anomalies: list[Anomaly]) -> None:
@@ -404,14 +409,14 @@ class RerunObserver(Observer):
 
         rr, rec = self._rr, self._rec
         series: dict[tuple[str, str], tuple[list[int], list[float], str]] = {}
-        for r in rows:
-            if r.inferred:  # synthesised zero-length visits, left out as in the baseline
+        for at, cid, name, value, unit, context in rows:
+            if context.endswith(INFERRED_SUFFIX):  # synthesised zero-length visits, left out as in the baseline
                 continue
-            s = series.get((r.component_id, r.metric_name))
+            s = series.get((cid, name))
             if s is None:
-                s = series[(r.component_id, r.metric_name)] = ([], [], r.unit)
-            s[0].append(r.ts)
-            s[1].append(r.value)
+                s = series[(cid, name)] = ([], [], unit)
+            s[0].append(at)
+            s[1].append(value)
         for (cid, metric), (ts, values, unit) in series.items():
             path = f"metrics/{self._esc(cid)}/{self._esc(metric)}"
             if (cid, metric) not in self._series_seen:
