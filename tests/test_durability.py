@@ -149,12 +149,13 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path,
     assert outputs(data) == outputs(whole)
 
 
-def test_sigterm_shuts_down_cleanly_and_resumes(tmp_path: Path, run_cli) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_shuts_down_cleanly_and_resumes(signum: int, tmp_path: Path, run_cli) -> None:
     log = simulate(run_cli, tmp_path / "s.log", "--cycles", "300", "--seed", "3")
     data = tmp_path / "d"
     proc = _spawn(data, log, "--follow")
     _wait_for(lambda: (data / "machine_state.json").exists() and _offset(data) == log.stat().st_size)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     assert proc.wait(timeout=30) == 0
     whole = tmp_path / "whole"
     monitor(run_cli, whole, log)
