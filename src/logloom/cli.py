@@ -6,11 +6,12 @@ traceback); 1 an internal failure (after a crash snapshot).
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
@@ -19,7 +20,6 @@ from .baseline import activate, list_baselines, show_baseline
 from .config import Config, load_config
 from .errors import ConfigError, InputError, LogloomError
 from .main import RunOptions, monitor, parse_log, record, resumed_states
-from .simulator import simulate_command
 from .summary import render_baseline, render_baseline_list, render_summary
 from .ui import UI
 
@@ -84,7 +84,24 @@ def _load(config_dir: Path, ui: UI) -> Config:
     return config
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The command group; ``simulate`` (which imports numpy and its own tables) is
+    loaded only when it is used, so the other commands start faster."""
+
+    _lazy: ClassVar[dict[str, tuple[str, str]]] = {"simulate": ("logloom.simulator", "simulate_command")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy:
+            module, attr = self._lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="logloom")
 def cli() -> None:
     """logloom: machine logs -> state durations, cycle metrics, baselines and anomalies."""
@@ -209,9 +226,6 @@ def baseline_activate(config_dir: Path, data_dir: Path, baseline_id: str) -> Non
     """Make an archived baseline the active one (monitor scores against it)."""
     activate(data_dir, baseline_id)
     click.echo(f"{baseline_id} is now the active baseline")
-
-
-cli.add_command(simulate_command, "simulate")
 
 
 def main(argv: list[str] | None = None) -> int:
