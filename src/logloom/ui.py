@@ -16,6 +16,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -32,12 +33,12 @@ class _NoBar:
 
 
 class _RichBar:
-    def __init__(self, progress: Progress, task: int) -> None:
+    def __init__(self, progress: Progress, task: TaskID) -> None:
         self._progress = progress
         self._task = task
 
     def advance(self, n: int) -> None:
-        self._progress.update(self._task, advance=n)  # type: ignore[arg-type]
+        self._progress.update(self._task, advance=n)
 
 
 class UI:
