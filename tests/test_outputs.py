@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from logloom.records import METRICS_HEADER, MetricRow
-from logloom.sinks import MetricsSink, format_metric
+from logloom.sinks import MetricsSink
 
 from .conftest import EXAMPLE_CONFIG, WALKTHROUGH_CONFIG
 
@@ -27,11 +27,31 @@ def _log(tmp_path: Path, cycles: int) -> Path:
     return path
 
 
-def test_value_and_timestamp_formatting() -> None:
+def _formatted(tmp_path: Path, row: MetricRow) -> str:
+    sink = MetricsSink(tmp_path, lambda ts: "T", 1e9)
+    sink.write_rows([row])
+    sink.close()
+    return (tmp_path / "process_metrics.csv").read_text().splitlines(keepends=True)[-1]
+
+
+def test_value_and_timestamp_formatting(tmp_path: Path) -> None:
     row = MetricRow(1_768_989_915_120_000, "c", "m", 2.75, "s", "S")
-    assert format_metric(row, "T") == "T,c,m,2.75,s,S\n"
-    assert format_metric(row._replace(value=15), "T") == "T,c,m,15.0,s,S\n"
-    assert format_metric(row._replace(value=1 / 3), "T") == "T,c,m,0.333333,s,S\n"
+    assert _formatted(tmp_path / "a", row) == "T,c,m,2.75,s,S\n"
+    assert _formatted(tmp_path / "b", row._replace(value=15.0)) == "T,c,m,15.0,s,S\n"
+    assert _formatted(tmp_path / "c", row._replace(value=round(1 / 3, 6))) == "T,c,m,0.333333,s,S\n"
+
+
+def test_values_are_written_rounded_to_six_decimals(tmp_path: Path, run_cli) -> None:
+    from .conftest import ROOT
+
+    log = tmp_path / "l.log"
+    log.write_text("2026-01-21 10:00:00 arrive L1\n2026-01-21 10:00:01 start L1\n2026-01-21 10:00:02 vol L1 1.0\n"
+                   "2026-01-21 10:00:03 vol L1 0.0\n2026-01-21 10:00:03.5 vol L1 0.0\n2026-01-21 10:00:04.1 end at L1\n")
+    code, _, err = run_cli("monitor", "--config", ROOT / "tests" / "fixtures" / "rules_config", "--data",
+                           tmp_path / "d", "--logs", log, "-q")
+    assert code == 0, err
+    rows = {r[2]: r[3] for r in (line.split(",") for line in (tmp_path / "d" / "process_metrics.csv").read_text().splitlines())}
+    assert (rows["vol_mean"], rows["cycle_time"], rows["retries"]) == ("0.333333", "3.1", "0.0")
 
 
 def test_partitions_never_split_rows_and_each_has_the_header(tmp_path: Path, run_cli) -> None:

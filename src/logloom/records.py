@@ -29,7 +29,7 @@ class Event(NamedTuple):
 
 
 class MetricRow(NamedTuple):
-    """One row of process_metrics.csv."""
+    """One row of process_metrics.csv. ``value`` is a float already rounded to 6 decimals."""
 
     ts: int  # microseconds
     component_id: str

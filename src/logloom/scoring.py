@@ -77,7 +77,7 @@ class Scorer:
         self._on_nelson = "nelson2" in rules
         self._on_stuck = "stuck" in rules
         self._on_burst = "invalid_burst" in rules
-        self._lam, self._lam_rest, self._ewma_L = cfg.ewma_lambda, 1.0 - cfg.ewma_lambda, cfg.ewma_L
+        self._lam_rest, self._ewma_L = 1.0 - cfg.ewma_lambda, cfg.ewma_L
         self._ewma_lims, self._ewma_inf = ewma_limits(cfg.ewma_lambda, cfg.ewma_L)
         self._ewma_n = len(self._ewma_lims)
         # stuck: (component, state) -> (duration metric, microseconds until stuck)

@@ -51,34 +51,18 @@ class Block:
     long: dict[int, int] = field(default_factory=dict)
     end: int = 0  # byte offset after the last line
 
-    def text(self) -> str:
-        """The lines decoded as one string, joined by newlines (no final one).
+    def texts(self) -> list[str]:
+        """The lines decoded (invalid UTF-8 replaced), a trailing ``\\r`` dropped.
 
         Decoding the block at once is several times faster than line by line, and the
         same: a newline is never part of an invalid UTF-8 sequence.
         """
-        return b"\n".join(self.lines).decode("utf-8", "replace")
-
-    def line(self, index: int) -> str:
-        """One line decoded, as ``texts()[index]`` (for the rare line that is rejected)."""
-        text = self.lines[index].decode("utf-8", "replace")
-        return text[:-1] if text.endswith("\r") else text
-
-    def texts(self) -> list[str]:
-        """The lines decoded (invalid UTF-8 replaced), a trailing ``\\r`` dropped."""
-        texts = self.text().split("\n")
+        texts = b"\n".join(self.lines).decode("utf-8", "replace").split("\n")
         if len(texts) != len(self.lines):  # cannot happen: lines hold no newline
             raise AssertionError("line split mismatch")
         if any(t.endswith("\r") for t in texts):
             texts = [t[:-1] if t.endswith("\r") else t for t in texts]
         return texts
-
-    def offset_after(self, index: int) -> int:
-        """Byte offset just after line ``index`` (its newline included)."""
-        total = self.start
-        for i in range(index + 1):
-            total += self.long.get(i, len(self.lines[i])) + 1
-        return min(total, self.end)
 
 
 class LineReader:
