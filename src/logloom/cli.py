@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         traceback.print_exc()
         click.echo("logloom: internal error (a bug); the state at the last whole line was saved "
-                   "to data/snapshots/crash_state.json where a run was in progress", err=True)
+                   "to <data>/snapshots/crash_state.json if a run was in progress", err=True)
         return 1
     return 0
 
