@@ -107,6 +107,39 @@ def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
     assert outputs(tmp_path) == uninterrupted
 
 
+@pytest.mark.parametrize("mode", ["--serial", "--parallel"])
+def test_a_crash_that_ends_a_stuck_visit_loses_no_anomaly(
+    mode: str, tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stuck visits of a block in time order are found after the block; the step that
+    crashes here ends the stuck visit half-way, and its anomaly must still be written."""
+    good = simulate(run_cli, tmp_path / "good.log", "--cycles", "200", "--seed", "21")
+    log = simulate(run_cli, tmp_path / "bad.log", "--cycles", "60", "--seed", "22",
+                   "--anomalies", "stuck:l1_clamp.CLOSED@30x20")
+    whole, data = tmp_path / "whole", tmp_path / "crashed"
+    code, _, err = run_cli("record", "--config", EXAMPLE_CONFIG, "--data", whole, "--logs", good, "-q")
+    assert code == 0, err
+    data.mkdir()
+    shutil.copy(whole / "process_baseline.json", data / "process_baseline.json")
+    monitor(run_cli, whole, log, mode)
+    assert "stuck" in (whole / "anomalies.csv").read_text()
+    real_step = Engine.step_resolved
+
+    def failing_step(self: Engine, ts, comp, *parts):  # type: ignore[no-untyped-def]
+        leaving_stuck = comp.id == "l1_clamp" and comp.state == "CLOSED" and ts - comp.entered > 100_000_000
+        rows = real_step(self, ts, comp, *parts)
+        if leaving_stuck and comp.state != "CLOSED":
+            raise RuntimeError("injected bug")
+        return rows
+
+    monkeypatch.setattr(Engine, "step_resolved", failing_step)
+    code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", log, "-q", mode)
+    assert code == 1 and "injected bug" in err
+    monkeypatch.setattr(Engine, "step_resolved", real_step)
+    monitor(run_cli, data, log, mode)
+    assert outputs(data) == outputs(whole)
+
+
 def _spawn(data: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "logloom", "monitor", "--config", str(EXAMPLE_CONFIG), "--data", str(data),
            "--logs", str(log), "-q", *extra]

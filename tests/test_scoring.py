@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logloom.baseline_stats import MetricLimits
-from logloom.records import Anomaly, MetricRow, StateChange
+from logloom.records import Anomaly, MetricRow
 from logloom.scoring import AnomalyConfig, DurationMetric, Scorer
 from logloom.scoring_model import ewma_inflation, ewma_limits, long_run_inflation
 
@@ -209,61 +213,130 @@ def test_drift_rules_skip_discrete_metrics() -> None:
 
 
 # -------------------------------------------------------------------- stuck
-def stuck_scorer(upper: float = 20.0, unit_seconds: float = 1.0) -> Scorer:
+@dataclass
+class Visit:
+    """A component as the stuck rule reads it (the engine's Component)."""
+
+    id: str = "c1"
+    state: str = "IDLE"
+    entered: int | None = None
+
+
+def stuck_scorer(upper: float = 20.0, unit_seconds: float = 1.0, *,
+                 config: AnomalyConfig | None = None) -> tuple[Scorer, Visit]:
     b = baseline(m=entry(10.0, 2.5))  # limits 0 .. 20
     assert b["metrics"]["c1"]["m"]["upper"] == upper
-    return Scorer(b, state_metrics={("c1", "RUN"): DurationMetric("m", unit_seconds)})
+    scorer = Scorer(b, config=config, state_metrics={("c1", "RUN"): DurationMetric("m", unit_seconds)})
+    visit = Visit()
+    scorer.watch([visit])
+    return scorer, visit
 
 
-def change(t: int, to: str = "RUN", frm: str = "IDLE") -> StateChange:
-    return StateChange(t, "c1", frm, to, "E", False)
+Line = tuple[int, str, str, float]  # (time, "row" | "state" | "violation", name, value)
+
+
+def drive(scorer: Scorer, visit: Visit, lines: list[Line], cuts: tuple[int, ...] = (),
+          first: int = 1) -> list[Anomaly]:
+    """Feed lines in blocks split at ``cuts`` the way ``Run`` does: ``reached`` before a
+    line whose time leaves the window, a ``state`` line moves ``visit`` (writing the
+    RUN visit's duration row ``m``), then ``score_block`` of each block."""
+    out: list[Anomaly] = []
+    bounds = [0, *sorted(set(cuts) - {0, len(lines)}), len(lines)]
+    for lo, hi in itertools.pairwise(bounds):
+        block = lines[lo:hi]
+        scorer.begin_block(np.array([ts for ts, *_ in block], dtype=np.int64),
+                           np.arange(first + lo, first + hi))
+        low, high = scorer.low, scorer.high
+        rows: list[MetricRow] = []
+        marks: list[tuple[int, int, int, Anomaly]] = []
+        for line, (ts, kind, name, value) in enumerate(block, first + lo):
+            if not low <= ts <= high:
+                marks += [(line, 0, len(rows), a) for a in scorer.reached(ts)]
+                low, high = scorer.low, scorer.high
+            if kind == "row":
+                rows.append(MetricRow(ts, "c1", name, value, "s", "S"))
+            elif kind == "violation":
+                marks += [(line, 1, len(rows), a) for a in scorer.on_violation(ts, "c1", name)]
+            else:
+                if visit.state == "RUN" and visit.entered is not None and ts >= visit.entered:
+                    rows.append(MetricRow(ts, "c1", "m", (ts - visit.entered) / S, "s", "RUN"))
+                visit.state, visit.entered = name, ts
+        out += scorer.score_block(rows, marks)
+    return out
 
 
 def test_stuck_is_flagged_once_when_log_time_passes_the_upper_limit() -> None:
-    scorer = stuck_scorer()
+    scorer, visit = stuck_scorer()
     t0 = 100 * S
-    assert scorer.on_state_change(change(t0)) == []
-    assert scorer.advance(t0 + 20 * S) == []  # exactly the limit: not longer
-    [a] = scorer.advance(t0 + 20 * S + 1)
+    visit.state, visit.entered = "RUN", t0
+    assert scorer.reached(t0 + 20 * S) == []  # exactly the limit: not longer
+    [a] = scorer.reached(t0 + 20 * S + 1)
     assert (a.rule, a.metric_name, a.state_context, a.ts) == ("stuck", "m", "RUN", t0 + 20 * S + 1)
     assert a.value == pytest.approx(20.000001)
     assert a.score == pytest.approx((20.000001 - 10.0) / 2.5)
-    assert scorer.advance(t0 + 500 * S) == []  # once per visit
-    scorer.on_state_change(change(t0 + 600 * S, "IDLE", "RUN"))
-    assert scorer.advance(t0 + 700 * S) == []  # IDLE has no duration metric
-    scorer.on_state_change(change(t0 + 700 * S))
-    assert scorer.advance(t0 + 719 * S) == []
-    assert [a.rule for a in scorer.advance(t0 + 721 * S)] == ["stuck"]  # a new visit
-
-
-def test_enter_is_on_state_change_with_plain_arguments() -> None:
-    a, b = stuck_scorer(), stuck_scorer()
-    a.on_state_change(change(0))
-    b.enter(0, "c1", "RUN")
-    assert a.to_dict() == b.to_dict()
-    assert a.advance(21 * S) == b.advance(21 * S) != []
+    assert scorer.reached(t0 + 500 * S) == []  # once per visit
+    visit.state, visit.entered = "IDLE", t0 + 600 * S
+    assert scorer.reached(t0 + 700 * S) == []  # IDLE has no duration metric
+    visit.state, visit.entered = "RUN", t0 + 700 * S
+    assert scorer.reached(t0 + 719 * S) == []
+    assert [a.rule for a in scorer.reached(t0 + 721 * S)] == ["stuck"]  # a new visit
 
 
 def test_leaving_in_time_is_not_stuck_and_units_are_respected() -> None:
-    scorer = stuck_scorer()
-    scorer.on_state_change(change(0))
-    scorer.on_state_change(change(19 * S, "IDLE", "RUN"))
-    assert scorer.advance(10_000 * S) == []
-    minutes = stuck_scorer(unit_seconds=60.0)  # the metric is in minutes: 20 min
-    minutes.on_state_change(change(0))
-    assert minutes.advance(1000 * S) == []
-    [a] = minutes.advance(1201 * S)
+    scorer, visit = stuck_scorer()
+    lines: list[Line] = [(0, "state", "RUN", 0.0), (19 * S, "state", "IDLE", 0.0), (10_000 * S, "row", "q", 1.0)]
+    assert drive(scorer, visit, lines) == []
+    minutes, visit = stuck_scorer(unit_seconds=60.0)  # the metric is in minutes: 20 min
+    visit.state, visit.entered = "RUN", 0
+    assert minutes.reached(1000 * S) == []
+    [a] = minutes.reached(1201 * S)
     assert a.value == pytest.approx(1201 / 60)
 
 
-def test_step_is_advance_then_score() -> None:
-    a, b = stuck_scorer(), stuck_scorer()
-    for s in (a, b):
-        s.on_state_change(change(0))
-    rows = [row(30.0, t=25 * S), row(10.0, t=25 * S)]
-    expected = b.advance(25 * S) + b.score(rows[0]) + b.score(rows[1])
-    assert [x.rule for x in expected] == ["stuck", "limits"]
-    assert a.step(25 * S, rows) == expected
+def test_a_stuck_visit_comes_before_the_rows_of_its_line() -> None:
+    cfg = AnomalyConfig(rules=("limits", "stuck"))
+    lines: list[Line] = [(0, "state", "RUN", 0.0), (10 * S, "row", "m", 10.0), (25 * S, "row", "m", 30.0),
+                         (26 * S, "row", "m", 10.0), (30 * S, "state", "IDLE", 0.0)]
+    for cuts in [(), (1,), (2,), (3,), (4,), (1, 2, 3, 4)]:
+        scorer, visit = stuck_scorer(config=cfg)
+        out = drive(scorer, visit, lines, cuts)
+        # at 25 s: the visit passed 20 s (stuck), then the row of 30 (limits); the visit
+        # ends at 30 s with a 30 s duration row outside the limits
+        assert [(a.ts // S, a.rule) for a in out] == [(25, "stuck"), (25, "limits"), (30, "limits")], cuts
+        assert out[0].value == pytest.approx(25.0)
+
+
+def reference(lines: list[Line], after: int = 20 * S) -> list[tuple[int, int]]:
+    """The stuck rule by its definition: (line, time) where a RUN visit, (state, entry
+    time), is first seen on a line later than its entry + ``after``; once per visit."""
+    state, entered, flagged = "IDLE", None, None
+    out = []
+    for line, (ts, kind, name, _) in enumerate(lines, 1):
+        if state == "RUN" and entered is not None and ts > entered + after and flagged != (state, entered):
+            flagged = (state, entered)
+            out.append((line, ts))
+        if kind == "state":
+            state, entered = name, ts
+    return out
+
+
+step_line = st.tuples(st.integers(-3, 30).map(lambda s: s * S // 2),
+                      st.sampled_from(["state RUN", "state IDLE", "state RUN", "row q"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(step_line, min_size=1, max_size=60), st.lists(st.integers(1, 59), max_size=6),
+       st.booleans())
+def test_stuck_matches_its_definition_however_blocks_are_cut(
+        steps: list[tuple[int, str]], cuts: list[int], in_order: bool) -> None:
+    ts, lines = 0, []
+    for delta, what in steps:
+        ts += abs(delta) if in_order else delta  # in order: the block-wise search; else line by line
+        kind, name = what.split()
+        lines.append((ts, kind, name, 1.0))
+    scorer, visit = stuck_scorer(config=AnomalyConfig(rules=("stuck",)))
+    out = drive(scorer, visit, lines, tuple(cuts))
+    assert [(a.rule, a.ts) for a in out] == [("stuck", t) for _, t in reference(lines)]
 
 
 # -------------------------------------------------------------------- burst
@@ -295,49 +368,61 @@ event = st.one_of(
 )
 
 
-def play(scorer: Scorer, events: list[tuple[str, str, float]], start: int) -> list[Anomaly]:
-    out: list[Anomaly] = []
-    for i, (kind, name, value) in enumerate(events, start):
-        t = i * S
-        out += scorer.advance(t)
-        if kind == "row":
-            x = math.exp(math.log(5.0) + value * 0.1) if name == "q" else value
-            out += scorer.score(MetricRow(t, "c1", name, x, "s", "S"))
-        elif kind == "state":
-            out += scorer.on_state_change(StateChange(t, "c1", "X", name, "E", False))
-        else:
-            out += scorer.on_violation(t, "c1", name)
-    return out
+def stream(events: list[tuple[str, str, float]]) -> list[Line]:
+    """One line a second; ``q`` rows are log-normal around 5."""
+    return [(i * S, kind, name, math.exp(math.log(5.0) + value * 0.1) if name == "q" else value)
+            for i, (kind, name, value) in enumerate(events)]
+
+
+def stream_scorer() -> tuple[Scorer, Visit]:
+    scorer = Scorer(STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
+    visit = Visit()
+    scorer.watch([visit])
+    return scorer, visit
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(event, min_size=2, max_size=120), st.data())
 def test_resume_from_to_dict_gives_identical_anomalies(events: list[Any], data: Any) -> None:
-    cut = data.draw(st.integers(1, len(events) - 1))
-    whole = Scorer(STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
-    expected = play(whole, events, 0)
-    first = Scorer(STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
-    head = play(first, events[:cut], 0)
+    lines = stream(events)
+    cut = data.draw(st.integers(1, len(lines) - 1))
+    blocks = tuple(data.draw(st.lists(st.integers(1, len(lines) - 1), max_size=4)))
+    expected = drive(*stream_scorer(), lines)
+    first, visit = stream_scorer()
+    head = drive(first, visit, lines[:cut], blocks)
     state = json.loads(json.dumps(first.to_dict()))
-    resumed = Scorer.from_dict(state, STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
-    assert head + play(resumed, events[cut:], cut) == expected
+    resumed = Scorer.from_dict(state, STREAM_BASELINE, [visit], config=ALL_RULES, state_metrics=STATES)
+    assert head + drive(resumed, visit, lines[cut:], first=cut + 1) == expected
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(event, min_size=2, max_size=120), st.data())
 def test_rewind_on_a_used_scorer_gives_identical_anomalies_and_tallies(
         events: list[Any], data: Any) -> None:
-    cut = data.draw(st.integers(1, len(events) - 1))
-    extra = data.draw(st.integers(cut, len(events)))
-    whole = Scorer(STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
-    expected = play(whole, events, 0)
-    scorer = Scorer(STREAM_BASELINE, config=ALL_RULES, state_metrics=STATES)
-    head = play(scorer, events[:cut], 0)
+    lines = stream(events)
+    cut = data.draw(st.integers(1, len(lines) - 1))
+    extra = data.draw(st.integers(cut, len(lines)))
+    whole, whole_visit = stream_scorer()
+    expected = drive(whole, whole_visit, lines)
+    scorer, visit = stream_scorer()
+    head = drive(scorer, visit, lines[:cut])
     snapshot = json.loads(json.dumps(scorer.to_dict(), allow_nan=False))
-    play(scorer, events[cut:extra], cut)  # the block that failed half-way
+    saved_visit = dataclasses.replace(visit)
+    drive(scorer, visit, lines[cut:extra], first=cut + 1)  # the block that failed half-way
+    visit.state, visit.entered = saved_visit.state, saved_visit.entered  # the engine's rewind
     scorer.restore(snapshot, tallies=True)
-    assert head + play(scorer, events[cut:], cut) == expected
+    assert head + drive(scorer, visit, lines[cut:], first=cut + 1) == expected
     assert scorer.summary_rows() == whole.summary_rows()
+
+
+def test_a_version_1_state_keeps_its_stuck_flags() -> None:
+    scorer, visit = stuck_scorer()
+    visit.state, visit.entered = "RUN", 5 * S
+    scorer.restore({"schema_version": 1, "baseline_id": scorer.baseline_id, "drift": {}, "visit_seq": 3,
+                    "states": {"c1": ["RUN", 5 * S, 3, True]}, "violations": {}})
+    assert scorer.reached(100 * S) == []  # flagged before the upgrade
+    visit.entered = 50 * S
+    assert [a.rule for a in scorer.reached(100 * S)] == ["stuck"]
 
 
 def test_a_resumed_run_starts_its_tallies_at_zero() -> None:

@@ -101,12 +101,16 @@ def _log(x: float) -> float:
     return math.log(x) if x > 0.0 else -math.inf
 
 
-def _transform(method: str, x: np.ndarray) -> np.ndarray:
+def transform(method: str, x: np.ndarray) -> np.ndarray:
+    """``forward`` of every value (log of x <= 0 is -inf, as for one value)."""
     p = METHODS[method]
     if p == 1.0:
         return x
     if p == 0.0:
-        return np.log(x)
+        y = np.full(x.shape, -np.inf)
+        positive = x > 0.0
+        y[positive] = np.log(x[positive])
+        return y
     return np.sign(x) * np.abs(x) ** p
 
 
@@ -126,7 +130,7 @@ def choose_method(x: np.ndarray) -> str:
     mad = float(np.median(np.abs(x - np.median(x))))
     if mad == 0.0:
         return "robust_z"  # discrete: a transform cannot help, coverage does
-    skew = {m: abs(_quantile_skew(_transform(m, x))) for m in METHODS if positive or METHODS[m]}
+    skew = {m: abs(_quantile_skew(transform(m, x))) for m in METHODS if positive or METHODS[m]}
     preferred = "robust_log_z" if positive else "robust_z"
     best = min(skew, key=skew.__getitem__)
     # another transform must clearly beat the default, not win on sampling noise
@@ -230,7 +234,7 @@ def metric_stats(
     limits = limits or MetricLimits()
     k = float(limits.k if limits.k is not None else k_default)
     method = choose_method(x)
-    y = _transform(method, x)
+    y = transform(method, x)
     centre, scale, source = robust_centre_scale(y, method)
     scale_lower, scale_upper = side_scales(y, centre, scale, source)
     learned_lower = inverse(method, centre - k * scale_lower)

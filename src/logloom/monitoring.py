@@ -14,7 +14,7 @@ from typing import Any
 from .baseline_stats import BaselineAccumulator, MetricLimits
 from .config import Config
 from .config_schema import MetricSpec
-from .records import Anomaly, MetricRow, Observer, StateChange
+from .records import Anomaly, MetricRow, Observer
 from .scoring import Scorer
 from .scoring_model import AnomalyConfig, DurationMetric
 
@@ -58,33 +58,20 @@ def make_scorer(config: Config, baseline: dict[str, Any]) -> Scorer:
 
 
 class ScoringHook(Observer):
-    """Feeds the engine's state changes and refusals to the scorer; collects anomalies.
+    """Feeds the engine's refusals to the scorer; a burst they make waits in ``pending``.
 
-    ``after_step(ts, rows)`` returns what the step revealed: stuck states whose time
-    has passed, bursts of refused events, then the scores of the step's rows.
+    Rows are scored a block at a time and stuck visits are found from the engine's
+    components (``Scorer.watch``), so this is the scorer's only hook into a step.
     """
 
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
-        self.pending: list[Anomaly] = []  # found by the hooks during the current step
-        self._enter = scorer.enter
-
-    def on_state_change(self, change: StateChange) -> None:
-        found = self._enter(change[0], change[1], change[3])  # ts, component_id, to_state
-        if found:
-            self.pending += found
+        self.pending: list[Anomaly] = []  # found during the current step
 
     def on_violation(self, ts: int, component_id: str, kind: str) -> None:
         found = self.scorer.on_violation(ts, component_id, kind)
         if found:
             self.pending += found
-
-    def after_step(self, ts: int, rows: list[MetricRow]) -> list[Anomaly]:
-        found = self.scorer.step(ts, rows)
-        if self.pending:
-            found = self.pending + found
-            self.pending = []
-        return found
 
 
 class LearnHook(Observer):

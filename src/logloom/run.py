@@ -9,6 +9,7 @@ last fully processed line.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -16,13 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from .config import Config
 from .engine import Engine
 from .errors import StateFileError
 from .log_parser import UNMATCHED, EventTable, ParsedBlock
 from .monitoring import ScoringHook
 from .records import Anomaly, MetricRow, Observer
-from .scoring import Scorer
+from .scoring import Mark, Scorer
 from .sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
 from .state_store import CHECKPOINT, SCHEMA_VERSION
 from .timestamps import TimeFormatter, TimestampParser
@@ -81,6 +84,7 @@ class Run:
         self.scoring = ScoringHook(scorer) if scorer is not None else None
         if self.scoring is not None:
             self.engine.observers = [self.scoring, *self.engine.observers]
+            self.scoring.scorer.watch(self.engine.components)
         ts_spec = TimestampParser(config.patterns.timestamp.format, config.patterns.timestamp.timezone)
         self.format_ts = TimeFormatter(options.time_format, tz=ts_spec.tz, instants=ts_spec.has_instants)
         lengths = saved["outputs"] if saved else None
@@ -123,7 +127,7 @@ class Run:
             self.scoring.scorer.to_dict() if self.scoring else None, self.line_no,
         )
         self.table.update(parsed)
-        self._process(parsed, len(parsed.codes), emit=True)
+        self._process(parsed, len(parsed.codes), write=True)
         self.offset = parsed.end
         self.parser_last = parsed.last_ts
 
@@ -131,8 +135,9 @@ class Run:
         """Make the state exactly that after the last fully processed line of ``parsed``.
 
         The failing line may have changed the engine half-way: the block's start state
-        is restored and the lines before it are replayed without writing anything
-        (their rows and rejects were written the first time).
+        is restored and the lines before it are replayed. Their rows and rejects were
+        written the first time; their anomalies are written now, scored from the
+        restored state (the first pass's engine had the failing line's half step).
         """
         start = self._block_start
         done = self.line_no - start.line_no
@@ -144,48 +149,56 @@ class Run:
         observers = self.engine.observers
         self.engine.observers = [self.scoring] if self.scoring is not None else []
         try:
-            self._process(parsed, done, emit=False)
+            self._process(parsed, done, write=False)
         finally:
             self.engine.observers = observers
 
-    def _process(self, parsed: ParsedBlock, count: int, *, emit: bool) -> None:
+    def _process(self, parsed: ParsedBlock, count: int, *, write: bool) -> None:
         """The hot loop over the first ``count`` lines.
 
-        Rows and anomalies are written once, at the end, and only those of fully
-        processed lines: a line that raises leaves nothing behind to be duplicated.
+        Rows (and rejects, when ``write``) and anomalies are written once, at the end,
+        and only those of fully processed lines: a line that raises leaves nothing
+        behind to be duplicated. Its block's anomalies are left to ``rewind``, which
+        scores the block again from its start state. Stuck visits are looked for on
+        the way only when the log's time leaves the scorer's window; a burst the
+        engine's hook finds waits in ``pending`` until its line is done.
         """
         step = self.engine.step_parts
         step_resolved = self.engine.step_resolved
         resolved = self._resolved(parsed)
         codes, times, rejects = parsed.codes, parsed.times, parsed.rejects
-        reject = self.rejected.reject if emit else _discard
+        reject = self.rejected.reject if write else _discard
         scoring = self.scoring
-        deadlines = scoring.scorer.deadlines if scoring is not None else []
-        source = self.source_name
+        scorer = scoring.scorer if scoring is not None else None
+        pending = scoring.pending if scoring is not None else []
         start = line_no = self.line_no
+        low, high = -math.inf, math.inf
+        if scorer is not None:
+            stepped = np.flatnonzero(np.frombuffer(codes, dtype=f"i{codes.itemsize}")[:count] >= 0)
+            scorer.begin_block(np.frombuffer(times, dtype=np.int64)[stepped], stepped + (start + 1))
+            low, high = scorer.low, scorer.high
+        source = self.source_name
         rows_out: list[MetricRow] = []
-        anomalies_out: list[Anomaly] = []
-        kept = kept_anomalies = 0  # the outputs of fully processed lines
+        marks: list[Mark] = []  # stuck and burst anomalies found on the way
         events = unmatched = malformed = 0
         try:
             for code, ts in zip(codes[:count], times[:count], strict=True):
                 line_no += 1
                 if code >= 0:
+                    if not low <= ts <= high:
+                        marks += [(line_no, 0, len(rows_out), a) for a in scorer.reached(ts)]  # type: ignore[union-attr]
+                        low, high = scorer.low, scorer.high  # type: ignore[union-attr]
                     comp, event, target, target_type, fields = resolved[code]
                     if comp is not None:
                         rows = step_resolved(ts, comp, event, fields)
                     else:
                         rows = step(ts, event, target, target_type, fields)
+                    if pending:
+                        marks += [(line_no, 1, len(rows_out), a) for a in pending]
+                        pending.clear()
                     if rows:
                         rows_out += rows
-                    # a step that wrote no row, found nothing and passed no stuck deadline: skip it
-                    if scoring is not None and (rows or scoring.pending or (deadlines and deadlines[0][0] < ts)):
-                        found = scoring.after_step(ts, rows)
-                        if found:
-                            anomalies_out += found
-                            kept_anomalies = len(anomalies_out)
                     events += 1
-                    kept = len(rows_out)
                 elif code == UNMATCHED:
                     unmatched += 1
                 else:
@@ -194,22 +207,26 @@ class Run:
                     reject(source, line_no, reason, text)
         except BaseException:
             line_no -= 1  # the failing line was not fully processed
-            raise
-        finally:
-            del rows_out[kept:]
-            del anomalies_out[kept_anomalies:]
-            if emit and rows_out:
-                self.metrics.write_rows(rows_out)
-            if emit and anomalies_out:
-                self._emit_anomalies(anomalies_out)
-            stats = self.stats
-            stats["rows_written"] += len(rows_out)
-            stats["anomalies"] += len(anomalies_out)
-            stats["events"] += events
-            stats["unmatched"] += unmatched
-            stats["malformed"] += malformed
-            stats["lines_read"] += line_no - start
+            pending.clear()
+            self._account(rows_out, [], write, (events, unmatched, malformed, line_no - start))
             self.line_no = line_no
+            raise
+        anomalies = scorer.score_block(rows_out, marks) if scorer is not None else []
+        self._account(rows_out, anomalies, write, (events, unmatched, malformed, line_no - start))
+        self.line_no = line_no
+
+    def _account(self, rows: list[MetricRow], anomalies: list[Anomaly], write: bool,
+                 counts: tuple[int, int, int, int]) -> None:
+        """Write a block's rows (when ``write``) and anomalies; count them."""
+        if write and rows:
+            self.metrics.write_rows(rows)
+        if anomalies:
+            self._emit_anomalies(anomalies)
+        stats = self.stats
+        stats["rows_written"] += len(rows)
+        stats["anomalies"] += len(anomalies)
+        for key, n in zip(("events", "unmatched", "malformed", "lines_read"), counts, strict=True):
+            stats[key] += n
 
     def _resolved(self, parsed: ParsedBlock) -> list[tuple[Any, ...]]:
         """Per parse result (comp, event, target, target_type, fields), ``comp`` resolved

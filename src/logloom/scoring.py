@@ -1,9 +1,9 @@
-"""Monitor-mode scoring: metric rows, state changes and violations in; anomalies out.
+"""Monitor-mode scoring: metric rows, the engine's visits and violations in; anomalies out.
 
 The ``Scorer`` is a pure step on in-memory state, like the engine: no file, clock or
 print. Time is the log's (integer microseconds). Its state round-trips through
 ``to_dict`` / ``restore`` as plain JSON, so a resumed monitor continues the drift
-statistics, run counters, stuck timers and burst windows exactly.
+statistics, run counters, stuck flags and burst windows exactly.
 
 Rules (each anomaly row names its ``rule``; docs/anomaly-detection.md has the maths):
 
@@ -22,20 +22,26 @@ Rules (each anomaly row names its ``rule``; docs/anomaly-detection.md has the ma
 Drift rules only run on metrics whose scale is a real MAD (not a discrete metric's
 std or floor fallback), and rows outside the k-limits do not feed EWMA/CUSUM: a spike
 is the ``limits`` rule's business, and it must not trip a drift rule by itself.
+
+Rows are scored a block at a time (``score_rows``): grouped by metric, the limits
+and the drift input are computed with numpy, and only the recursions (EWMA, CUSUM,
+runs) loop in Python. Each metric's rows are taken in order, so the result does not
+depend on where blocks are cut.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from bisect import bisect_right
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Mapping
-from heapq import heappush
-from typing import Any
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Protocol
 
-from logloom.baseline_stats import DRIFT_CLIP, MetricLimits
-from logloom.records import INFERRED_SUFFIX, Anomaly, MetricRow, StateChange
+import numpy as np
+
+from logloom.baseline_stats import DRIFT_CLIP, MetricLimits, normal_scores
+from logloom.records import INFERRED_SUFFIX, Anomaly, MetricRow
 from logloom.scoring_model import (
     AnomalyConfig,
     DurationMetric,
@@ -45,10 +51,25 @@ from logloom.scoring_model import (
     ewma_limits,
 )
 
-__all__ = ["AnomalyConfig", "DurationMetric", "Scorer", "SummaryRow"]
+__all__ = ["AnomalyConfig", "DurationMetric", "Scorer", "SummaryRow", "Visit"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _US = 1_000_000
+_LIMITS, _EWMA, _CUSUM, _NELSON = range(4)  # the order of a row's anomalies
+_metric_key = itemgetter(1, 2)
+_value = itemgetter(3)
+_row_ts = itemgetter(0)
+_found_order = itemgetter(0, 1)
+Found = list[tuple[int, int, Anomaly]]  # (row index, rule order, anomaly)
+Mark = tuple[int, int, int, Anomaly]  # (line, 0 stuck or 1 burst, rows before the line, anomaly)
+
+
+class Visit(Protocol):
+    """What the stuck rule reads of a component (the engine's ``Component``)."""
+
+    id: str
+    state: str
+    entered: int | None
 
 
 class Scorer:
@@ -56,7 +77,8 @@ class Scorer:
 
     ``limits`` are the per-metric ``anomaly:`` settings of the live config; they
     override the baseline's k and limits. ``state_metrics`` maps (component, state)
-    to the duration metric measuring that state, for the ``stuck`` rule.
+    to the duration metric measuring that state, for the ``stuck`` rule, which
+    follows the visits given to ``watch``.
     """
 
     def __init__(
@@ -68,138 +90,195 @@ class Scorer:
     ) -> None:
         self.config = cfg = config or AnomalyConfig()
         self.baseline_id = str(baseline.get("id", "")) if baseline else ""
-        self._models: dict[tuple[str, str], MetricModel] = build_models(baseline, limits or {}, cfg)
-        self._state_metrics = dict(state_metrics or {})
+        self._models: dict[tuple[str, str], MetricModel] = {}
+        self._ids: dict[tuple[str, str], int] = {}  # (component, metric) -> index in _by_id
+        self._by_id: list[MetricModel] = []
+        for key, model in build_models(baseline, limits or {}, cfg).items():
+            self._add(key, model)
         rules = set(cfg.rules)
         self._on_limits = "limits" in rules
         self._on_ewma = "ewma" in rules
         self._on_cusum = "cusum" in rules
         self._on_nelson = "nelson2" in rules
-        self._on_stuck = "stuck" in rules
         self._on_burst = "invalid_burst" in rules
         self._lam_rest, self._ewma_L = 1.0 - cfg.ewma_lambda, cfg.ewma_L
         self._ewma_lims, self._ewma_inf = ewma_limits(cfg.ewma_lambda, cfg.ewma_L)
-        self._ewma_n = len(self._ewma_lims)
         # stuck: (component, state) -> (duration metric, microseconds until stuck)
         self._stuck_after: dict[tuple[str, str], tuple[DurationMetric, int]] = {}
-        for (component, state), dm in self._state_metrics.items():
+        for (component, state), dm in (state_metrics or {}).items():
             m = self._models.get((component, dm.name))
-            if self._on_stuck and m is not None and m.covered and math.isfinite(m.upper):
+            if "stuck" in rules and m is not None and m.covered and 0.0 < m.upper < math.inf:
                 self._stuck_after[component, state] = (dm, int(m.upper * dm.unit_seconds * _US))
         self._stuck_us = {key: after for key, (_, after) in self._stuck_after.items()}
+        self._min_after = min(self._stuck_us.values(), default=0)
+        # metric id -> (µs per unit, state -> µs until stuck): the rows of a state's duration
+        # metric show the visits that ended after outlasting the limit
+        self._stuck_rows: dict[int, tuple[float, dict[str, int]]] = {}
+        for (component, state), (dm, after) in self._stuck_after.items():
+            per_unit = dm.unit_seconds * _US
+            self._stuck_rows.setdefault(self._ids[component, dm.name], (per_unit, {}))[1][state] = after
+        # µs are recovered exactly from a value with at most 6 decimals of µs-or-coarser units
+        self._exact_rows = all(per_unit in (1.0, 1e3, 1e6) for per_unit, _ in self._stuck_rows.values())
+        self._ended: list[tuple[str, str, int]] = []  # (component, state, entered) past their limit
+        self._block: tuple[np.ndarray, np.ndarray] | None = None  # see begin_block
+        self._visits: dict[str, Visit] = {}
+        self._order: dict[str, int] = {}  # component -> its place among the visits
+        self._watched: list[Visit] = []
+        self._flagged: dict[str, tuple[str, int]] = {}  # component -> (state, entered) flagged stuck
+        self.low: float = -math.inf  # no stuck check is due while low <= log time <= high
+        self.high: float = math.inf
         self._pending_uncovered: list[tuple[str, str, int]] = []
-        # stuck: component -> [state, entry_ts, visit_seq, flagged]
-        self._states: dict[str, list[Any]] = {}
-        # (deadline µs, visit seq, component), a heap; the loop reads deadlines[0] to skip
-        # calling ``step`` on steps that wrote no row before any stuck deadline is due
-        self.deadlines: list[tuple[int, int, str]] = []
-        self._visit_seq = 0
         self._violations: dict[tuple[str, str], deque[int]] = {}
+
+    def _add(self, key: tuple[str, str], model: MetricModel) -> MetricModel:
+        self._models[key] = model
+        if key not in self._ids:
+            self._ids[key] = len(self._by_id)
+            self._by_id.append(model)
+        else:
+            self._by_id[self._ids[key]] = model
+        return model
 
     # ----------------------------------------------------------------- rows
     def score(self, row: MetricRow) -> list[Anomaly]:
-        """Score one metric row; inferred rows are neither scored nor counted.
+        """Score one metric row (``score_rows`` of one)."""
+        return [a for _, a in self.score_rows([row])]
 
-        The common case (a row within its limits) touches raw values only: the limits,
-        the k-band that gates the drift rules and the centre are precomputed in raw
-        units, the drift input comes from the quantile table, and the z of a row is
-        computed only for an anomaly (the summary's worst z comes from the extremes).
+    def score_rows(self, rows: Sequence[MetricRow]) -> list[tuple[int, Anomaly]]:
+        """Score rows in order; (index in ``rows``, anomaly) in row order.
+
+        Inferred rows are neither scored nor counted. Each metric's rows are scored
+        in their order; the anomalies of one row come in rule order.
         """
-        _, component, name, x, _, context = row
-        # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6):
-        # the float test spares the string test on almost every row
-        if x == 0.0 and context.endswith(INFERRED_SUFFIX):
+        n = len(rows)
+        if n == 0:
             return []
-        m = self._models.get((component, name))
-        if m is None or not m.covered:
-            self._count_uncovered(row, m)
-            return []
-        m.rows += 1
-        if x != x:  # NaN: nothing to compare
-            return []
-        if x < m.xmin:
-            m.xmin = x
-        if x > m.xmax:
-            m.xmax = x
-        out: list[Anomaly] = []
-        if self._on_limits and (x < m.lower or x > m.upper):
-            out.append(self._anomaly(m, row, m.z(x), "limits"))
-        if m.drift:
-            if m.band_lo <= x <= m.band_hi:
-                xs = m.knots
-                if xs is not None:  # baseline_stats.normal_score, inlined
-                    ss: list[float] = m.knot_scores  # type: ignore[assignment]
-                    j = bisect_right(xs, x)
-                    if j == 0:
-                        u = ss[0]
-                    elif j == len(xs):
-                        u = ss[-1]
-                    else:
-                        x0 = xs[j - 1]
-                        u = ss[j - 1] + (ss[j] - ss[j - 1]) * (x - x0) / (xs[j] - x0)
-                else:  # a baseline without quantiles: the winsorised z
-                    u = max(-DRIFT_CLIP, min(DRIFT_CLIP, m.z(x)))
-                if self._on_ewma:
-                    i = m.ewma_i + 1
-                    # lam * gain * (u - mu) / sigma + (1 - lam) * E, coefficients folded
-                    e = m.ewma_a * u - m.ewma_b + self._lam_rest * m.ewma
-                    lim = self._ewma_lims[i] if i < self._ewma_n else self._ewma_inf
-                    if e > lim or e < -lim:
-                        out.append(self._anomaly(m, row, e * self._ewma_L / lim, "ewma"))
-                        e, i = 0.0, 0
-                    m.ewma, m.ewma_i = e, i
-                if self._on_cusum:
-                    self._cusum(m, row, (u - m.drift_mu) * m.drift_inv_sigma * m.cusum_gain, out)
-            if self._on_nelson:
-                self._nelson(m, row, x, out)
-        if out:
-            m.anomalies += len(out)
-        return out
+        keys = list(map(_metric_key, rows))
+        ids = list(map(self._ids.get, keys))
+        if None in ids:
+            ids = [self._new_metric(rows[i]) if g is None else g for i, g in enumerate(ids)]
+        group = np.array(ids, dtype=np.intp)
+        values = np.fromiter(map(_value, rows), float, n)
+        # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6)
+        for i in np.flatnonzero(values == 0.0).tolist():
+            if rows[i].state_context.endswith(INFERRED_SUFFIX):
+                group[i] = -1
+        order = np.argsort(group, kind="stable")
+        sorted_group = group[order]
+        starts = np.flatnonzero(np.diff(sorted_group, prepend=-2)).tolist()
+        found: Found = []
+        self._ended = []
+        for s, e in zip(starts, [*starts[1:], n], strict=True):
+            g = int(sorted_group[s])
+            if g >= 0:
+                where = order[s:e]
+                self._score_metric(self._by_id[g], where, values[where], rows, found)
+                if g in self._stuck_rows:
+                    self._ended_visits(self._stuck_rows[g], where, values[where], rows)
+        found.sort(key=_found_order)
+        return [(i, a) for i, _, a in found]
 
-    def step(self, ts: int, rows: list[MetricRow]) -> list[Anomaly]:
-        """``advance(ts)`` then ``score`` each row: one call per engine step."""
-        heap = self.deadlines
-        out = self.advance(ts) if heap and heap[0][0] < ts else []
-        score = self.score
-        for row in rows:
-            found = score(row)
-            if found:
-                out += found
-        return out
+    def _ended_visits(self, stuck: tuple[float, dict[str, int]], where: np.ndarray, x: np.ndarray,
+                      rows: Sequence[MetricRow]) -> None:
+        """Note the visits whose duration row says they outlasted their state's limit."""
+        per_unit, after_of = stuck
+        us = np.rint(x * per_unit)
+        for j in np.flatnonzero(us > min(after_of.values())).tolist():
+            row = rows[int(where[j])]
+            after = after_of.get(row.state_context)
+            if after is not None and us[j] > after:
+                self._ended.append((row.component_id, row.state_context, row.ts - int(us[j])))
 
-    def _cusum(self, m: MetricModel, row: MetricRow, u: float, out: list[Anomaly]) -> None:
+    def _new_metric(self, row: MetricRow) -> int:
+        key = (row.component_id, row.metric_name)
+        if key not in self._ids:
+            self._add(key, self._models.get(key) or MetricModel.uncovered(*key, row.unit))
+        return self._ids[key]
+
+    def _score_metric(self, m: MetricModel, where: np.ndarray, x: np.ndarray,
+                      rows: Sequence[MetricRow], found: Found) -> None:
+        """The rows of one metric (``where`` in ``rows``, values ``x``), in order."""
+        m.rows += len(x)
+        if not m.covered:
+            if not m.reported:
+                m.reported = True
+                self._pending_uncovered.append((m.component_id, m.metric_name, m.n))
+            return
+        valid = x == x  # NaN: counted, nothing to compare
+        if not valid.all():
+            where, x = where[valid], x[valid]
+            if not len(x):
+                return
+        m.xmin = min(m.xmin, float(x.min()))
+        m.xmax = max(m.xmax, float(x.max()))
+        at = where.tolist()
+        if self._on_limits:
+            for j in np.flatnonzero((x < m.lower) | (x > m.upper)).tolist():
+                found.append((at[j], _LIMITS, self._anomaly(m, rows[at[j]], m.z(float(x[j])), "limits")))
+        if not m.drift:
+            return
+        if self._on_ewma or self._on_cusum:
+            band = np.flatnonzero((x >= m.band_lo) & (x <= m.band_hi))
+            xb = x[band]
+            if m.knots is not None:
+                u = normal_scores(xb, m.knots, m.knot_scores)  # type: ignore[arg-type]
+            else:  # a baseline without quantiles: the winsorised z
+                u = np.clip(m.z_many(xb), -DRIFT_CLIP, DRIFT_CLIP)
+            at_band = where[band].tolist()
+            if self._on_ewma:
+                self._ewma(m, (m.ewma_a * u - m.ewma_b).tolist(), at_band, rows, found)
+            if self._on_cusum:
+                self._cusum(m, ((u - m.drift_mu) * m.drift_inv_sigma * m.cusum_gain).tolist(),
+                            at_band, rows, found)
+        if self._on_nelson:
+            self._nelson(m, np.sign(x - m.expected).astype(int).tolist(), at, rows, found)
+
+    def _ewma(self, m: MetricModel, w: list[float], at: list[int], rows: Sequence[MetricRow],
+              found: Found) -> None:
+        """E = w + (1 - lambda) E, with w = lambda * gain * (u - mu) / sigma folded in."""
+        e, i = m.ewma, m.ewma_i
+        rest, lims, asymptote = self._lam_rest, self._ewma_lims, self._ewma_inf
+        n_lims = len(lims)
+        for j, wj in enumerate(w):
+            e = wj + rest * e
+            i += 1
+            lim = lims[i] if i < n_lims else asymptote
+            if e > lim or e < -lim:
+                found.append((at[j], _EWMA, self._anomaly(m, rows[at[j]], e * self._ewma_L / lim, "ewma")))
+                e, i = 0.0, 0
+        m.ewma, m.ewma_i = e, i
+
+    def _cusum(self, m: MetricModel, z: list[float], at: list[int], rows: Sequence[MetricRow],
+               found: Found) -> None:
         k, h = self.config.cusum_k, self.config.cusum_h
-        hi = max(0.0, m.cusum_hi + u - k)
-        lo = max(0.0, m.cusum_lo - u - k)
-        if hi > h or lo > h:
-            out.append(self._anomaly(m, row, hi if hi > h else -lo, "cusum"))
-            hi = lo = 0.0
+        hi, lo = m.cusum_hi, m.cusum_lo
+        for j, u in enumerate(z):
+            hi = max(0.0, hi + u - k)
+            lo = max(0.0, lo - u - k)
+            if hi > h or lo > h:
+                found.append((at[j], _CUSUM, self._anomaly(m, rows[at[j]], hi if hi > h else -lo, "cusum")))
+                hi = lo = 0.0
         m.cusum_hi, m.cusum_lo = hi, lo
 
-    def _nelson(self, m: MetricModel, row: MetricRow, x: float, out: list[Anomaly]) -> None:
-        side = 1 if x > m.expected else (-1 if x < m.expected else 0)
-        if side == 0:
-            m.run, m.side = 0, 0  # a point on the centre line breaks a run
-            return
-        m.run = m.run + 1 if side == m.side else 1
-        m.side = side
-        if m.run >= self.config.nelson_run:
-            out.append(self._anomaly(m, row, float(side * m.run), "nelson2"))
-            m.run, m.side = 0, 0
+    def _nelson(self, m: MetricModel, sides: list[int], at: list[int], rows: Sequence[MetricRow],
+                found: Found) -> None:
+        run, last, needed = m.run, m.side, self.config.nelson_run
+        for j, side in enumerate(sides):
+            if side == 0:
+                run = last = 0  # a point on the centre line breaks a run
+                continue
+            run = run + 1 if side == last else 1
+            last = side
+            if run >= needed:
+                found.append((at[j], _NELSON, self._anomaly(m, rows[at[j]], float(side * run), "nelson2")))
+                run = last = 0
+        m.run, m.side = run, last
 
     def _anomaly(self, m: MetricModel, row: MetricRow, score: float, rule: str) -> Anomaly:
+        m.anomalies += 1
         m.by_rule[rule] = m.by_rule.get(rule, 0) + 1
         return Anomaly(row.ts, row.component_id, row.metric_name, row.value, row.unit,
                        row.state_context, m.expected, m.lower, m.upper, score, rule)
-
-    def _count_uncovered(self, row: MetricRow, m: MetricModel | None) -> None:
-        if m is None:
-            m = self._models[row.component_id, row.metric_name] = MetricModel.uncovered(
-                row.component_id, row.metric_name, row.unit)
-        m.rows += 1
-        if not m.reported:
-            m.reported = True
-            self._pending_uncovered.append((row.component_id, row.metric_name, m.n))
 
     def not_covered(self) -> list[tuple[str, str, int]]:
         """(component, metric, baseline n) first seen uncovered since the last call.
@@ -210,46 +289,119 @@ class Scorer:
         return pending
 
     # --------------------------------------------------------------- states
-    def on_state_change(self, change: StateChange) -> list[Anomaly]:
-        """Track the component's visit for ``stuck``; flags what ``change.ts`` passes."""
-        return self.enter(change.ts, change.component_id, change.to_state)
+    def watch(self, visits: Sequence[Visit]) -> None:
+        """Follow these components' visits (the engine's components) for ``stuck``."""
+        self._visits = {v.id: v for v in visits}
+        self._order = {v.id: i for i, v in enumerate(visits)}
+        tracked = {component for component, _ in self._stuck_us}
+        self._watched = [v for v in visits if v.id in tracked]
+        self._reset_window()
 
-    def enter(self, ts: int, component: str, state: str) -> list[Anomaly]:
-        """``on_state_change`` with plain arguments: ``component`` entered ``state`` at ``ts``."""
-        heap = self.deadlines
-        out = self.advance(ts) if heap and heap[0][0] < ts else []
-        self._visit_seq = seq = self._visit_seq + 1
-        self._states[component] = [state, ts, seq, False]
-        after = self._stuck_us.get((component, state))
-        if after is not None:
-            heappush(heap, (ts + after, seq, component))
+    def _reset_window(self) -> None:
+        # the first ``reached`` looks at every visit and sets the window
+        self.low, self.high = (math.inf, -math.inf) if self._watched else (-math.inf, math.inf)
+
+    def reached(self, ts: int) -> list[Anomaly]:
+        """Log time is ``ts`` (outside [low, high]): flag the visits that outlasted their limit.
+
+        The window keeps this off the hot path: ``high`` is at most the earliest
+        deadline of a visit not yet flagged, and any visit that starts at or after
+        ``low`` ends its state's limit no earlier than ``low`` + the shortest limit.
+        A log whose time goes back lowers ``low``.
+        """
+        if ts < self.low:
+            self.low, self.high = ts, min(self.high, ts + self._min_after)
+            return []
+        due: list[tuple[int, int, str, str, int]] = []
+        high = ts + self._min_after
+        for component, state, entered in self._open_visits():
+            deadline = entered + self._stuck_us[component, state]
+            if deadline < ts:
+                due.append((deadline, self._order[component], component, state, entered))
+            elif deadline < high:
+                high = deadline
+        self.low, self.high = ts, high
+        return [self._stuck(ts, c, s, e) for _, _, c, s, e in sorted(due)]
+
+    def _open_visits(self) -> list[tuple[str, str, int]]:
+        """(component, state, entered) of the current visits the stuck rule follows, not
+        yet flagged."""
+        out = []
+        for v in self._watched:
+            visit = (v.state, v.entered)
+            if v.entered is not None and (v.id, v.state) in self._stuck_us and self._flagged.get(v.id) != visit:
+                out.append((v.id, v.state, v.entered))
         return out
 
-    def _push_deadline(self, component: str) -> None:
-        state, entry, seq, flagged = self._states[component]
-        stuck = self._stuck_after.get((component, state))
-        if stuck is not None and not flagged:
-            heapq.heappush(self.deadlines, (entry + stuck[1], seq, component))
+    def _stuck(self, ts: int, component: str, state: str, entered: int) -> Anomaly:
+        self._flagged[component] = (state, entered)
+        dm = self._stuck_after[component, state][0]
+        m = self._models[component, dm.name]
+        elapsed = (ts - entered) / _US / dm.unit_seconds
+        return self._anomaly(m, MetricRow(ts, component, dm.name, elapsed, m.unit, state),
+                             m.z(elapsed), "stuck")
 
-    def advance(self, ts: int) -> list[Anomaly]:
-        """Log time reached ``ts``: flag visits that have outlasted their state's limit."""
-        heap = self.deadlines
-        if not heap or heap[0][0] >= ts:
-            return []
+    def begin_block(self, times: np.ndarray, lines: np.ndarray) -> None:
+        """Before a block, with the times and line numbers of its event lines.
+
+        Where those times never go back, ``score_block`` finds the block's stuck
+        visits after it; otherwise ``reached`` must see every event line outside the
+        window [low, high] before it steps the engine.
+        """
+        self._block = None
+        if self._watched and self._exact_rows and not (times[1:] < times[:-1]).any():
+            self._block = (times, lines)
+            self.low, self.high = -math.inf, math.inf
+        else:
+            self._reset_window()
+
+    def score_block(self, rows: Sequence[MetricRow], marks: list[Mark]) -> list[Anomaly]:
+        """Every anomaly of a block, in line order: ``score_rows`` of its rows merged
+        with ``marks``, the stuck and burst anomalies found while it ran, each
+        (line, 0 stuck or 1 burst, number of rows before that line, anomaly)."""
+        scored = self.score_rows(rows)
+        if self._block is not None:
+            found = [(line, 0, before, a) for line, before, a in self.stuck_in_block(rows, *self._block)]
+            marks = sorted([*marks, *found], key=_found_order)
+            self._block = None
+        if not marks:
+            return [a for _, a in scored]
         out: list[Anomaly] = []
-        while heap and heap[0][0] < ts:
-            _, seq, component = heapq.heappop(heap)
-            rec = self._states.get(component)
-            if rec is None or rec[2] != seq or rec[3]:
-                continue  # the visit ended (or was flagged) since the deadline was set
-            rec[3] = True
-            state, entry = rec[0], rec[1]
-            dm = self._stuck_after[component, state][0]
-            m = self._models[component, dm.name]
-            elapsed = (ts - entry) / _US / dm.unit_seconds
-            row = MetricRow(ts, component, dm.name, elapsed, m.unit, state)
-            out.append(self._anomaly(m, row, m.z(elapsed), "stuck"))
-            m.anomalies += 1
+        j = 0
+        for _, _, before, mark in marks:
+            while j < len(scored) and scored[j][0] < before:
+                out.append(scored[j][1])
+                j += 1
+            out.append(mark)
+        out += [a for _, a in scored[j:]]
+        return out
+
+    def stuck_in_block(self, rows: Sequence[MetricRow], times: np.ndarray,
+                       lines: np.ndarray) -> list[tuple[int, int, Anomaly]]:
+        """The stuck anomalies of a block whose event times never go back, found after it.
+
+        ``times`` and ``lines`` are the block's event lines (the ones that stepped the
+        engine), ``rows`` what they wrote, already through ``score_rows``. A visit is
+        flagged at the first event line whose time passes its deadline: for a block in
+        time order that is a binary search, for the visits that ended in the block
+        (their duration rows) and for those still open. Returns (line, number of rows
+        before that line, anomaly), in line order.
+        """
+        if not len(times):
+            return []
+        due: list[tuple[int, int, int, str, str, int]] = []
+        for component, state, entered in self._ended + self._open_visits():
+            if component not in self._order or self._flagged.get(component) == (state, entered):
+                continue  # not watched, or flagged in an earlier block
+            deadline = entered + self._stuck_us[component, state]
+            j = int(np.searchsorted(times, deadline, side="right"))
+            if j < len(times):
+                due.append((j, deadline, self._order[component], component, state, entered))
+        out = []
+        for j, _, _, component, state, entered in sorted(due):
+            ts = int(times[j])
+            before = bisect_left(rows, ts, key=_row_ts)
+            out.append((int(lines[j]), before, self._stuck(ts, component, state, entered)))
         return out
 
     # ----------------------------------------------------------- violations
@@ -267,22 +419,22 @@ class Scorer:
             return []
         count = len(window)
         window.clear()
-        state = self._states.get(component_id)
+        visit = self._visits.get(component_id)
         key = (component_id, kind)
         m = self._models.get(key)
         if m is None:
-            m = self._models[key] = MetricModel.uncovered(component_id, kind, "count")
+            m = self._add(key, MetricModel.uncovered(component_id, kind, "count"))
             m.reported = True  # a violation counter is not a baseline metric
         m.anomalies += 1
         m.by_rule["invalid_burst"] = m.by_rule.get("invalid_burst", 0) + 1
         return [Anomaly(ts, component_id, kind, float(count), "count",
-                        state[0] if state else "", 0.0, 0.0, float(cfg.burst_count - 1),
+                        visit.state if visit else "", 0.0, 0.0, float(cfg.burst_count - 1),
                         float(count), "invalid_burst")]
 
     # ---------------------------------------------------------- persistence
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON state: drift statistics, run counters, visits, burst windows, and
-        this run's tallies (which ``restore`` takes back only when asked)."""
+        """Plain-JSON state: drift statistics, run counters, stuck flags, burst windows,
+        and this run's tallies (which ``restore`` takes back only when asked)."""
         drift = {
             f"{c}\t{n}": [m.ewma, m.ewma_i, m.cusum_hi, m.cusum_lo, m.run, m.side]
             for (c, n), m in self._models.items()
@@ -297,8 +449,7 @@ class Scorer:
             "schema_version": STATE_VERSION,
             "baseline_id": self.baseline_id,
             "drift": drift,
-            "visit_seq": self._visit_seq,
-            "states": {c: list(rec) for c, rec in self._states.items()},
+            "flagged": {c: list(visit) for c, visit in self._flagged.items()},
             "violations": {f"{c}\t{k}": list(w) for (c, k), w in self._violations.items() if w},
             "tallies": tallies,
         }
@@ -311,8 +462,8 @@ class Scorer:
         starts them at zero; ``tallies=True`` takes them back too (rewinding within a
         run). Raises ``ValueError`` for a state of another schema version or shape.
         """
-        if state.get("schema_version") != STATE_VERSION:
-            version = state.get("schema_version")
+        version = state.get("schema_version")
+        if version not in (1, STATE_VERSION):
             raise ValueError(f"scorer state: unknown schema_version {version!r}")
         for model in self._models.values():
             model.ewma, model.ewma_i, model.cusum_hi, model.cusum_lo = 0.0, 0, 0.0, 0.0
@@ -330,9 +481,11 @@ class Scorer:
                         m.ewma, m.ewma_i = float(e), int(i)
                         m.cusum_hi, m.cusum_lo = float(hi), float(lo)
                         m.run, m.side = int(run), int(side)
-            self._visit_seq = int(state["visit_seq"])
-            self._states = {c: [str(s), int(t), int(q), bool(f)] for c, (s, t, q, f)
-                            in state["states"].items()}
+            if version == 1:  # its own visits: [state, entered, visit number, flagged]
+                flagged = {c: (s, e) for c, (s, e, _, f) in state["states"].items() if f}
+            else:
+                flagged = state["flagged"]
+            self._flagged = {str(c): (str(s), int(e)) for c, (s, e) in flagged.items()}
             self._violations = {}
             for key, times in state["violations"].items():
                 comp, kind = key.split("\t", 1)
@@ -341,16 +494,15 @@ class Scorer:
                 self._restore_tallies(state.get("tallies") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"scorer state is malformed: {exc!r}") from exc
-        self.deadlines = []
-        for component in self._states:
-            self._push_deadline(component)
+        self._reset_window()
+
 
     def _restore_tallies(self, tallies: Mapping[str, Any]) -> None:
         for key, (rows, anomalies, xmin, xmax, by_rule, unit) in tallies.items():
             comp, _, name = key.partition("\t")
             m = self._models.get((comp, name))
             if m is None:
-                m = self._models[comp, name] = MetricModel.uncovered(comp, name, str(unit))
+                m = self._add((comp, name), MetricModel.uncovered(comp, name, str(unit)))
                 m.reported = True  # reported in the run that saw it first
             m.rows, m.anomalies = int(rows), int(anomalies)
             if xmin is not None:
@@ -359,9 +511,11 @@ class Scorer:
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any], baseline: Mapping[str, Any] | None,
-                  **kwargs: Any) -> Scorer:
-        """A Scorer built like ``Scorer(baseline, **kwargs)`` that continues ``state``."""
+                  visits: Sequence[Visit] = (), **kwargs: Any) -> Scorer:
+        """A Scorer built like ``Scorer(baseline, **kwargs)``, watching ``visits``, that
+        continues ``state``."""
         scorer = cls(baseline, **kwargs)
+        scorer.watch(visits)
         scorer.restore(state)
         return scorer
 

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from logloom.baseline_stats import METHODS, MetricLimits, forward, inverse, score_table
+import numpy as np
+
+from logloom.baseline_stats import METHODS, MetricLimits, forward, inverse, score_table, transform
 
 RULES = ("limits", "ewma", "cusum", "nelson2", "stuck", "invalid_burst")
 DEFAULT_RULES = ("limits", "ewma", "stuck", "invalid_burst")
@@ -179,6 +181,12 @@ class MetricModel:
         d = (forward(self.method)(x) if self.method else x) - self.center
         z = d * (self.inv_hi if d > 0.0 else self.inv_lo)
         return max(-1e6, min(1e6, z)) if z == z else 0.0
+
+    def z_many(self, x: np.ndarray) -> np.ndarray:
+        """``z`` of every value of ``x``."""
+        d = (transform(self.method, x) if self.method else x) - self.center
+        z = d * np.where(d > 0.0, self.inv_hi, self.inv_lo)
+        return np.nan_to_num(np.clip(z, -1e6, 1e6), nan=0.0)
 
     def worst(self) -> float | None:
         """The z of this run's value farthest from the centre (None: nothing scored)."""
