@@ -153,11 +153,10 @@ class Scorer:
         n = len(rows)
         if n == 0:
             return []
-        keys = list(map(_metric_key, rows))
-        ids = list(map(self._ids.get, keys))
+        ids = list(map(self._ids.get, map(_metric_key, rows)))
         if None in ids:
             ids = [self._new_metric(rows[i]) if g is None else g for i, g in enumerate(ids)]
-        group = np.array(ids, dtype=np.intp)
+        group = np.fromiter(ids, np.intp, n)
         values = np.fromiter(map(_value, rows), float, n)
         # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6)
         for i in np.flatnonzero(values == 0.0).tolist():
@@ -235,17 +234,30 @@ class Scorer:
 
     def _ewma(self, m: MetricModel, w: list[float], at: list[int], rows: Sequence[MetricRow],
               found: Found) -> None:
-        """E = w + (1 - lambda) E, with w = lambda * gain * (u - mu) / sigma folded in."""
+        """E = w + (1 - lambda) E, with w = lambda * gain * (u - mu) / sigma folded in.
+
+        The limit widens over the first points after a reset; from then on it is the
+        asymptote, and ``_run_until`` takes the points until the next signal.
+        """
         e, i = m.ewma, m.ewma_i
         rest, lims, asymptote = self._lam_rest, self._ewma_lims, self._ewma_inf
-        n_lims = len(lims)
-        for j, wj in enumerate(w):
-            e = wj + rest * e
-            i += 1
-            lim = lims[i] if i < n_lims else asymptote
-            if e > lim or e < -lim:
-                found.append((at[j], _EWMA, self._anomaly(m, rows[at[j]], e * self._ewma_L / lim, "ewma")))
-                e, i = 0.0, 0
+        n_lims, n, j = len(lims), len(w), 0
+        while j < n:
+            if i + 1 < n_lims:
+                e = w[j] + rest * e
+                i += 1
+                k, lim = j, lims[i]
+                if not (e > lim or e < -lim):
+                    j += 1
+                    continue
+            else:
+                k, e = _run_until(w, j, e, rest, asymptote)
+                if k == n:
+                    i += n - j
+                    break
+                lim = asymptote
+            found.append((at[k], _EWMA, self._anomaly(m, rows[at[k]], e * self._ewma_L / lim, "ewma")))
+            e, i, j = 0.0, 0, k + 1
         m.ewma, m.ewma_i = e, i
 
     def _cusum(self, m: MetricModel, z: list[float], at: list[int], rows: Sequence[MetricRow],
@@ -528,3 +540,12 @@ class Scorer:
         """Every metric seen in this run that was not scored, with its baseline n."""
         return [(c, n, m.n) for (c, n), m in sorted(self._models.items())
                 if not m.covered and m.rows]
+
+
+def _run_until(w: list[float], start: int, e: float, rest: float, lim: float) -> tuple[int, float]:
+    """E = w + rest * E from ``w[start]`` on, until |E| > ``lim``: (that index or len(w), E)."""
+    for j in range(start, len(w)):
+        e = w[j] + rest * e
+        if e > lim or e < -lim:
+            return j, e
+    return len(w), e
