@@ -207,6 +207,25 @@ def test_dst_change_with_a_timezone(make_config: Callable[..., Path]) -> None:
     assert table(rows) == [("c1", "clamp_time", 1200.0, "CLOSED")]
 
 
+@pytest.mark.parametrize(("unit", "written"), [("ms", 3250.5), ("s", 3.2505), ("min", 0.054175), ("h", 0.000903)])
+def test_a_duration_is_written_in_its_unit(unit: str, written: float, make_config: Callable[..., Path]) -> None:
+    def in_unit(docs: dict) -> None:
+        docs["process_logic.yaml"]["machines"]["clamp"]["states"]["CLOSED"]["metrics"][0]["unit"] = unit
+
+    rows, _ = run([at("10:00:00", "close L1"), at("10:00:03.2505", "open L1")], make_config(RULES, edit=in_unit))
+    # 3.2505 s; minutes and hours rounded to 6 decimals like every value
+    assert [(r.value, r.unit) for r in rows] == [(written, unit)]
+
+
+def test_a_duration_unit_must_be_a_time_unit(make_config: Callable[..., Path], run_cli) -> None:
+    def seconds(docs: dict) -> None:
+        docs["process_logic.yaml"]["machines"]["clamp"]["states"]["CLOSED"]["metrics"][0]["unit"] = "sec"
+
+    code, _, err = run_cli("validate", "--config", make_config(RULES, edit=seconds))
+    assert code == 2 and "process_logic.yaml" in err and "one of us, ms, s, min, h" in err
+    assert "Traceback" not in err
+
+
 def test_strptime_format_with_a_comma_fraction(make_config: Callable[..., Path]) -> None:
     def german(docs: dict) -> None:
         docs["log_patterns.yaml"]["timestamp"] = {

@@ -59,6 +59,10 @@ class AnomalySpec(_Model):
         return self
 
 
+# microseconds per unit of a duration metric (its rows are written in that unit)
+DURATION_UNITS = {"us": 1, "ms": 1_000, "s": 1_000_000, "min": 60_000_000, "h": 3_600_000_000}
+
+
 class MetricSpec(_Model):
     name: Name
     type: Literal["duration", "value", "count"]
@@ -78,6 +82,8 @@ class MetricSpec(_Model):
             raise ValueError(f"'field' and 'agg' belong to value metrics, not {self.type}")
         if self.type != "count" and self.event is not None:
             raise ValueError(f"'event' belongs to count metrics, not {self.type}")
+        if self.type == "duration" and self.unit is not None and self.unit not in DURATION_UNITS:
+            raise ValueError(f"a duration's unit is one of {', '.join(DURATION_UNITS)}, not {self.unit!r}")
         return self
 
     @property

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .config import Config
+from .config_schema import DURATION_UNITS
 from .inventory import Component, ComponentFactory
 from .records import INFERRED_SUFFIX, Event, MetricRow, Observer, StateChange
 
@@ -31,6 +32,7 @@ class Metric(NamedTuple):
     field: str | None
     agg: str
     event: str | None
+    per: int  # duration: µs per unit (1 µs to 1 h); 0 otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,8 @@ class Machine:
         self.initial: str = spec.initial
         self.metrics: dict[str, tuple[Metric, ...]] = {
             s: tuple(
-                Metric(m.name, m.type, m.resolved_unit, m.field, m.agg or "last", m.event)
+                Metric(m.name, m.type, m.resolved_unit, m.field, m.agg or "last", m.event,
+                       DURATION_UNITS.get(m.resolved_unit, 0) if m.type == "duration" else 0)
                 for m in spec.metrics_of(s)
             )
             for s in spec.states
@@ -342,7 +345,7 @@ class Engine:
         cid = comp.id
         entered = comp.entered
         append = rows.append
-        for name, kind, unit, field_name, agg, event in metrics:
+        for name, kind, unit, field_name, agg, event, per in metrics:
             if kind == "duration":
                 if synthesised:
                     append(_new_row(MetricRow, (ts, cid, name, 0.0, unit, state + INFERRED_SUFFIX)))
@@ -351,8 +354,11 @@ class Engine:
                 elif ts < entered:
                     comp.counters["negative_duration"] += 1
                 else:
-                    # whole µs / 10^6 is already the nearest float to a 6-decimal number
-                    append(_new_row(MetricRow, (ts, cid, name, (ts - entered) / 1_000_000, unit, state)))
+                    # whole µs / 10^6, 10^3 or 1 is already the nearest float to a 6-decimal number
+                    value = (ts - entered) / per
+                    if per > 1_000_000:  # minutes, hours
+                        value = round(value, 6)
+                    append(_new_row(MetricRow, (ts, cid, name, value, unit, state)))
             elif synthesised:
                 continue
             elif kind == "value":

@@ -13,12 +13,10 @@ from typing import Any
 
 from .baseline_stats import BaselineAccumulator, MetricLimits
 from .config import Config
-from .config_schema import MetricSpec
+from .config_schema import DURATION_UNITS, MetricSpec
 from .records import Anomaly, MetricRow, Observer
 from .scoring import Scorer
 from .scoring_model import AnomalyConfig, DurationMetric
-
-UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
 
 
 def anomaly_config(config: Config) -> AnomalyConfig:
@@ -49,7 +47,7 @@ def state_metrics(config: Config) -> dict[tuple[str, str], DurationMetric]:
     out: dict[tuple[str, str], DurationMetric] = {}
     for cid, state, m in _metrics(config):
         if m.type == "duration" and (cid, state) not in out:
-            out[cid, state] = DurationMetric(m.name, UNIT_SECONDS.get(m.resolved_unit, 1.0))
+            out[cid, state] = DurationMetric(m.name, DURATION_UNITS[m.resolved_unit] / 1_000_000)
     return out
 
 
