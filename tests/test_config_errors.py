@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from logloom.config import load_config
 from logloom.errors import ConfigError
@@ -68,6 +69,21 @@ def test_yaml_syntax_error_has_a_line(make_config: Callable[..., Path], run_cli)
     cfg = make_config(raw={"process_logic.yaml": LOGIC.replace("  clamp:", "  clamp: [", 1)})
     code, _, err = run_cli("validate", "--config", cfg)
     assert code == 2 and "process_logic.yaml:" in err and "YAML syntax" in err
+
+
+def test_yaml_syntax_errors_are_worded_by_pyyaml_whichever_parser_read_the_file(
+    make_config: Callable[..., Path], run_cli,
+) -> None:
+    # libyaml reads the configs when present, but words its errors differently
+    broken = LOGIC.replace("  clamp:", "  clamp: [", 1)
+    with pytest.raises(yaml.MarkedYAMLError) as info:
+        yaml.load(broken, Loader=yaml.SafeLoader)
+    mark = info.value.problem_mark
+    assert mark is not None
+    cfg = make_config(raw={"process_logic.yaml": broken})
+    code, _, err = run_cli("validate", "--config", cfg)
+    assert code == 2
+    assert f"process_logic.yaml:{mark.line + 1}: YAML syntax: {info.value.problem}" in err, err
 
 
 def test_every_problem_is_reported_at_once(make_config: Callable[..., Path]) -> None:

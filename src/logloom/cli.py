@@ -20,8 +20,10 @@ from .baseline import activate, list_baselines, show_baseline
 from .config import Config, load_config
 from .errors import ConfigError, InputError, LogloomError
 from .main import RunOptions, monitor, parse_log, record, resumed_states
-from .summary import render_baseline, render_baseline_list, render_summary
 from .ui import UI
+
+# ``summary`` (rich's tables) and ``report`` are imported by the commands that draw or write
+# them: a quiet monitor needs neither, and each costs milliseconds of start-up.
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,6 +154,8 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
     summary, scorer = monitor(config, options, ui)
     ui.notify(_describe(summary))
     if scorer is not None and not quiet:
+        from .summary import render_summary
+
         render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
                        min_samples=scorer.config.min_samples)
 
@@ -183,6 +187,8 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
     baseline_id, baseline, summary = record(config, options, ui)
     ui.notify(_describe(summary))
     if not quiet:
+        from .summary import render_baseline
+
         render_baseline(ui.err, baseline)
     click.echo(f"recorded {baseline_id} and made it the active baseline")
 
@@ -208,6 +214,8 @@ def baseline_group() -> None:
 @_dirs
 def baseline_list(config_dir: Path, data_dir: Path) -> None:
     """List the archived baselines (* marks the active one)."""
+    from .summary import render_baseline_list
+
     render_baseline_list(UI().out, list_baselines(data_dir))
 
 
@@ -216,6 +224,8 @@ def baseline_list(config_dir: Path, data_dir: Path) -> None:
 @click.argument("baseline_id")
 def baseline_show(config_dir: Path, data_dir: Path, baseline_id: str) -> None:
     """Show the statistics and limits of one archived baseline."""
+    from .summary import render_baseline
+
     render_baseline(UI().out, show_baseline(data_dir, baseline_id))
 
 

@@ -17,20 +17,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .baseline import BASELINE_FILE, load_active, stage_archive
 from .config import Config
 from .errors import InputError, StateFileError
 from .log_parser import BlockParser, LineParser, ParsedBlock
 from .monitoring import LearnHook, anomaly_config, make_scorer, metric_limits
-from .parse_worker import ParsedBlocks
 from .run import Run, RunOptions
 from .scoring import Scorer
 from .source import Identity, LineReader, Tail, identify
 from .state_store import CHECKPOINT, SNAPSHOT, SNAPSHOT_DIR, DataLock, load_state, write_json_atomic
 from .timestamps import TimeFormatter
 from .ui import UI, Bar
+
+if TYPE_CHECKING:
+    from .parse_worker import ParsedBlocks
 
 __all__ = ["RunOptions", "check_readable", "monitor", "open_log", "parse_log", "record", "resumed_states"]
 
@@ -108,6 +110,8 @@ class _Blocks:
                          take_partial=take_partial)
         self.worker: ParsedBlocks | None = None
         if _use_worker(options, file_size(path) - offset):
+            from .parse_worker import ParsedBlocks  # multiprocessing: 3 ms of start-up, for large files only
+
             self.worker = ParsedBlocks(config.patterns, path, offset, last_ts or -(1 << 62), max_line,
                                        take_partial=take_partial)
         self.parser = BlockParser(config.patterns, last_ts)

@@ -9,18 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 class Bar(Protocol):
@@ -42,12 +36,26 @@ class _RichBar:
 
 
 class UI:
-    """Console output for one command."""
+    """Console output for one command.
+
+    rich is loaded when the first thing is printed, not before: it is about 15 ms of
+    start-up, and a quiet run with nothing to report prints nothing.
+    """
 
     def __init__(self, *, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.err = Console(stderr=True, highlight=False)
-        self.out = Console(highlight=False)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
+
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(highlight=False)
 
     def notify(self, message: str) -> None:
         if not self.quiet:
@@ -65,6 +73,15 @@ class UI:
         if self.quiet or not sys.stderr.isatty():
             yield _NoBar()
             return
+        from rich.progress import (  # loaded only for a bar that is drawn (see UI)
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
