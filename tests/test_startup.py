@@ -1,10 +1,18 @@
-"""Start-up: a quiet monitor with nothing to report loads no module it does not use."""
+"""Start-up: a quiet monitor with nothing to report loads no module it does not use;
+what start-up built is kept out of the loop's garbage collections."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from logloom.log_parser import ParsedBlock
+from logloom.main import GC_YOUNG_THRESHOLD
+from logloom.run import Run
 
 from .conftest import EXAMPLE_CONFIG, ROOT
 
@@ -26,3 +34,21 @@ def test_a_quiet_monitor_with_nothing_to_say_loads_no_terminal_ui_and_no_worker(
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert (done.stdout.strip(), done.stderr) == ("0 []", "")
+
+
+def test_the_loop_runs_with_start_up_frozen_and_fewer_collections(
+        tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[int, bool]] = []
+    feed = Run.feed
+
+    def watched(self: Run, parsed: ParsedBlock) -> None:
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        feed(self, parsed)
+
+    monkeypatch.setattr(Run, "feed", watched)
+    before = gc.get_threshold()
+    data = tmp_path / "data"
+    assert run_cli("record", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", LOG, "-q")[0] == 0
+    assert run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", LOG, "-q")[0] == 0
+    assert seen and set(seen) == {(GC_YOUNG_THRESHOLD, True)}
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)  # as it was, afterwards
