@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from logloom import config_yaml
 from logloom.config import load_config
 from logloom.errors import ConfigError
 
-from .conftest import WALKTHROUGH_CONFIG
+from .conftest import EXAMPLE_CONFIG, WALKTHROUGH_CONFIG
 
 GRAPH = (WALKTHROUGH_CONFIG / "machine_graph.yaml").read_text()
 LOGIC = (WALKTHROUGH_CONFIG / "process_logic.yaml").read_text()
 PATTERNS = (WALKTHROUGH_CONFIG / "log_patterns.yaml").read_text()
+VIZ = (EXAMPLE_CONFIG / "viz_resources.yaml").read_text()
 
 
 def line_of(text: str, needle: str) -> int:
@@ -63,6 +67,147 @@ def test_broken_config_names_file_key_and_line(
     assert "Traceback" not in err
     expected = f"{cfg / name}:{line_of(broken, needle)}: {path}"
     assert expected in err, err
+
+
+@pytest.fixture(params=["libyaml", "pure-python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Read the configs with libyaml (when PyYAML has it), then with the pure-Python parser."""
+    if request.param == "pure-python":
+        monkeypatch.setattr(config_yaml, "_FAST_LOADER", config_yaml._LOADER)
+    return str(request.param)
+
+
+BIG = "9" * 5000  # past Python's 4300-digit limit on int(str)
+
+SCALAR_CASES = [
+    # Scalars PyYAML's constructors turn into exceptions: an impossible date (read as a
+    # string, never as a date), a tag the text cannot satisfy, an integer too long for int().
+    # (file, base dir, original text, replace this, with this, key path, needle for the line, message)
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: 4\n  date: 2020-13-45",
+     "settings.date", "date: 2020-13-45", "unknown key"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: 4\n  2020-13-45: 1",
+     "settings.2020-13-45", "2020-13-45: 1", "unknown key"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: 2020-13-45",
+     "settings.max_jump", "max_jump: 2020-13-45", "Input should be a valid integer"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: 4\n  at: 2020-01-01 10:00:00 +99:00",
+     "settings.at", "at: 2020", "unknown key"),
+    ("machine_graph.yaml", WALKTHROUGH_CONFIG, GRAPH, "    next: [l1_dispenser]", "    next: [2020-13-45]",
+     "components[0].next[0]", "next: [2020-13-45]", "unknown component '2020-13-45'"),
+    ("log_patterns.yaml", WALKTHROUGH_CONFIG, PATTERNS, "  format: iso", "  format: iso\n  timezone: 2020-13-45",
+     "timestamp.timezone", "timezone: 2020-13-45", "unknown timezone '2020-13-45'"),
+    ("viz_resources.yaml", EXAMPLE_CONFIG, VIZ, 'default_color: "#9e9e9e"', "default_color: 2020-13-45",
+     "default_color", "default_color: 2020-13-45", "String should match pattern"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: !!timestamp 2020-13-45",
+     "settings.max_jump", "max_jump: !!timestamp", "cannot read '2020-13-45' as !!timestamp: month must be in 1..12"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: !!timestamp soon",
+     "settings.max_jump", "max_jump: !!timestamp", "cannot read 'soon' as !!timestamp (hint: remove the !!timestamp tag"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: !!int four",
+     "settings.max_jump", "max_jump: !!int", "cannot read 'four' as !!int: invalid literal"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", "  max_jump: !!float four",
+     "settings.max_jump", "max_jump: !!float", "cannot read 'four' as !!float"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  permissive: true", "  permissive: !!bool maybe",
+     "settings.permissive", "permissive: !!bool", "cannot read 'maybe' as !!bool"),
+    ("process_logic.yaml", WALKTHROUGH_CONFIG, LOGIC, "  max_jump: 4", f"  max_jump: {BIG}",
+     "settings.max_jump", "max_jump: 999", "cannot read '9999"),
+    ("machine_graph.yaml", WALKTHROUGH_CONFIG, GRAPH, "    sensors: {presence: false}", "    sensors: {!!int x: false}",
+     "components[1].sensors", "{!!int x", "cannot read 'x' as !!int"),
+    ("machine_graph.yaml", WALKTHROUGH_CONFIG, GRAPH, "    aliases: [L1]", "    aliases: &a [*a]",
+     "components[0].aliases[0]", "aliases: &a", "Input should be a valid string"),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "text", "old", "new", "path", "needle", "message"), SCALAR_CASES,
+                         ids=[case[4].strip()[:40] for case in SCALAR_CASES])
+def test_a_scalar_pyyaml_cannot_construct_is_a_config_error(
+    name: str, base: Path, text: str, old: str, new: str, path: str, needle: str, message: str,
+    parser: str, make_config: Callable[..., Path], run_cli,
+) -> None:
+    assert old in text, "the case no longer matches the config"
+    broken = text.replace(old, new, 1)
+    cfg = make_config(base, raw={name: broken})
+    code, _, err = run_cli("validate", "--config", cfg)
+    assert code == 2
+    assert "Traceback" not in err and "internal error" not in err
+    assert f"{cfg / name}:{line_of(broken, needle)}: {path}: {message}" in err, err
+
+
+def test_a_number_too_long_for_int_is_text_once_quoted(make_config: Callable[..., Path], run_cli) -> None:
+    cfg = make_config(raw={"process_logic.yaml": LOGIC.replace("  max_jump: 4", f"  max_jump: {BIG}", 1)})
+    _, _, err = run_cli("validate", "--config", cfg)
+    assert "(hint: quote it to keep it as text)" in err, err
+
+
+def test_a_date_like_value_is_the_string_it_reads_as_everywhere(
+    parser: str, make_config: Callable[..., Path], run_cli, tmp_path: Path,
+) -> None:
+    # a sensor's initial value may be any scalar: `2020-13-45` is the text it reads as
+    # (as if quoted), and every reader of the configs takes it so, simulate included
+    graph = (EXAMPLE_CONFIG / "machine_graph.yaml").read_text()
+    old = "    sensors: {presence: false, clamped: false}"
+    assert old in graph
+    cfg = make_config(EXAMPLE_CONFIG, raw={
+        "machine_graph.yaml": graph.replace(old, "    sensors: {presence: 2020-13-45, clamped: 2020-01-02}", 1),
+    })
+    code, out, err = run_cli("validate", "--config", cfg)
+    assert (code, err) == (0, "") and out.startswith("OK")
+    config = load_config(cfg)
+    component = next(c for c in config.graph.components if "presence" in c.sensors and "clamped" in c.sensors)
+    assert component.sensors == {"presence": "2020-13-45", "clamped": "2020-01-02"}
+    code, _, err = run_cli("simulate", "--out", tmp_path / "sim.log", "--config", cfg, "--cycles", "2", "-q")
+    assert code == 0 and "Traceback" not in err, err
+
+
+def test_nesting_past_libyaml_limit_is_a_syntax_error_with_a_line(
+    make_config: Callable[..., Path], run_cli,
+) -> None:
+    # libyaml refuses it; the pure-Python parser, asked to word the error, would recurse
+    # past Python's limit: the error libyaml gave is reported
+    deep = "[" * 1500 + "]" * 1500
+    broken = LOGIC.replace("  max_jump: 4", f"  max_jump: {deep}", 1)
+    cfg = make_config(raw={"process_logic.yaml": broken})
+    code, _, err = run_cli("validate", "--config", cfg)
+    assert code == 2 and "Traceback" not in err
+    assert f"process_logic.yaml:{line_of(broken, 'max_jump: [')}: YAML syntax: exceeded maximum nesting depth" in err, err
+
+
+# scalars that PyYAML's resolvers and constructors turn into something other than text
+_DATE = r"-?\d{1,5}-\d{1,2}-\d{1,2}([Tt ]\d{1,2}:\d{1,2}:\d{1,2}(\.\d{0,9})?( ?(Z|[+-]\d{1,2}(:\d{1,2})?))?)?"
+_TRICKY = st.one_of(
+    st.from_regex(_DATE, fullmatch=True),
+    st.from_regex(r"[-+]?(0[box]?)?[0-9a-fA-F_:.eE+]{0,12}", fullmatch=True),
+    st.sampled_from(["yes", "No", "~", ".inf", "-.NaN", "<<", "=", "&a x", "*a", "*b", "'x", "9" * 4400]),
+    st.text(max_size=12),
+)
+_TAG = st.sampled_from(["", "", "", "!!int ", "!!float ", "!!bool ", "!!timestamp ", "!!str ", "!!binary ", "!!null ",
+                        "!!set ", "!!omap ", "!!seq ", "!!map ", "!!merge ", "!foo ", "!!python/none "])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_TAG, _TRICKY, _TAG, _TRICKY, st.booleans()), min_size=1, max_size=6))
+def test_read_yaml_never_raises_on_any_scalar(
+    parser: str, tmp_path: Path, entries: list[tuple[str, str, str, str, bool]],
+) -> None:
+    # each entry is `tag key: tag value`, as a block line or inside a flow mapping
+    lines = [f"{kt}{key}: {vt}{value}" for kt, key, vt, value, _ in entries]
+    text = "\n".join(line if block else "{" + line + "}" for line, (*_, block) in zip(lines, entries, strict=True))
+    path = tmp_path / "any.yaml"
+    path.write_text(text, encoding="utf-8")
+    f = config_yaml.ConfigFile("any.yaml")
+    data = config_yaml.read_yaml(path, f)  # never raises
+    assert all(p.line is None or 1 <= p.line <= len(text.splitlines()) + 1 for p in f.problems), f.problems
+    if data is None and not f.problems:  # only a document that is null (comments, `~`) reads as nothing
+        assert yaml.load(text, Loader=config_yaml._LOADER) is None
+
+
+def test_a_control_character_is_a_config_error_with_its_line(
+    parser: str, make_config: Callable[..., Path], run_cli,
+) -> None:
+    broken = LOGIC.replace("  max_jump: 4", "  max_jump: 4\x1f", 1)
+    cfg = make_config(raw={"process_logic.yaml": broken})
+    code, _, err = run_cli("validate", "--config", cfg)
+    assert code == 2 and "Traceback" not in err
+    line = line_of(broken, "max_jump: 4")
+    assert f"process_logic.yaml:{line}: YAML: unacceptable character #x001f" in err, err
 
 
 def test_yaml_syntax_error_has_a_line(make_config: Callable[..., Path], run_cli) -> None:

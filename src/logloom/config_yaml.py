@@ -2,7 +2,13 @@
 
 ``ConfigFile`` collects the problems of one file; ``read_yaml`` loads it safely (no
 object construction) while recording where each key path stands, so that every
-problem, from the schema or from a cross-file check, names its line.
+problem, from the schema or from a cross-file check, names its line. ``load_yaml``
+reads a config file's data the same way for the readers that need no lines.
+
+What the YAML may hold: mappings, lists, strings, numbers, booleans and null. A
+date-like scalar (``2020-01-02``) stays the string it reads as, and a scalar that
+cannot be what its tag says (``!!int abc``, an integer of 5000 digits) is a problem
+at its key path, never an exception out of PyYAML's constructors.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,9 +29,81 @@ from .errors import Problem
 M = TypeVar("M", bound=BaseModel)
 KeyPath = tuple[str | int, ...]
 
+
+def _short_tag(node: yaml.Node) -> str:
+    return str(node.tag).replace("tag:yaml.org,2002:", "!!")
+
+
+class _BadScalar(yaml.constructor.ConstructorError):
+    """A scalar PyYAML's constructor could not turn into its tag's type."""
+
+    def __init__(self, node: yaml.Node, reason: str | None) -> None:
+        text = str(node.value)
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        problem = f"cannot read {shown} as {_short_tag(node)}" + (f": {reason}" if reason else "")
+        super().__init__(None, None, problem, node.start_mark)
+        self.node = node
+
+
+def _guarded(construct: Callable[[Any, yaml.Node], Any]) -> Callable[[Any, yaml.Node], Any]:
+    """``construct``, raising ``_BadScalar`` for the text it chokes on."""
+
+    def guarded(loader: Any, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as exc:  # their messages say what is wrong
+            raise _BadScalar(node, str(exc)) from None
+        except (LookupError, AttributeError, TypeError):  # theirs are PyYAML's internals
+            raise _BadScalar(node, None) from None
+
+    return guarded
+
+
+# SafeConstructor's scalar constructors that raise on their input: ValueError for an
+# impossible date or time zone or an integer past Python's 4300 digits, KeyError for
+# `!!bool maybe`, AttributeError for `!!timestamp soon`. The others (str, null, binary,
+# and the collections) cannot, or raise a ConstructorError with the line already.
+_FALLIBLE = {f"tag:yaml.org,2002:{name}" for name in ("bool", "int", "float", "timestamp")}
+_CONSTRUCTORS = {
+    tag: _guarded(construct) if tag in _FALLIBLE else construct
+    for tag, construct in yaml.SafeLoader.yaml_constructors.items()
+}
+
+# A process engineer's config never needs YAML 1.1 timestamps (YAML 1.2 dropped them from
+# its core schema): without this resolver `2020-01-02` is a string like any other, and
+# `2020-13-45` cannot crash the date constructor.
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_RESOLVERS = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != _TIMESTAMP_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _config_loader(base: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> type[yaml.SafeLoader]:
+    loader: type[yaml.SafeLoader] = type(
+        "Config" + base.__name__, (base,),
+        {"yaml_implicit_resolvers": _RESOLVERS, "yaml_constructors": _CONSTRUCTORS},
+    )
+    return loader
+
+
+# The pure-Python parser words every syntax error as the messages have always read.
+_LOADER = _config_loader(yaml.SafeLoader)
 # libyaml, when PyYAML was built with it, reads the configs about 8x faster than the
-# pure-Python parser (10 ms of every start-up) and builds the same nodes and lines.
-_FAST_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# pure-Python parser (10 ms of every start-up) and builds the same nodes and lines; the
+# resolver and constructor (Python code) are the same for both.
+_FAST_LOADER = _config_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def load_yaml(text: str) -> Any:
+    """A config file's data exactly as ``read_yaml`` builds it; raises ``yaml.YAMLError``.
+
+    For the readers that take an already validated config (simulate, report, viz).
+    """
+    try:
+        return yaml.load(text, Loader=_FAST_LOADER)
+    except RecursionError as exc:
+        raise yaml.YAMLError("nested too deeply") from exc
 
 
 @dataclass
@@ -67,20 +146,44 @@ def read_yaml(path: Path, f: ConfigFile) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         f.add((), f"cannot read: {exc}")
         return None
-    loader: yaml.SafeLoader | yaml.CSafeLoader = _FAST_LOADER(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = _FAST_LOADER(text)  # the pure-Python reader checks the characters here
         try:
             node = loader.get_single_node()
-        except yaml.YAMLError:
+        except yaml.YAMLError as fast_error:
             # libyaml words syntax errors differently (and sometimes puts them a line
             # later): the pure-Python parser finds the error again and reports it as always
             loader.dispose()
-            loader = yaml.SafeLoader(text)
-            node = loader.get_single_node()
+            loader = _LOADER(text)
+            try:
+                node = loader.get_single_node()
+            except RecursionError:  # nesting libyaml refused past its limit
+                raise fast_error from None
         if node is None:
             return None
-        _index_lines(node, (), f)
-        return loader.construct_document(node)
+        _index_lines(node, f)
+        try:
+            return loader.construct_document(node)
+        except _BadScalar as exc:
+            bad = exc.node
+            # a plain scalar read as a number (5000 digits) is text once quoted; an
+            # explicit tag (`!!int abc`) is what is wrong
+            plain = loader.resolve(yaml.ScalarNode, bad.value, (True, False)) == bad.tag
+            f.problems.append(Problem(
+                f.name, _dotted(_path_to(node, bad)), str(exc.problem), bad.start_mark.line + 1,
+                "quote it to keep it as text" if plain else f"remove the {_short_tag(bad)} tag or fix the value",
+            ))
+            return None
+    except RecursionError:
+        f.add((), "YAML: nested too deeply")
+        return None
+    except yaml.reader.ReaderError as exc:  # a control character: it has a position, no mark
+        f.problems.append(Problem(
+            f.name, "", f"YAML: unacceptable character #x{exc.character:04x}: {exc.reason}",
+            text.count("\n", 0, exc.position) + 1, "remove it, or write it as an escape in a double-quoted string",
+        ))
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         f.problems.append(
@@ -93,25 +196,57 @@ def read_yaml(path: Path, f: ConfigFile) -> Any:
         f.add((), f"YAML: {exc}")
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
-def _index_lines(node: yaml.Node, path: KeyPath, f: ConfigFile) -> None:
-    f.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            sub = (*path, name)
-            if name in seen:
+def _index_lines(root: yaml.Node, f: ConfigFile) -> None:
+    # Iterative, and each node once: deep nesting or an alias cycle (`a: &x [*x]`) must
+    # not hit the recursion limit, nor a chain of aliases grow exponentially. A path
+    # under an alias's second use is not indexed: it reports the line of its nearest key.
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        f.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            children: list[tuple[yaml.Node, KeyPath]] = []
+            for key, value in node.value:
+                name = str(key.value)
+                sub = (*path, name)
+                if name in seen:
+                    f.lines[sub] = key.start_mark.line + 1
+                    f.add(sub, "duplicate key", "each key may appear once")
+                seen.add(name)
                 f.lines[sub] = key.start_mark.line + 1
-                f.add(sub, "duplicate key", "each key may appear once")
-            seen.add(name)
-            f.lines[sub] = key.start_mark.line + 1
-            _index_lines(value, sub, f)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), f)
+                children.append((value, sub))
+            stack.extend(reversed(children))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
+
+
+def _path_to(root: yaml.Node, target: yaml.Node) -> KeyPath:
+    """The key path of ``target`` under ``root`` (its first use in the text); () if none."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                stack.append((value, (*path, str(key.value))))
+                stack.append((key, path))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
+    return ()
 
 
 # -- schema validation -------------------------------------------------------------------

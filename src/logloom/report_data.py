@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from logloom.config_yaml import load_yaml
 from logloom.errors import InputError
 from logloom.records import ANOMALIES_HEADER, INFERRED_SUFFIX, METRICS_HEADER
 from logloom.viz_scene import VizScene
@@ -248,8 +247,7 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[list[str]]:
 def _load_yaml(path: Path) -> Any:
     if not path.exists():
         return None
-    with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return load_yaml(path.read_text(encoding="utf-8"))
 
 
 def _load_json(path: Path) -> Any:

@@ -127,14 +127,13 @@ class VizScene:
     @classmethod
     def from_config_dir(cls, config_dir: Path) -> VizScene:
         """Read the YAML files of a config directory (viz_resources.yaml optional)."""
-        import yaml
+        from .config_yaml import load_yaml
 
         def load(name: str) -> Any:
             path = config_dir / name
             if not path.exists():
                 return None
-            with path.open(encoding="utf-8") as fh:
-                return yaml.safe_load(fh)
+            return load_yaml(path.read_text(encoding="utf-8"))
 
         return cls.from_config(
             load("machine_graph.yaml") or {},

@@ -1,6 +1,6 @@
 """The simulated line as the configs describe it: components, stages, state machines, metrics.
 
-Owns reading machine_graph.yaml and process_logic.yaml (plain ``yaml.safe_load``),
+Owns reading machine_graph.yaml and process_logic.yaml (``config_yaml.load_yaml``),
 checking that they describe a line the behaviour models can drive (a chain of
 conveyors and stations of the types ``conveyor``, ``clamp`` and ``dispenser``), and
 the tables the truth tracker needs: transitions per state and the metric
@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from logloom.config_yaml import load_yaml
 from logloom.simulator.options import SimError
 
 MODELLED_TYPES = ("conveyor", "clamp", "dispenser")
@@ -192,7 +193,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SimError(f"{path}: cannot read it ({exc.strerror})", "--config") from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise SimError(f"{path}: not valid YAML ({exc})", "--config") from exc
     if not isinstance(data, dict):

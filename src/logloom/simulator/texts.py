@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from logloom.config_yaml import load_yaml
 from logloom.simulator.model import LineModel, Station
 from logloom.simulator.options import SimError
 
@@ -136,7 +137,7 @@ def check_patterns(config_dir: Path, model: LineModel) -> str | None:
     """
     path = config_dir / "log_patterns.yaml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
         ts_regex = re.compile(raw["timestamp"]["regex"])
         patterns = [(p, re.compile(p["regex"])) for p in raw["patterns"]]
     except (OSError, yaml.YAMLError, KeyError, TypeError, re.error) as exc:
