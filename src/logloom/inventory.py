@@ -25,7 +25,7 @@ COUNTERS = (
 )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Component:
     id: str
     type: str

@@ -19,12 +19,14 @@ from .config_schema import LogPatterns
 from .log_parser import BlockParser, ParsedBlock
 from .source import LineReader
 
+FIRST_BLOCK = 64 << 10  # the engine waits for the first block: a small one starts it ~25 ms sooner
+
 
 def _produce(patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int,
              take_partial: bool) -> Iterator[ParsedBlock]:
     parser = BlockParser(patterns, last_ts)
     with path.open("rb") as fh:
-        for block in LineReader(fh, offset, max_line).blocks(take_partial=take_partial):
+        for block in LineReader(fh, offset, max_line).blocks(take_partial=take_partial, first=FIRST_BLOCK):
             yield parser.parse(block)
 
 

@@ -130,12 +130,16 @@ class LineReader:
         self.offset = end = start + consumed
         return Block(start, lines, long, end)
 
-    def blocks(self, *, take_partial: bool = True) -> Iterator[Block]:
+    def blocks(self, *, take_partial: bool = True, first: int = BLOCK) -> Iterator[Block]:
+        """Every block to the end; the first one reads ``first`` bytes (a consumer that
+        waits for it starts sooner), the rest ``BLOCK``."""
+        size = first
         while True:
-            block = self.read_block(take_partial=take_partial)
+            block = self.read_block(take_partial=take_partial, size=size)
             if block is None:
                 return
             yield block
+            size = BLOCK
 
 
 class Tail:
