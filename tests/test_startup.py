@@ -21,9 +21,12 @@ LOG = ROOT / "data" / "machine_logs.txt"
 NOT_NEEDED = ("rich", "multiprocessing", "logloom.summary")
 
 
-def test_a_quiet_monitor_with_nothing_to_say_loads_no_terminal_ui_and_no_worker(tmp_path: Path, run_cli) -> None:
+@pytest.mark.parametrize("baseline", [True, False], ids=["scored", "warning"])
+def test_a_quiet_monitor_loads_no_terminal_ui_and_no_worker(baseline: bool, tmp_path: Path, run_cli) -> None:
+    """Without a baseline it warns: on a pipe that is a plain line, without rich."""
     data = tmp_path / "data"
-    assert run_cli("record", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", LOG, "-q")[0] == 0
+    if baseline:
+        assert run_cli("record", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", LOG, "-q")[0] == 0
     args = ["monitor", "--config", str(EXAMPLE_CONFIG), "--data", str(data), "--logs", str(LOG), "-q"]
     script = (
         "import sys\n"
@@ -33,7 +36,9 @@ def test_a_quiet_monitor_with_nothing_to_say_loads_no_terminal_ui_and_no_worker(
         "print(status, loaded)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert (done.stdout.strip(), done.stderr) == ("0 []", "")
+    warning = "" if baseline else f"warning: no active baseline ({data / 'process_baseline.json'}): metrics are"
+    assert (done.stdout.strip(), done.stderr[: len(warning)]) == ("0 []", warning)
+    assert bool(done.stderr) != baseline and done.stderr.count("\n") <= 1
 
 
 def test_the_loop_runs_with_start_up_frozen_and_fewer_collections(

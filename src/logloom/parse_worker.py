@@ -19,7 +19,7 @@ from .config_schema import LogPatterns
 from .log_parser import BlockParser, ParsedBlock
 from .source import LineReader
 
-FIRST_BLOCK = 64 << 10  # the engine waits for the first block: a small one starts it ~25 ms sooner
+FIRST_BLOCK = 64 << 10  # the engine waits for the first blocks: small ones start it ~25 ms sooner
 
 
 def _produce(patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int,

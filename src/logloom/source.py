@@ -131,15 +131,16 @@ class LineReader:
         return Block(start, lines, long, end)
 
     def blocks(self, *, take_partial: bool = True, first: int = BLOCK) -> Iterator[Block]:
-        """Every block to the end; the first one reads ``first`` bytes (a consumer that
-        waits for it starts sooner), the rest ``BLOCK``."""
+        """Every block to the end. The first reads ``first`` bytes and each next one 10 %
+        more, up to ``BLOCK``: a consumer that waits for the blocks starts sooner, and
+        while it works on one block the next, only a little larger, is made."""
         size = first
         while True:
             block = self.read_block(take_partial=take_partial, size=size)
             if block is None:
                 return
             yield block
-            size = BLOCK
+            size = min(BLOCK, size + size // 10)
 
 
 class Tail:
