@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from collections.abc import Callable
+
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from logloom.config import load_config
@@ -45,6 +47,67 @@ def test_strptime_formats_without_strptime() -> None:
     assert p("21/Jan/2026:10:05:15") == q("2026-01-21 10:05:15")
     r = TimestampParser("%m/%d/%y %I:%M:%S %p")
     assert r("01/21/26 01:05:15 PM") == q("2026-01-21 13:05:15")
+
+
+def outcome(parse: Callable[[str], int], text: str) -> int | str:
+    try:
+        return parse(text)
+    except (ValueError, OverflowError):
+        return "error"
+
+
+STRPTIME_FORMATS = ["%d.%m.%Y %H:%M:%S,%f", "%Y-%m-%d %H:%M:%S", "%H%M%S"]
+stamps = st.tuples(
+    st.sampled_from(["25.10.2026 02:10:", "25.10.2026 03:10:", "1.1.2026 0:5:", "2026-10-25 02:10:",
+                     "2026-10-25 03:10:", "0259", " 25.10.2026 03:10:", "", "x"]),
+    st.sampled_from(["30", "05", "5", "59", "60", "61", "7x", ""]),
+    st.sampled_from(["", ",", ".", ",000", ",5", ".5", ",123456789", ",1234567891", ",١٢", " ", ",5 "]),
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(STRPTIME_FORMATS), st.sampled_from([None, "Europe/Berlin"]),
+       st.lists(stamps, min_size=1, max_size=30))
+@example("%d.%m.%Y %H:%M:%S,%f", None, ["25.10.2026 03:10:30,5", "25.10.2026 03:10:31,1234567891",
+                                         "25.10.2026 03:10:7x,5", "25.10.2026 03:10:60,5", "25.10.2026 03:10:05,١٢"])
+@example("%d.%m.%Y %H:%M:%S,%f", "Europe/Berlin", ["25.10.2026 02:10:30,5", "25.10.2026 02:10:20,5"])
+def test_the_strptime_fast_path_reads_like_the_regex(fmt: str, zone: str | None, texts: list[str]) -> None:
+    """Texts of a minute seen before come from a cache: the same instants (DST rule
+    included) and the same errors as the regex path, line after line."""
+    fast, slow = TimestampParser(fmt, zone), TimestampParser(fmt, zone)
+    assert fast.parse == fast._parse_strptime_fast
+    for text in texts * 2:  # the second time round, from the caches
+        assert outcome(fast.parse, text) == outcome(slow._parse_strptime, text), text
+        assert fast.last == slow.last
+
+
+reading = st.builds(
+    "{:02d}.{:02d}.{:04d} {:02d}:{:02d}:{:02d},{}".format,
+    st.integers(1, 28), st.integers(1, 12), st.integers(1999, 2031), st.integers(0, 23), st.integers(0, 59),
+    st.integers(0, 59), st.sampled_from(["195", "5", "1234567", "000"]),
+)
+odd_reading = st.sampled_from([
+    "21.01.2026 06:00:35,19x", "21.01.2026 06:00:35,1234567890", "21/01/2026 06:00:35,195", "31.02.2026 06:00:35,195",
+    " 21.01.2026 06:00:35,195", "21.01.2026 06:00:35,١٩٥", "21.01.2026  06:00:35,195", "21.13.2026 06:00:35,195",
+    "21.01.2026 06:00:60,195", "21.01.2026 24:00:35,195", "1.01.2026 06:00:35,195"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([None, "Europe/Berlin"]), st.lists(reading, min_size=1, max_size=40),
+       st.lists(st.tuples(st.integers(0, 40), odd_reading), max_size=2))
+def test_a_block_of_strptime_readings_reads_like_one_by_one(
+        zone: str | None, texts: list[str], odd: list[tuple[int, str]]) -> None:
+    """parse_many (numpy for fixed-width naive readings, else the cached loop) gives each
+    reading's instant or failure as the regex path does, one after the other."""
+    for at, text in odd:
+        texts.insert(at, text)
+    fmt = "%d.%m.%Y %H:%M:%S,%f"
+    many, one = TimestampParser(fmt, zone), TimestampParser(fmt, zone)
+    for _ in range(2):  # the second time, from the caches
+        values, bad = many.parse_many(texts)
+        expected = [outcome(one._parse_strptime, t) for t in texts]
+        assert [v if i not in bad else "error" for i, v in enumerate(values)] == expected
+        assert many.last == one.last
 
 
 def test_output_format_matches_isoformat() -> None:

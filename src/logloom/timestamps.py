@@ -27,6 +27,9 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _CACHE_LIMIT = 4096
 
+# (field -> (start, end), the other positions, their characters) of fixed-width readings
+_Layout = tuple[dict[str, tuple[int, int]], list[int], np.ndarray]
+
 # strptime directive -> (group name, regex)
 _DIRECTIVES: dict[str, tuple[str | None, str]] = {
     "Y": ("Y", r"\d{4}"),
@@ -109,6 +112,7 @@ class TimestampParser:
         self._unambiguous: dict[str, int] = {}  # iso minute prefix -> µs, where no DST doubt
         self._seconds: dict[str, int] = {}  # ":SS[.fff]" after the minute -> µs
         self._parse: Callable[[str], int]
+        self._seconds_last = self._columns_ok = False  # strptime formats: see _compile_strptime
         if fmt == "iso":
             self._parse = self._parse_iso
         elif fmt == "epoch":
@@ -117,7 +121,7 @@ class TimestampParser:
             self._parse = self._parse_epoch_ms
         else:
             self._compile_strptime(fmt)
-            self._parse = self._parse_strptime
+            self._parse = self._parse_strptime_fast if self._seconds_last else self._parse_strptime
         self.has_instants = self.tz is not None or fmt in ("epoch", "epoch_ms") or "%z" in fmt
         self.parse: Callable[[str], int] = self._parse  # the hot loop calls this, one frame less
         # numpy reads naive ISO 8601 exactly like _parse_iso (no offsets, letters or commas)
@@ -140,6 +144,8 @@ class TimestampParser:
                     values: list[int] = np.array(texts, dtype="datetime64[us]").astype(np.int64).tolist()
                     self.last = values[-1]
                     return values, {}
+        if self._seconds_last:
+            return self._strptime_many(texts)
         out: list[int] = []
         bad: dict[int, str] = {}
         parse = self._parse
@@ -150,6 +156,93 @@ class TimestampParser:
                 out.append(0)
                 bad[i] = str(exc)
         return out, bad
+
+    def _strptime_many(self, texts: list[str]) -> tuple[list[int], dict[int, str]]:
+        """``parse_many`` for a strptime format that ends in its seconds: numeric fixed-width
+        readings without a timezone through numpy (``_columns``), else the fast path of
+        ``_parse_strptime_fast`` in one loop and the rest one by one through it."""
+        if self._columns_ok and texts:
+            with contextlib.suppress(ValueError, OverflowError):
+                values = self._columns(texts)
+                if values is not None:
+                    self.last = values[-1]
+                    return values, {}
+        out: list[int] = []
+        bad: dict[int, str] = {}
+        sep, minutes, seconds = self._frac_sep, self._unambiguous, self._seconds
+        last = self.last
+        for i, text in enumerate(texts):
+            j = (text.rfind(sep) if sep else len(text)) - 2
+            base = minutes.get(text[:j]) if j > 0 else None
+            offset = seconds.get(text[j:]) if base is not None else None
+            if offset is not None:
+                last = base + offset  # type: ignore[operator]
+                out.append(last)
+                continue
+            self.last = last  # the DST rule compares with the reading before
+            try:
+                out.append(self._parse_strptime_fast(text))
+            except (ValueError, OverflowError) as exc:
+                out.append(0)
+                bad[i] = str(exc)
+            last = self.last
+        self.last = last
+        return out, bad
+
+    def _columns(self, texts: list[str]) -> list[int] | None:
+        """Readings of one length whose digits sit where the first one's do, rearranged
+        as ISO 8601 text and read by numpy; None when they are not all like that.
+
+        The first reading, matched by the regex, shows where each field is; every other
+        character must be the same in all of them (so the regex would match them too).
+        """
+        width = len(texts[0])
+        layout = self._layouts.get(width)
+        if layout is None:
+            layout = self._layout(texts[0])
+            if layout is None:
+                return None
+            self._layouts[width] = layout
+        if not layout:
+            return None
+        fields, literal_at, literal = layout
+        codes = np.array(texts)
+        if codes.dtype.itemsize != 4 * width:  # a longer one (a shorter one ends in NULs)
+            return None
+        chars = codes.view(np.uint32).reshape(len(texts), width)
+        if not (chars[:, literal_at] == literal).all():
+            return None
+        digits = chars[:, [i for start, end in fields.values() for i in range(start, end)]]
+        if not ((digits >= 48) & (digits <= 57)).all():  # ASCII digits only, as the regex path
+            return None
+        iso = np.full((len(texts), 26), ord("0"), dtype=np.uint32)
+        for at, ch in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, ".")):
+            iso[:, at] = ord(ch)
+        for name, at in (("Y", 0), ("m", 5), ("d", 8), ("H", 11), ("M", 14), ("S", 17), ("f", 20)):
+            if name in fields:
+                start, end = fields[name]
+                end = min(end, start + 6)  # a fraction is cut at the microsecond
+                iso[:, at : at + end - start] = chars[:, start:end]
+        stamps = iso.view("<U26").ravel().astype("datetime64[us]")
+        values: list[int] = stamps.astype(np.int64).tolist()
+        return values
+
+    def _layout(self, sample: str) -> _Layout | tuple[()] | None:
+        """Where ``sample``'s fields are, if they are Y, m, d, H, M[, S[, f]] of 4, 2 ... 2
+        digits (and 1 to 9 of a fraction), with the positions and characters of the rest;
+        ``()`` for a reading of other fields or widths; None if ``sample`` does not match."""
+        m = self._regex.fullmatch(sample)
+        if m is None:
+            return None
+        fields = {name: m.span(name) for name in m.groupdict()}
+        widths = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2}
+        if not {"Y", "m", "d", "H", "M"} <= fields.keys() <= {*widths, "f"}:
+            return ()
+        if any(end - start != widths.get(name, end - start) for name, (start, end) in fields.items()):
+            return ()
+        taken = {i for start, end in fields.values() for i in range(start, end)}
+        literal_at = [i for i in range(len(sample)) if i not in taken]
+        return fields, literal_at, np.array([ord(sample[i]) for i in literal_at], dtype=np.uint32)
 
     # -- local wall-clock minute -> instant (DST rule) --------------------------------
     def _local(self, naive_minute: datetime, key: object) -> tuple[int, int]:
@@ -284,8 +377,49 @@ class TimestampParser:
         self._key_names = tuple(n for n in names if n not in ("S", "f"))
         self._has_seconds = "S" in names
         self._has_frac = "f" in names
+        # a format that ends in its seconds ("%S", or "%S" + one character + "%f") and has
+        # no "%z" gets the fast path of iso: the text before the seconds names the minute
+        tail = re.fullmatch(r".*%S(?:([^%])%f)?", fmt, re.DOTALL)
+        self._seconds_last = tail is not None and "%z" not in fmt
+        self._frac_sep = (tail.group(1) or "") if tail is not None else ""
+        # naive numeric readings of fixed width: numpy, like naive iso (see _columns)
+        self._columns_ok = self._seconds_last and self.tz is None
+        self._layouts: dict[int, _Layout | tuple[()]] = {}  # reading's length -> where its fields are
 
-    def _parse_strptime(self, s: str) -> int:
+    def _parse_strptime_fast(self, s: str) -> int:
+        """A minute seen before without DST doubt: its instant plus the seconds, both
+        read from caches by text; anything else goes through the regex."""
+        i = (s.rfind(self._frac_sep) if self._frac_sep else len(s)) - 2
+        base = self._unambiguous.get(s[:i]) if i > 0 else None
+        if base is not None:
+            offset = self._seconds.get(s[i:])
+            if offset is None:
+                offset = self._strptime_seconds(s[i:])
+            if offset >= 0:
+                t = self.last = base + offset
+                return t
+        return self._parse_strptime(s, i)
+
+    def _strptime_seconds(self, tail: str) -> int:
+        """µs of "SS" or "SS" + separator + fraction (-1 for anything else), cached."""
+        sec = _SECONDS.get(tail[:2])
+        frac = tail[2:]
+        if sec is None:
+            return -1
+        if not frac:
+            us = 0
+        elif frac[0] == self._frac_sep and 1 < len(frac) <= 10 and frac[1:].isdigit() and frac.isascii():
+            us = _frac_micros(frac[1:])
+        else:
+            return -1
+        if len(self._seconds) > 100_000:
+            self._seconds.clear()
+        self._seconds[tail] = offset = sec + us
+        return offset
+
+    def _parse_strptime(self, s: str, seconds_at: int = -1) -> int:
+        """The regex path; ``seconds_at`` is where the fast path expects the seconds (a
+        minute without DST doubt whose text ends like that is cached for it)."""
         m = self._regex.fullmatch(s.strip())
         if m is None:
             raise ValueError(f"{s!r} does not match format {self.format!r}")
@@ -309,6 +443,11 @@ class TimestampParser:
                 self.last = t
                 return t
             cached = self._local(minute, key)
+            if (seconds_at > 0 and cached[0] == cached[1] and len(s) == len(m.string)  # nothing stripped
+                    and m.start("S") == seconds_at and m.end("S") == seconds_at + 2):
+                if len(self._unambiguous) > _CACHE_LIMIT:
+                    self._unambiguous.clear()
+                self._unambiguous[s[:seconds_at]] = cached[0]
         return self._choose(cached, offset)
 
     def _minute_from_groups(self, m: re.Match[str]) -> tuple[datetime, tzinfo | None]:
