@@ -244,15 +244,15 @@ def drive(scorer: Scorer, visit: Visit, lines: list[Line], cuts: tuple[int, ...]
     bounds = [0, *sorted(set(cuts) - {0, len(lines)}), len(lines)]
     for lo, hi in itertools.pairwise(bounds):
         block = lines[lo:hi]
-        scorer.begin_block(np.array([ts for ts, *_ in block], dtype=np.int64),
+        scorer.stuck.begin_block(np.array([ts for ts, *_ in block], dtype=np.int64),
                            np.arange(first + lo, first + hi))
-        low, high = scorer.low, scorer.high
+        low, high = scorer.stuck.low, scorer.stuck.high
         rows: list[MetricRow] = []
         marks: list[tuple[int, int, int, Anomaly]] = []
         for line, (ts, kind, name, value) in enumerate(block, first + lo):
             if not low <= ts <= high:
-                marks += [(line, 0, len(rows), a) for a in scorer.reached(ts)]
-                low, high = scorer.low, scorer.high
+                marks += [(line, 0, len(rows), a) for a in scorer.stuck.reached(ts)]
+                low, high = scorer.stuck.low, scorer.stuck.high
             if kind == "row":
                 rows.append(MetricRow(ts, "c1", name, value, "s", "S"))
             elif kind == "violation":
@@ -269,17 +269,17 @@ def test_stuck_is_flagged_once_when_log_time_passes_the_upper_limit() -> None:
     scorer, visit = stuck_scorer()
     t0 = 100 * S
     visit.state, visit.entered = "RUN", t0
-    assert scorer.reached(t0 + 20 * S) == []  # exactly the limit: not longer
-    [a] = scorer.reached(t0 + 20 * S + 1)
+    assert scorer.stuck.reached(t0 + 20 * S) == []  # exactly the limit: not longer
+    [a] = scorer.stuck.reached(t0 + 20 * S + 1)
     assert (a.rule, a.metric_name, a.state_context, a.ts) == ("stuck", "m", "RUN", t0 + 20 * S + 1)
     assert a.value == pytest.approx(20.000001)
     assert a.score == pytest.approx((20.000001 - 10.0) / 2.5)
-    assert scorer.reached(t0 + 500 * S) == []  # once per visit
+    assert scorer.stuck.reached(t0 + 500 * S) == []  # once per visit
     visit.state, visit.entered = "IDLE", t0 + 600 * S
-    assert scorer.reached(t0 + 700 * S) == []  # IDLE has no duration metric
+    assert scorer.stuck.reached(t0 + 700 * S) == []  # IDLE has no duration metric
     visit.state, visit.entered = "RUN", t0 + 700 * S
-    assert scorer.reached(t0 + 719 * S) == []
-    assert [a.rule for a in scorer.reached(t0 + 721 * S)] == ["stuck"]  # a new visit
+    assert scorer.stuck.reached(t0 + 719 * S) == []
+    assert [a.rule for a in scorer.stuck.reached(t0 + 721 * S)] == ["stuck"]  # a new visit
 
 
 def test_leaving_in_time_is_not_stuck_and_units_are_respected() -> None:
@@ -288,8 +288,8 @@ def test_leaving_in_time_is_not_stuck_and_units_are_respected() -> None:
     assert drive(scorer, visit, lines) == []
     minutes, visit = stuck_scorer(unit_seconds=60.0)  # the metric is in minutes: 20 min
     visit.state, visit.entered = "RUN", 0
-    assert minutes.reached(1000 * S) == []
-    [a] = minutes.reached(1201 * S)
+    assert minutes.stuck.reached(1000 * S) == []
+    [a] = minutes.stuck.reached(1201 * S)
     assert a.value == pytest.approx(1201 / 60)
 
 
@@ -420,9 +420,9 @@ def test_a_version_1_state_keeps_its_stuck_flags() -> None:
     visit.state, visit.entered = "RUN", 5 * S
     scorer.restore({"schema_version": 1, "baseline_id": scorer.baseline_id, "drift": {}, "visit_seq": 3,
                     "states": {"c1": ["RUN", 5 * S, 3, True]}, "violations": {}})
-    assert scorer.reached(100 * S) == []  # flagged before the upgrade
-    visit.entered = 50 * S
-    assert [a.rule for a in scorer.reached(100 * S)] == ["stuck"]
+    assert scorer.stuck.reached(100 * S) == []  # flagged before the upgrade
+    visit.entered = 150 * S  # a new visit
+    assert [a.rule for a in scorer.stuck.reached(171 * S)] == ["stuck"]
 
 
 def test_a_resumed_run_starts_its_tallies_at_zero() -> None:

@@ -174,9 +174,10 @@ class Run:
         start = line_no = self.line_no
         low, high = -math.inf, math.inf
         if scorer is not None:
+            stuck = scorer.stuck
             stepped = np.flatnonzero(np.frombuffer(codes, dtype=f"i{codes.itemsize}")[:count] >= 0)
-            scorer.begin_block(np.frombuffer(times, dtype=np.int64)[stepped], stepped + (start + 1))
-            low, high = scorer.low, scorer.high
+            stuck.begin_block(np.frombuffer(times, dtype=np.int64)[stepped], stepped + (start + 1))
+            low, high = stuck.low, stuck.high
         source = self.source_name
         rows_out: list[MetricRow] = []
         marks: list[Mark] = []  # stuck and burst anomalies found on the way
@@ -185,9 +186,9 @@ class Run:
             for code, ts in zip(codes[:count], times[:count], strict=True):
                 line_no += 1
                 if code >= 0:
-                    if not low <= ts <= high:
-                        marks += [(line_no, 0, len(rows_out), a) for a in scorer.reached(ts)]  # type: ignore[union-attr]
-                        low, high = scorer.low, scorer.high  # type: ignore[union-attr]
+                    if not low <= ts <= high:  # never without a scorer
+                        marks += [(line_no, 0, len(rows_out), a) for a in stuck.reached(ts)]
+                        low, high = stuck.low, stuck.high
                     comp, event, target, target_type, fields = resolved[code]
                     if comp is not None:
                         rows = step_resolved(ts, comp, event, fields)

@@ -32,11 +32,10 @@ depend on where blocks are cut.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +49,7 @@ from logloom.scoring_model import (
     build_models,
     ewma_limits,
 )
+from logloom.stuck import StuckWatch, Visit
 
 __all__ = ["AnomalyConfig", "DurationMetric", "Scorer", "SummaryRow", "Visit"]
 
@@ -58,18 +58,9 @@ _US = 1_000_000
 _LIMITS, _EWMA, _CUSUM, _NELSON = range(4)  # the order of a row's anomalies
 _metric_key = itemgetter(1, 2)
 _value = itemgetter(3)
-_row_ts = itemgetter(0)
 _found_order = itemgetter(0, 1)
 Found = list[tuple[int, int, Anomaly]]  # (row index, rule order, anomaly)
 Mark = tuple[int, int, int, Anomaly]  # (line, 0 stuck or 1 burst, rows before the line, anomaly)
-
-
-class Visit(Protocol):
-    """What the stuck rule reads of a component (the engine's ``Component``)."""
-
-    id: str
-    state: str
-    entered: int | None
 
 
 class Scorer:
@@ -109,24 +100,17 @@ class Scorer:
             m = self._models.get((component, dm.name))
             if "stuck" in rules and m is not None and m.covered and 0.0 < m.upper < math.inf:
                 self._stuck_after[component, state] = (dm, int(m.upper * dm.unit_seconds * _US))
-        self._stuck_us = {key: after for key, (_, after) in self._stuck_after.items()}
-        self._min_after = min(self._stuck_us.values(), default=0)
-        # metric id -> (µs per unit, state -> µs until stuck): the rows of a state's duration
+        # metric id -> (state -> µs until stuck, µs per unit): the rows of a state's duration
         # metric show the visits that ended after outlasting the limit
-        self._stuck_rows: dict[int, tuple[float, dict[str, int]]] = {}
+        self._stuck_rows: dict[int, tuple[dict[str, int], float]] = {}
         for (component, state), (dm, after) in self._stuck_after.items():
-            per_unit = dm.unit_seconds * _US
-            self._stuck_rows.setdefault(self._ids[component, dm.name], (per_unit, {}))[1][state] = after
-        # µs are recovered exactly from a value with at most 6 decimals of µs-or-coarser units
-        self._exact_rows = all(per_unit in (1.0, 1e3, 1e6) for per_unit, _ in self._stuck_rows.values())
-        self._ended: list[tuple[str, str, int]] = []  # (component, state, entered) past their limit
-        self._block: tuple[np.ndarray, np.ndarray] | None = None  # see begin_block
+            after_of, _ = self._stuck_rows.setdefault(self._ids[component, dm.name], ({}, dm.unit_seconds * _US))
+            after_of[state] = after
+        # a value with 6 decimals of seconds, ms or µs gives back its whole µs exactly
+        exact = all(per_unit in (1.0, 1e3, 1e6) for _, per_unit in self._stuck_rows.values())
+        self.stuck = StuckWatch({key: after for key, (_, after) in self._stuck_after.items()},
+                                self._stuck, exact_rows=exact)
         self._visits: dict[str, Visit] = {}
-        self._order: dict[str, int] = {}  # component -> its place among the visits
-        self._watched: list[Visit] = []
-        self._flagged: dict[str, tuple[str, int]] = {}  # component -> (state, entered) flagged stuck
-        self.low: float = -math.inf  # no stuck check is due while low <= log time <= high
-        self.high: float = math.inf
         self._pending_uncovered: list[tuple[str, str, int]] = []
         self._violations: dict[tuple[str, str], deque[int]] = {}
 
@@ -166,27 +150,15 @@ class Scorer:
         sorted_group = group[order]
         starts = np.flatnonzero(np.diff(sorted_group, prepend=-2)).tolist()
         found: Found = []
-        self._ended = []
         for s, e in zip(starts, [*starts[1:], n], strict=True):
             g = int(sorted_group[s])
             if g >= 0:
                 where = order[s:e]
                 self._score_metric(self._by_id[g], where, values[where], rows, found)
                 if g in self._stuck_rows:
-                    self._ended_visits(self._stuck_rows[g], where, values[where], rows)
+                    self.stuck.ended(*self._stuck_rows[g], where, values[where], rows)
         found.sort(key=_found_order)
         return [(i, a) for i, _, a in found]
-
-    def _ended_visits(self, stuck: tuple[float, dict[str, int]], where: np.ndarray, x: np.ndarray,
-                      rows: Sequence[MetricRow]) -> None:
-        """Note the visits whose duration row says they outlasted their state's limit."""
-        per_unit, after_of = stuck
-        us = np.rint(x * per_unit)
-        for j in np.flatnonzero(us > min(after_of.values())).tolist():
-            row = rows[int(where[j])]
-            after = after_of.get(row.state_context)
-            if after is not None and us[j] > after:
-                self._ended.append((row.component_id, row.state_context, row.ts - int(us[j])))
 
     def _new_metric(self, row: MetricRow) -> int:
         key = (row.component_id, row.metric_name)
@@ -302,80 +274,27 @@ class Scorer:
 
     # --------------------------------------------------------------- states
     def watch(self, visits: Sequence[Visit]) -> None:
-        """Follow these components' visits (the engine's components) for ``stuck``."""
+        """Follow these components (the engine's, read live) for ``stuck`` and for the
+        state of a burst's row."""
         self._visits = {v.id: v for v in visits}
-        self._order = {v.id: i for i, v in enumerate(visits)}
-        tracked = {component for component, _ in self._stuck_us}
-        self._watched = [v for v in visits if v.id in tracked]
-        self._reset_window()
-
-    def _reset_window(self) -> None:
-        # the first ``reached`` looks at every visit and sets the window
-        self.low, self.high = (math.inf, -math.inf) if self._watched else (-math.inf, math.inf)
-
-    def reached(self, ts: int) -> list[Anomaly]:
-        """Log time is ``ts`` (outside [low, high]): flag the visits that outlasted their limit.
-
-        The window keeps this off the hot path: ``high`` is at most the earliest
-        deadline of a visit not yet flagged, and any visit that starts at or after
-        ``low`` ends its state's limit no earlier than ``low`` + the shortest limit.
-        A log whose time goes back lowers ``low``.
-        """
-        if ts < self.low:
-            self.low, self.high = ts, min(self.high, ts + self._min_after)
-            return []
-        due: list[tuple[int, int, str, str, int]] = []
-        high = ts + self._min_after
-        for component, state, entered in self._open_visits():
-            deadline = entered + self._stuck_us[component, state]
-            if deadline < ts:
-                due.append((deadline, self._order[component], component, state, entered))
-            elif deadline < high:
-                high = deadline
-        self.low, self.high = ts, high
-        return [self._stuck(ts, c, s, e) for _, _, c, s, e in sorted(due)]
-
-    def _open_visits(self) -> list[tuple[str, str, int]]:
-        """(component, state, entered) of the current visits the stuck rule follows, not
-        yet flagged."""
-        out = []
-        for v in self._watched:
-            visit = (v.state, v.entered)
-            if v.entered is not None and (v.id, v.state) in self._stuck_us and self._flagged.get(v.id) != visit:
-                out.append((v.id, v.state, v.entered))
-        return out
+        self.stuck.watch(visits)
 
     def _stuck(self, ts: int, component: str, state: str, entered: int) -> Anomaly:
-        self._flagged[component] = (state, entered)
         dm = self._stuck_after[component, state][0]
         m = self._models[component, dm.name]
         elapsed = (ts - entered) / _US / dm.unit_seconds
         return self._anomaly(m, MetricRow(ts, component, dm.name, elapsed, m.unit, state),
                              m.z(elapsed), "stuck")
 
-    def begin_block(self, times: np.ndarray, lines: np.ndarray) -> None:
-        """Before a block, with the times and line numbers of its event lines.
-
-        Where those times never go back, ``score_block`` finds the block's stuck
-        visits after it; otherwise ``reached`` must see every event line outside the
-        window [low, high] before it steps the engine.
-        """
-        self._block = None
-        if self._watched and self._exact_rows and not (times[1:] < times[:-1]).any():
-            self._block = (times, lines)
-            self.low, self.high = -math.inf, math.inf
-        else:
-            self._reset_window()
-
     def score_block(self, rows: Sequence[MetricRow], marks: list[Mark]) -> list[Anomaly]:
         """Every anomaly of a block, in line order: ``score_rows`` of its rows merged
         with ``marks``, the stuck and burst anomalies found while it ran, each
-        (line, 0 stuck or 1 burst, number of rows before that line, anomaly)."""
+        (line, 0 stuck or 1 burst, number of rows before that line, anomaly), and the
+        stuck visits found after it (``StuckWatch.begin_block``)."""
         scored = self.score_rows(rows)
-        if self._block is not None:
-            found = [(line, 0, before, a) for line, before, a in self.stuck_in_block(rows, *self._block)]
-            marks = sorted([*marks, *found], key=_found_order)
-            self._block = None
+        found = self.stuck.after_block(rows)
+        if found:
+            marks = sorted([*marks, *((line, 0, before, a) for line, before, a in found)], key=_found_order)
         if not marks:
             return [a for _, a in scored]
         out: list[Anomaly] = []
@@ -386,34 +305,6 @@ class Scorer:
                 j += 1
             out.append(mark)
         out += [a for _, a in scored[j:]]
-        return out
-
-    def stuck_in_block(self, rows: Sequence[MetricRow], times: np.ndarray,
-                       lines: np.ndarray) -> list[tuple[int, int, Anomaly]]:
-        """The stuck anomalies of a block whose event times never go back, found after it.
-
-        ``times`` and ``lines`` are the block's event lines (the ones that stepped the
-        engine), ``rows`` what they wrote, already through ``score_rows``. A visit is
-        flagged at the first event line whose time passes its deadline: for a block in
-        time order that is a binary search, for the visits that ended in the block
-        (their duration rows) and for those still open. Returns (line, number of rows
-        before that line, anomaly), in line order.
-        """
-        if not len(times):
-            return []
-        due: list[tuple[int, int, int, str, str, int]] = []
-        for component, state, entered in self._ended + self._open_visits():
-            if component not in self._order or self._flagged.get(component) == (state, entered):
-                continue  # not watched, or flagged in an earlier block
-            deadline = entered + self._stuck_us[component, state]
-            j = int(np.searchsorted(times, deadline, side="right"))
-            if j < len(times):
-                due.append((j, deadline, self._order[component], component, state, entered))
-        out = []
-        for j, _, _, component, state, entered in sorted(due):
-            ts = int(times[j])
-            before = bisect_left(rows, ts, key=_row_ts)
-            out.append((int(lines[j]), before, self._stuck(ts, component, state, entered)))
         return out
 
     # ----------------------------------------------------------- violations
@@ -461,7 +352,7 @@ class Scorer:
             "schema_version": STATE_VERSION,
             "baseline_id": self.baseline_id,
             "drift": drift,
-            "flagged": {c: list(visit) for c, visit in self._flagged.items()},
+            "flagged": self.stuck.to_dict(),
             "violations": {f"{c}\t{k}": list(w) for (c, k), w in self._violations.items() if w},
             "tallies": tallies,
         }
@@ -494,10 +385,9 @@ class Scorer:
                         m.cusum_hi, m.cusum_lo = float(hi), float(lo)
                         m.run, m.side = int(run), int(side)
             if version == 1:  # its own visits: [state, entered, visit number, flagged]
-                flagged = {c: (s, e) for c, (s, e, _, f) in state["states"].items() if f}
+                self.stuck.restore({c: (s, e) for c, (s, e, _, f) in state["states"].items() if f})
             else:
-                flagged = state["flagged"]
-            self._flagged = {str(c): (str(s), int(e)) for c, (s, e) in flagged.items()}
+                self.stuck.restore(state["flagged"])
             self._violations = {}
             for key, times in state["violations"].items():
                 comp, kind = key.split("\t", 1)
@@ -506,7 +396,6 @@ class Scorer:
                 self._restore_tallies(state.get("tallies") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"scorer state is malformed: {exc!r}") from exc
-        self._reset_window()
 
 
     def _restore_tallies(self, tallies: Mapping[str, Any]) -> None:

@@ -13,12 +13,13 @@ run time backwards relative to the previous line; then it means the second.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+
+from .strptime import Layout, StrptimeFormat, compile_strptime, layout_of, minute_of, read_columns
 
 # "00".."59" -> microseconds: a dict lookup both converts and validates.
 _SECONDS = {f"{i:02d}": i * 1_000_000 for i in range(60)}
@@ -26,52 +27,6 @@ _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _CACHE_LIMIT = 4096
-
-# (field -> (start, end), the other positions, their characters) of fixed-width readings
-_Layout = tuple[dict[str, tuple[int, int]], list[int], np.ndarray]
-
-# strptime directive -> (group name, regex)
-_DIRECTIVES: dict[str, tuple[str | None, str]] = {
-    "Y": ("Y", r"\d{4}"),
-    "y": ("y", r"\d{2}"),
-    "m": ("m", r"\d{1,2}"),
-    "d": ("d", r"\d{1,2}"),
-    "H": ("H", r"\d{1,2}"),
-    "I": ("I", r"\d{1,2}"),
-    "M": ("M", r"\d{1,2}"),
-    "S": ("S", r"\d{1,2}"),
-    "f": ("f", r"\d{1,9}"),
-    "p": ("p", r"(?i:AM|PM)"),
-    "b": ("b", r"[A-Za-z]{3}"),
-    "B": ("B", r"[A-Za-z]+"),
-    "a": (None, r"[A-Za-z]{3}"),
-    "A": (None, r"[A-Za-z]+"),
-    "j": ("j", r"\d{1,3}"),
-    "z": ("z", r"Z|[+-]\d{2}:?\d{2}"),
-    "%": (None, "%"),
-}
-_MONTHS = {
-    name.lower(): i
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may", "may"),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-
 
 def load_timezone(name: str | None) -> tzinfo | None:
     """The IANA zone ``name``; ValueError names it when unknown."""
@@ -112,7 +67,10 @@ class TimestampParser:
         self._unambiguous: dict[str, int] = {}  # iso minute prefix -> µs, where no DST doubt
         self._seconds: dict[str, int] = {}  # ":SS[.fff]" after the minute -> µs
         self._parse: Callable[[str], int]
-        self._seconds_last = self._columns_ok = False  # strptime formats: see _compile_strptime
+        self._strp: StrptimeFormat | None = None
+        self._seconds_last = self._columns_ok = False
+        self._frac_sep = ""
+        self._layouts: dict[int, Layout | tuple[()]] = {}  # a reading's length -> where its fields are
         if fmt == "iso":
             self._parse = self._parse_iso
         elif fmt == "epoch":
@@ -120,7 +78,11 @@ class TimestampParser:
         elif fmt == "epoch_ms":
             self._parse = self._parse_epoch_ms
         else:
-            self._compile_strptime(fmt)
+            self._strp = compile_strptime(fmt)
+            # ending in its seconds, a reading is cut into its minute and its seconds (the fast
+            # path of iso); naive and of fixed width, a block of them goes through numpy
+            self._seconds_last, self._frac_sep = self._strp.seconds_last, self._strp.frac_sep
+            self._columns_ok = self._seconds_last and self.tz is None
             self._parse = self._parse_strptime_fast if self._seconds_last else self._parse_strptime
         self.has_instants = self.tz is not None or fmt in ("epoch", "epoch_ms") or "%z" in fmt
         self.parse: Callable[[str], int] = self._parse  # the hot loop calls this, one frame less
@@ -190,59 +152,17 @@ class TimestampParser:
         return out, bad
 
     def _columns(self, texts: list[str]) -> list[int] | None:
-        """Readings of one length whose digits sit where the first one's do, rearranged
-        as ISO 8601 text and read by numpy; None when they are not all like that.
-
-        The first reading, matched by the regex, shows where each field is; every other
-        character must be the same in all of them (so the regex would match them too).
-        """
+        """``strptime.read_columns`` with the layout of readings of this length, learned
+        from the first one the regex matches."""
         width = len(texts[0])
         layout = self._layouts.get(width)
         if layout is None:
-            layout = self._layout(texts[0])
+            assert self._strp is not None
+            layout = layout_of(self._strp, texts[0])
             if layout is None:
                 return None
             self._layouts[width] = layout
-        if not layout:
-            return None
-        fields, literal_at, literal = layout
-        codes = np.array(texts)
-        if codes.dtype.itemsize != 4 * width:  # a longer one (a shorter one ends in NULs)
-            return None
-        chars = codes.view(np.uint32).reshape(len(texts), width)
-        if not (chars[:, literal_at] == literal).all():
-            return None
-        digits = chars[:, [i for start, end in fields.values() for i in range(start, end)]]
-        if not ((digits >= 48) & (digits <= 57)).all():  # ASCII digits only, as the regex path
-            return None
-        iso = np.full((len(texts), 26), ord("0"), dtype=np.uint32)
-        for at, ch in ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, ".")):
-            iso[:, at] = ord(ch)
-        for name, at in (("Y", 0), ("m", 5), ("d", 8), ("H", 11), ("M", 14), ("S", 17), ("f", 20)):
-            if name in fields:
-                start, end = fields[name]
-                end = min(end, start + 6)  # a fraction is cut at the microsecond
-                iso[:, at : at + end - start] = chars[:, start:end]
-        stamps = iso.view("<U26").ravel().astype("datetime64[us]")
-        values: list[int] = stamps.astype(np.int64).tolist()
-        return values
-
-    def _layout(self, sample: str) -> _Layout | tuple[()] | None:
-        """Where ``sample``'s fields are, if they are Y, m, d, H, M[, S[, f]] of 4, 2 ... 2
-        digits (and 1 to 9 of a fraction), with the positions and characters of the rest;
-        ``()`` for a reading of other fields or widths; None if ``sample`` does not match."""
-        m = self._regex.fullmatch(sample)
-        if m is None:
-            return None
-        fields = {name: m.span(name) for name in m.groupdict()}
-        widths = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2}
-        if not {"Y", "m", "d", "H", "M"} <= fields.keys() <= {*widths, "f"}:
-            return ()
-        if any(end - start != widths.get(name, end - start) for name, (start, end) in fields.items()):
-            return ()
-        taken = {i for start, end in fields.values() for i in range(start, end)}
-        literal_at = [i for i in range(len(sample)) if i not in taken]
-        return fields, literal_at, np.array([ord(sample[i]) for i in literal_at], dtype=np.uint32)
+        return read_columns(texts, layout) if layout else None
 
     # -- local wall-clock minute -> instant (DST rule) --------------------------------
     def _local(self, naive_minute: datetime, key: object) -> tuple[int, int]:
@@ -348,44 +268,7 @@ class TimestampParser:
             raise ValueError(f"not a number: {s!r}")
         return whole * 1000 + (-us if whole < 0 else us)
 
-    # -- strptime formats, compiled to a regex -------------------------------------
-    def _compile_strptime(self, fmt: str) -> None:
-        parts: list[str] = []
-        names: list[str] = []
-        i = 0
-        while i < len(fmt):
-            ch = fmt[i]
-            if ch != "%":
-                parts.append(r"\s+" if ch == " " else re.escape(ch))
-                i += 1
-                continue
-            if i + 1 >= len(fmt):
-                raise ValueError("format ends with a lone '%'")
-            code = fmt[i + 1]
-            if code not in _DIRECTIVES:
-                raise ValueError(f"unsupported directive %{code} in format {fmt!r}")
-            name, rx = _DIRECTIVES[code]
-            if name is None:
-                parts.append(f"(?:{rx})")
-            else:
-                if name in names:
-                    raise ValueError(f"directive %{code} appears twice in format {fmt!r}")
-                names.append(name)
-                parts.append(f"(?P<{name}>{rx})")
-            i += 2
-        self._regex = re.compile("".join(parts))
-        self._key_names = tuple(n for n in names if n not in ("S", "f"))
-        self._has_seconds = "S" in names
-        self._has_frac = "f" in names
-        # a format that ends in its seconds ("%S", or "%S" + one character + "%f") and has
-        # no "%z" gets the fast path of iso: the text before the seconds names the minute
-        tail = re.fullmatch(r".*%S(?:([^%])%f)?", fmt, re.DOTALL)
-        self._seconds_last = tail is not None and "%z" not in fmt
-        self._frac_sep = (tail.group(1) or "") if tail is not None else ""
-        # naive numeric readings of fixed width: numpy, like naive iso (see _columns)
-        self._columns_ok = self._seconds_last and self.tz is None
-        self._layouts: dict[int, _Layout | tuple[()]] = {}  # reading's length -> where its fields are
-
+    # -- strptime formats, compiled to a regex (strptime.py) ---------------------------
     def _parse_strptime_fast(self, s: str) -> int:
         """A minute seen before without DST doubt: its instant plus the seconds, both
         read from caches by text; anything else goes through the regex."""
@@ -420,21 +303,23 @@ class TimestampParser:
     def _parse_strptime(self, s: str, seconds_at: int = -1) -> int:
         """The regex path; ``seconds_at`` is where the fast path expects the seconds (a
         minute without DST doubt whose text ends like that is cached for it)."""
-        m = self._regex.fullmatch(s.strip())
+        fmt = self._strp
+        assert fmt is not None
+        m = fmt.regex.fullmatch(s.strip())
         if m is None:
             raise ValueError(f"{s!r} does not match format {self.format!r}")
-        key = m.group(*self._key_names) if self._key_names else ""
+        key = m.group(*fmt.key_names) if fmt.key_names else ""
         offset = 0
-        if self._has_seconds:
+        if fmt.has_seconds:
             sec = int(m.group("S"))
             if sec > 61:
                 raise ValueError(f"second out of range in {s!r}")
             offset = sec * 1_000_000
-        if self._has_frac:
+        if fmt.has_frac:
             offset += _frac_micros(m.group("f"))
         cached = self._minutes.get(key)
         if cached is None:
-            minute, zone = self._minute_from_groups(m)
+            minute, zone = minute_of(m)
             if zone is not None:
                 first = _micros(minute.replace(tzinfo=zone))
                 cached = (first, first)
@@ -449,48 +334,6 @@ class TimestampParser:
                     self._unambiguous.clear()
                 self._unambiguous[s[:seconds_at]] = cached[0]
         return self._choose(cached, offset)
-
-    def _minute_from_groups(self, m: re.Match[str]) -> tuple[datetime, tzinfo | None]:
-        g = m.groupdict()
-        if g.get("Y"):
-            year = int(g["Y"])
-        elif g.get("y"):
-            y = int(g["y"])
-            year = 2000 + y if y < 69 else 1900 + y
-        else:
-            year = 1900
-        if g.get("b") or g.get("B"):
-            name = (g.get("b") or g.get("B") or "").lower()
-            if name not in _MONTHS:
-                raise ValueError(f"unknown month name {name!r}")
-            month = _MONTHS[name]
-        else:
-            month = int(g.get("m") or 1)
-        day = int(g.get("d") or 1)
-        hour = int(g.get("H") or 0)
-        if g.get("I"):
-            hour = int(g["I"]) % 12
-            if (g.get("p") or "").upper() == "PM":
-                hour += 12
-        minute = int(g.get("M") or 0)
-        if g.get("j"):
-            base = datetime(year, 1, 1) + timedelta(days=int(g["j"]) - 1)
-            month, day = base.month, base.day
-        dt = datetime(year, month, day, hour, minute)
-        zone: tzinfo | None = None
-        z = g.get("z")
-        if z:
-            if z == "Z":
-                zone = UTC
-            else:
-                sign = -1 if z[0] == "-" else 1
-                digits = z[1:].replace(":", "")
-                zone = _fixed_offset(sign * (int(digits[:2]) * 60 + int(digits[2:])))
-        return dt, zone
-
-
-def _fixed_offset(minutes: int) -> tzinfo:
-    return timezone(timedelta(minutes=minutes))
 
 
 _TWO_DIGITS = [f"{i:02d}" for i in range(60)]

@@ -1,0 +1,187 @@
+"""strptime formats without strptime: a format compiled to a regex, the minute of a
+match, and fixed-width numeric readings converted a block at a time by numpy.
+
+Pure functions of a format and texts; ``timestamps.TimestampParser`` owns the caches
+and the DST rule and decides which of these a reading goes through.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+import numpy as np
+
+# strptime directive -> (group name, regex)
+_DIRECTIVES: dict[str, tuple[str | None, str]] = {
+    "Y": ("Y", r"\d{4}"),
+    "y": ("y", r"\d{2}"),
+    "m": ("m", r"\d{1,2}"),
+    "d": ("d", r"\d{1,2}"),
+    "H": ("H", r"\d{1,2}"),
+    "I": ("I", r"\d{1,2}"),
+    "M": ("M", r"\d{1,2}"),
+    "S": ("S", r"\d{1,2}"),
+    "f": ("f", r"\d{1,9}"),
+    "p": ("p", r"(?i:AM|PM)"),
+    "b": ("b", r"[A-Za-z]{3}"),
+    "B": ("B", r"[A-Za-z]+"),
+    "a": (None, r"[A-Za-z]{3}"),
+    "A": (None, r"[A-Za-z]+"),
+    "j": ("j", r"\d{1,3}"),
+    "z": ("z", r"Z|[+-]\d{2}:?\d{2}"),
+    "%": (None, "%"),
+}
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may", "may"),
+         ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "september"), ("oct", "october"),
+         ("nov", "november"), ("dec", "december")],
+        start=1,
+    )
+    for name in names
+}
+# fields a fixed-width reading may have, with their widths ("f": 1 to 9 digits)
+_FIXED = {"Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2}
+# where each field goes in "YYYY-MM-DDTHH:MM:SS.ffffff"
+_ISO_AT = (("Y", 0), ("m", 5), ("d", 8), ("H", 11), ("M", 14), ("S", 17), ("f", 20))
+_ISO_SEPARATORS = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."))
+
+# (field -> (start, end), the other positions, their characters) of fixed-width readings
+Layout = tuple[dict[str, tuple[int, int]], list[int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class StrptimeFormat:
+    """A strptime format compiled: its regex and what the fast paths may assume."""
+
+    format: str
+    regex: re.Pattern[str]
+    key_names: tuple[str, ...]  # the groups that name the minute (all but S and f)
+    has_seconds: bool
+    has_frac: bool
+    seconds_last: bool  # ends in "%S" or "%S" + one character + "%f", and has no "%z"
+    frac_sep: str  # that one character ("" without a fraction)
+
+
+def compile_strptime(fmt: str) -> StrptimeFormat:
+    """Translate ``fmt``; ValueError names what it cannot take. A space matches one or
+    more spaces."""
+    parts: list[str] = []
+    names: list[str] = []
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch != "%":
+            parts.append(r"\s+" if ch == " " else re.escape(ch))
+            i += 1
+            continue
+        if i + 1 >= len(fmt):
+            raise ValueError("format ends with a lone '%'")
+        code = fmt[i + 1]
+        if code not in _DIRECTIVES:
+            raise ValueError(f"unsupported directive %{code} in format {fmt!r}")
+        name, rx = _DIRECTIVES[code]
+        if name is None:
+            parts.append(f"(?:{rx})")
+        else:
+            if name in names:
+                raise ValueError(f"directive %{code} appears twice in format {fmt!r}")
+            names.append(name)
+            parts.append(f"(?P<{name}>{rx})")
+        i += 2
+    tail = re.fullmatch(r".*%S(?:([^%])%f)?", fmt, re.DOTALL)
+    return StrptimeFormat(
+        fmt, re.compile("".join(parts)), tuple(n for n in names if n not in ("S", "f")),
+        "S" in names, "f" in names, tail is not None and "%z" not in fmt,
+        (tail.group(1) or "") if tail is not None else "",
+    )
+
+
+def minute_of(m: re.Match[str]) -> tuple[datetime, tzinfo | None]:
+    """The naive minute a match names, and its fixed UTC offset if the format has ``%z``."""
+    g = m.groupdict()
+    if g.get("Y"):
+        year = int(g["Y"])
+    elif g.get("y"):
+        y = int(g["y"])
+        year = 2000 + y if y < 69 else 1900 + y
+    else:
+        year = 1900
+    if g.get("b") or g.get("B"):
+        name = (g.get("b") or g.get("B") or "").lower()
+        if name not in _MONTHS:
+            raise ValueError(f"unknown month name {name!r}")
+        month = _MONTHS[name]
+    else:
+        month = int(g.get("m") or 1)
+    day = int(g.get("d") or 1)
+    hour = int(g.get("H") or 0)
+    if g.get("I"):
+        hour = int(g["I"]) % 12
+        if (g.get("p") or "").upper() == "PM":
+            hour += 12
+    minute = int(g.get("M") or 0)
+    if g.get("j"):
+        base = datetime(year, 1, 1) + timedelta(days=int(g["j"]) - 1)
+        month, day = base.month, base.day
+    dt = datetime(year, month, day, hour, minute)
+    zone: tzinfo | None = None
+    z = g.get("z")
+    if z:
+        if z == "Z":
+            zone = UTC
+        else:
+            sign = -1 if z[0] == "-" else 1
+            digits = z[1:].replace(":", "")
+            zone = timezone(timedelta(minutes=sign * (int(digits[:2]) * 60 + int(digits[2:]))))
+    return dt, zone
+
+
+def layout_of(fmt: StrptimeFormat, sample: str) -> Layout | tuple[()] | None:
+    """Where ``sample``'s fields are, if they are Y, m, d, H, M[, S[, f]] of 4, 2 ... 2
+    digits (and 1 to 9 of a fraction), with the positions and characters of the rest;
+    ``()`` for a reading of other fields or widths; None if ``sample`` does not match."""
+    m = fmt.regex.fullmatch(sample)
+    if m is None:
+        return None
+    fields = {name: m.span(name) for name in m.groupdict()}
+    if not {"Y", "m", "d", "H", "M"} <= fields.keys() <= {*_FIXED, "f"}:
+        return ()
+    if any(end - start != _FIXED.get(name, end - start) for name, (start, end) in fields.items()):
+        return ()
+    taken = {i for start, end in fields.values() for i in range(start, end)}
+    literal_at = [i for i in range(len(sample)) if i not in taken]
+    return fields, literal_at, np.array([ord(sample[i]) for i in literal_at], dtype=np.uint32)
+
+
+def read_columns(texts: list[str], layout: Layout) -> list[int] | None:
+    """Naive microseconds of readings laid out like ``layout``'s sample (same length,
+    digits where its digits are, the same other characters), rearranged as ISO 8601
+    text and read by numpy; None when they are not all like that.
+
+    Raises ValueError for an impossible date or time (numpy's reading of the ISO text).
+    """
+    fields, literal_at, literal = layout
+    width = len(layout[1]) + sum(end - start for start, end in fields.values())
+    codes = np.array(texts)
+    if codes.dtype.itemsize != 4 * width:  # a longer one (a shorter one ends in NULs)
+        return None
+    chars = codes.view(np.uint32).reshape(len(texts), width)
+    if not (chars[:, literal_at] == literal).all():
+        return None
+    digits = chars[:, [i for start, end in fields.values() for i in range(start, end)]]
+    if not ((digits >= 48) & (digits <= 57)).all():  # ASCII digits only, as the regex path
+        return None
+    iso = np.full((len(texts), 26), ord("0"), dtype=np.uint32)
+    for at, ch in _ISO_SEPARATORS:
+        iso[:, at] = ord(ch)
+    for name, at in _ISO_AT:
+        if name in fields:
+            start, end = fields[name]
+            end = min(end, start + 6)  # a fraction is cut at the microsecond
+            iso[:, at : at + end - start] = chars[:, start:end]
+    values: list[int] = iso.view("<U26").ravel().astype("datetime64[us]").astype(np.int64).tolist()
+    return values
