@@ -137,10 +137,10 @@ class Scorer:
         n = len(rows)
         if n == 0:
             return []
-        ids = list(map(self._ids.get, map(_metric_key, rows)))
-        if None in ids:
-            ids = [self._new_metric(rows[i]) if g is None else g for i, g in enumerate(ids)]
-        group = np.fromiter(ids, np.intp, n)
+        try:
+            group = np.fromiter(map(self._ids.__getitem__, map(_metric_key, rows)), np.intp, n)
+        except KeyError:  # a metric first seen now
+            group = np.fromiter(map(self._new_metric, rows), np.intp, n)
         values = np.fromiter(map(_value, rows), float, n)
         # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6)
         for i in np.flatnonzero(values == 0.0).tolist():
@@ -154,13 +154,15 @@ class Scorer:
             g = int(sorted_group[s])
             if g >= 0:
                 where = order[s:e]
-                self._score_metric(self._by_id[g], where, values[where], rows, found)
+                x = values[where]
+                self._score_metric(self._by_id[g], where, x, rows, found)
                 if g in self._stuck_rows:
-                    self.stuck.ended(*self._stuck_rows[g], where, values[where], rows)
+                    self.stuck.ended(*self._stuck_rows[g], where, x, rows)
         found.sort(key=_found_order)
         return [(i, a) for i, _, a in found]
 
     def _new_metric(self, row: MetricRow) -> int:
+        """The id of the row's metric, registered (as not covered) if it is new."""
         key = (row.component_id, row.metric_name)
         if key not in self._ids:
             self._add(key, self._models.get(key) or MetricModel.uncovered(*key, row.unit))
@@ -182,29 +184,29 @@ class Scorer:
                 return
         m.xmin = min(m.xmin, float(x.min()))
         m.xmax = max(m.xmax, float(x.max()))
-        at = where.tolist()
         if self._on_limits:
             for j in np.flatnonzero((x < m.lower) | (x > m.upper)).tolist():
-                found.append((at[j], _LIMITS, self._anomaly(m, rows[at[j]], m.z(float(x[j])), "limits")))
+                at = int(where[j])
+                found.append((at, _LIMITS, self._anomaly(m, rows[at], m.z(float(x[j])), "limits")))
         if not m.drift:
             return
         if self._on_ewma or self._on_cusum:
-            band = np.flatnonzero((x >= m.band_lo) & (x <= m.band_hi))
+            band = (x >= m.band_lo) & (x <= m.band_hi)
             xb = x[band]
             if m.knots is not None:
                 u = normal_scores(xb, m.knots, m.knot_scores)  # type: ignore[arg-type]
             else:  # a baseline without quantiles: the winsorised z
                 u = np.clip(m.z_many(xb), -DRIFT_CLIP, DRIFT_CLIP)
-            at_band = where[band].tolist()
+            at_band = where[band]
             if self._on_ewma:
                 self._ewma(m, (m.ewma_a * u - m.ewma_b).tolist(), at_band, rows, found)
             if self._on_cusum:
                 self._cusum(m, ((u - m.drift_mu) * m.drift_inv_sigma * m.cusum_gain).tolist(),
                             at_band, rows, found)
         if self._on_nelson:
-            self._nelson(m, np.sign(x - m.expected).astype(int).tolist(), at, rows, found)
+            self._nelson(m, np.sign(x - m.expected).astype(int).tolist(), where, rows, found)
 
-    def _ewma(self, m: MetricModel, w: list[float], at: list[int], rows: Sequence[MetricRow],
+    def _ewma(self, m: MetricModel, w: list[float], at: np.ndarray, rows: Sequence[MetricRow],
               found: Found) -> None:
         """E = w + (1 - lambda) E, with w = lambda * gain * (u - mu) / sigma folded in.
 
@@ -228,11 +230,11 @@ class Scorer:
                     i += n - j
                     break
                 lim = asymptote
-            found.append((at[k], _EWMA, self._anomaly(m, rows[at[k]], e * self._ewma_L / lim, "ewma")))
+            found.append((int(at[k]), _EWMA, self._anomaly(m, rows[at[k]], e * self._ewma_L / lim, "ewma")))
             e, i, j = 0.0, 0, k + 1
         m.ewma, m.ewma_i = e, i
 
-    def _cusum(self, m: MetricModel, z: list[float], at: list[int], rows: Sequence[MetricRow],
+    def _cusum(self, m: MetricModel, z: list[float], at: np.ndarray, rows: Sequence[MetricRow],
                found: Found) -> None:
         k, h = self.config.cusum_k, self.config.cusum_h
         hi, lo = m.cusum_hi, m.cusum_lo
@@ -240,11 +242,11 @@ class Scorer:
             hi = max(0.0, hi + u - k)
             lo = max(0.0, lo - u - k)
             if hi > h or lo > h:
-                found.append((at[j], _CUSUM, self._anomaly(m, rows[at[j]], hi if hi > h else -lo, "cusum")))
+                found.append((int(at[j]), _CUSUM, self._anomaly(m, rows[at[j]], hi if hi > h else -lo, "cusum")))
                 hi = lo = 0.0
         m.cusum_hi, m.cusum_lo = hi, lo
 
-    def _nelson(self, m: MetricModel, sides: list[int], at: list[int], rows: Sequence[MetricRow],
+    def _nelson(self, m: MetricModel, sides: list[int], at: np.ndarray, rows: Sequence[MetricRow],
                 found: Found) -> None:
         run, last, needed = m.run, m.side, self.config.nelson_run
         for j, side in enumerate(sides):
@@ -254,7 +256,7 @@ class Scorer:
             run = run + 1 if side == last else 1
             last = side
             if run >= needed:
-                found.append((at[j], _NELSON, self._anomaly(m, rows[at[j]], float(side * run), "nelson2")))
+                found.append((int(at[j]), _NELSON, self._anomaly(m, rows[at[j]], float(side * run), "nelson2")))
                 run = last = 0
         m.run, m.side = run, last
 
