@@ -57,3 +57,10 @@ def test_the_loop_runs_with_start_up_frozen_and_fewer_collections(
     assert run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", LOG, "-q")[0] == 0
     assert seen and set(seen) == {(GC_YOUNG_THRESHOLD, True)}
     assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)  # as it was, afterwards
+
+
+@pytest.mark.parametrize(("config", "status"), [(EXAMPLE_CONFIG, 0), (ROOT / "no-such-config", 2)])
+def test_python_m_logloom_exits_with_mains_status(config: Path, status: int) -> None:
+    done = subprocess.run([sys.executable, "-m", "logloom", "validate", "--config", str(config)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == status, done.stderr

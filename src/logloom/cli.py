@@ -6,6 +6,7 @@ traceback); 1 an internal failure (after a crash snapshot).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 import traceback
@@ -267,5 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The console script: ``main`` then exit. By then every output is closed and
+    flushed, so the interpreter's last garbage collection has nothing to do but walk
+    what start-up built (modules, pydantic, numpy): frozen, it is skipped (20 ms)."""
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
