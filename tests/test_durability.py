@@ -80,6 +80,53 @@ def test_stop_after_any_line_and_resume_gives_the_same_outputs(
     assert outputs(data) == uninterrupted
 
 
+@pytest.fixture(scope="module")
+def scored_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, bytes]]:
+    """A shift with stuck states, spikes and a drift; a baseline from a good shift; the
+    outputs of one uninterrupted scored run."""
+    from logloom.cli import main
+
+    work = tmp_path_factory.mktemp("scored")
+    good, bad, whole = work / "good.log", work / "bad.log", work / "whole"
+    sim = ["simulate", "--config", str(EXAMPLE_CONFIG), "--quiet"]
+    assert main([*sim, "--out", str(good), "--cycles", "150", "--seed", "31"]) == 0
+    assert main([*sim, "--out", str(bad), "--cycles", "80", "--seed", "32", "--sparse", "0.3", "--faults", "0.05",
+                 "--anomalies", "stuck:l1_clamp.CLOSED@20x20,stuck:l2_dispenser.DISPENSING@50x5,random-spikes:0.05,"
+                 "drift:l2_dispenser.process_cycle_time@30+0.01"]) == 0
+    assert main(["record", "--config", str(EXAMPLE_CONFIG), "--data", str(whole), "--logs", str(good), "-q"]) == 0
+    baseline = whole / "process_baseline.json"
+    assert main(["monitor", "--config", str(EXAMPLE_CONFIG), "--data", str(whole), "--logs", str(bad), "-q"]) == 0
+    expected = outputs(whole)
+    rules = {line.rsplit(",", 1)[1] for line in expected["anomalies.csv"].decode().splitlines()[1:]}
+    assert {"stuck", "limits", "ewma"} <= rules, rules
+    return bad, baseline, expected
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=3))
+def test_scored_stop_and_resume_anywhere_gives_the_same_anomalies(
+    cuts: list[float], scored_log: tuple[Path, Path, dict[str, bytes]], tmp_path_factory: pytest.TempPathFactory,
+    run_cli,
+) -> None:
+    """Drift statistics, stuck visits and burst windows continue across the cuts."""
+    source, baseline, expected = scored_log
+    content = source.read_bytes()
+    ends = [i + 1 for i, b in enumerate(content) if b == 10]
+    stops = sorted({ends[int(c * (len(ends) - 1))] for c in cuts})
+    work = tmp_path_factory.mktemp("scored_resume")
+    log, data = work / "shift.log", work / "data"
+    data.mkdir()
+    shutil.copy(baseline, data / "process_baseline.json")
+    written = 0
+    with log.open("wb") as fh:
+        for stop in [*stops, len(content)]:
+            fh.write(content[written:stop])
+            fh.flush()
+            written = stop
+            monitor(run_cli, data, log, "--parallel" if stop % 2 else "--serial")
+    assert outputs(data) == expected
+
+
 @pytest.mark.parametrize("mode", ["--serial", "--parallel"])
 def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
     mode: str, sim_log: Path, uninterrupted: dict[str, bytes], tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
