@@ -86,9 +86,10 @@ class StuckWatch:
         due: list[tuple[int, int, VisitKey]] = []
         high = ts + self._min_after
         for visit in self._open():
-            deadline = visit[2] + self._after[visit[0], visit[1]]
+            component, state, entered = visit
+            deadline = entered + self._after[component, state]
             if deadline < ts:
-                due.append((deadline, self._order[visit[0]], visit))
+                due.append((deadline, self._order[component], visit))
             elif deadline < high:
                 high = deadline
         self.low, self.high = ts, high
@@ -98,9 +99,9 @@ class StuckWatch:
         """The current visits the rule follows and has not flagged."""
         out = []
         for v in self._watched:
-            if v.entered is not None and (v.id, v.state) in self._after and self.flagged.get(v.id) != (
-                    v.state, v.entered):
-                out.append((v.id, v.state, v.entered))
+            state, entered = v.state, v.entered
+            if entered is not None and (v.id, state) in self._after and self.flagged.get(v.id) != (state, entered):
+                out.append((v.id, state, entered))
         return out
 
     def _flagged_at(self, ts: int, visit: VisitKey) -> Anomaly:
