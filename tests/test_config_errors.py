@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,39 @@ def test_broken_config_names_file_key_and_line(
     assert "Traceback" not in err
     expected = f"{cfg / name}:{line_of(broken, needle)}: {path}"
     assert expected in err, err
+
+
+FORMAT_HINT = "iso, epoch, epoch_ms or a strptime format such as '%d.%m.%Y %H:%M:%S,%f'"
+TIMESTAMP_CASES = [
+    # (replacing `  format: iso`, key path, needle for the line, the problem with its hint)
+    ("  format: iso\n  timezone: Mars/Olympus", "timestamp.timezone", "timezone:",
+     "unknown timezone 'Mars/Olympus' (hint: an IANA time zone name such as Europe/Berlin; "
+     "without one, naive readings count as UTC)"),
+    ("  format: iso\n  timezone: europe/berln", "timestamp.timezone", "timezone:",
+     "unknown timezone 'europe/berln' (hint: did you mean 'Europe/Berlin'?)"),
+    ("  format: '%Q'", "timestamp.format", "format:", f"unsupported directive %Q in format '%Q' (hint: {FORMAT_HINT})"),
+]
+
+
+@pytest.mark.parametrize(("new", "path", "needle", "problem"), TIMESTAMP_CASES, ids=["unknown", "typo", "format"])
+def test_a_timestamp_problem_has_the_hint_of_its_own_key(
+    new: str, path: str, needle: str, problem: str, make_config: Callable[..., Path], run_cli,
+) -> None:
+    broken = PATTERNS.replace("  format: iso", new, 1)
+    cfg = make_config(raw={"log_patterns.yaml": broken})
+    code, _, err = run_cli("validate", "--config", cfg)
+    assert code == 2 and "Traceback" not in err
+    assert f"log_patterns.yaml:{line_of(broken, needle)}: {path}: {problem}\n" in err, err
+
+
+def test_a_bad_format_and_a_bad_timezone_are_two_problems(make_config: Callable[..., Path]) -> None:
+    cfg = make_config(raw={"log_patterns.yaml": PATTERNS.replace("  format: iso", "  format: '%Q'\n  timezone: Mars", 1)})
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    hints = {p.path: p.hint for p in info.value.problems}
+    assert hints.keys() == {"timestamp.format", "timestamp.timezone"}
+    assert hints["timestamp.format"] == FORMAT_HINT
+    assert "IANA" in str(hints["timestamp.timezone"]) and "strptime" not in str(hints["timestamp.timezone"])
 
 
 @pytest.fixture(params=["libyaml", "pure-python"])
@@ -168,6 +202,63 @@ def test_nesting_past_libyaml_limit_is_a_syntax_error_with_a_line(
     code, _, err = run_cli("validate", "--config", cfg)
     assert code == 2 and "Traceback" not in err
     assert f"process_logic.yaml:{line_of(broken, 'max_jump: [')}: YAML syntax: exceeded maximum nesting depth" in err, err
+
+
+def _laughs(style: str) -> str:
+    """`x-anchors:` with nine levels, each nine aliases of the one before: 9**9 values from 90."""
+    lines = ["x-anchors:", "  l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, 9):
+        if style == "flow":
+            lines.append(f"  l{n}: &l{n} [" + ", ".join([f"*l{n - 1}"] * 9) + "]")
+        else:
+            lines += [f"  l{n}: &l{n}", *[f"    - *l{n - 1}"] * 9]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_aliases_that_expand_a_document_exponentially_are_refused(
+    style: str, parser: str, make_config: Callable[..., Path], run_cli,
+) -> None:
+    # l0 is 10 values, l1 1 + 9 * 10 = 91, l2 820, l3 7381, l4 66430; the aliases of l1..l4
+    # add 9 * (10 + 91 + 820 + 7381) = 74718 values, and the first alias in l5 66430 more
+    broken = _laughs(style) + GRAPH.replace("    aliases: [L1]", "    aliases: *l8", 1)
+    tip = line_of(broken, "l5: &l5") + (style == "block")
+    cfg = make_config(raw={"machine_graph.yaml": broken})
+    started = time.monotonic()
+    code, _, err = run_cli("validate", "--config", cfg)
+    assert time.monotonic() - started < 5  # not 387 million values validated
+    assert code == 2 and "Traceback" not in err
+    assert (f"machine_graph.yaml:{tip}: x-anchors.l5[0]: YAML: this alias expands the document too far "
+            f"(hint: aliases expand this document to more than 100000 values; aliases of aliases multiply)") in err, err
+
+
+def test_aliases_may_add_up_to_the_limit_and_not_one_value_more(parser: str, tmp_path: Path) -> None:
+    assert config_yaml.MAX_VALUES == 100 * 1000
+    text = "a: &a [" + ", ".join(["x"] * 999) + "]\nb: [" + ", ".join(["*a"] * 100) + "]\n"  # 100 x 1000
+    path = tmp_path / "aliases.yaml"
+    path.write_text(text)
+    f = config_yaml.ConfigFile("aliases.yaml")
+    data = config_yaml.read_yaml(path, f)
+    assert f.problems == [] and len(data["b"]) == 100 and data["b"][99] is data["a"]
+    path.write_text(text + "c: &c x\nd: *c\n")
+    f = config_yaml.ConfigFile("aliases.yaml")
+    assert config_yaml.read_yaml(path, f) is None
+    assert [(p.path, p.line) for p in f.problems] == [("d", 4)]
+
+
+def test_the_readers_of_a_validated_config_refuse_it_too() -> None:
+    # simulate, report and viz read the YAML without the schema
+    with pytest.raises(yaml.YAMLError, match=r"more than 100000 values\n.*line 7,"):
+        config_yaml.load_yaml(_laughs("flow"))
+
+
+def test_a_config_with_a_few_aliases_loads(make_config: Callable[..., Path], run_cli) -> None:
+    graph = GRAPH.replace("    aliases: [L1]", "    aliases: &l1 [L1]", 1).replace("    aliases: [L1]", "    aliases: *l1", 1)
+    assert "&l1" in graph and "*l1" in graph
+    cfg = make_config(raw={"machine_graph.yaml": graph})
+    code, out, err = run_cli("validate", "--config", cfg)
+    assert (code, err) == (0, "") and out.startswith("OK")
+    assert [c.aliases for c in load_config(cfg).graph.components] == [["L1"], ["L1"]]
 
 
 # scalars that PyYAML's resolvers and constructors turn into something other than text

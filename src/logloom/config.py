@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import re
 import typing
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from .config_schema import LogPatterns, MachineGraph, ProcessLogic, VizResources
 from .config_yaml import ConfigFile, KeyPath, read_yaml, validate
 from .errors import ConfigError, Problem
-from .timestamps import TimestampParser
+from .timestamps import TimestampParser, load_timezone
 
 GRAPH_FILE = "machine_graph.yaml"
 LOGIC_FILE = "process_logic.yaml"
@@ -178,11 +179,14 @@ def _check_patterns(
     except re.error as exc:
         f.add(("timestamp", "regex"), f"invalid regex: {exc}")
     try:
-        TimestampParser(pats.timestamp.format, pats.timestamp.timezone)
+        load_timezone(pats.timestamp.timezone)
     except ValueError as exc:
-        key = "timezone" if "timezone" in str(exc) else "format"
+        f.add(("timestamp", "timezone"), str(exc), _timezone_hint(str(pats.timestamp.timezone)))
+    try:
+        TimestampParser(pats.timestamp.format)  # the zone plays no part in reading the format
+    except ValueError as exc:
         f.add(
-            ("timestamp", key),
+            ("timestamp", "format"),
             str(exc),
             "iso, epoch, epoch_ms or a strptime format such as '%d.%m.%Y %H:%M:%S,%f'",
         )
@@ -267,6 +271,17 @@ def _check_metric_fields(logic: ProcessLogic, pats: LogPatterns, f: ConfigFile) 
                         f"no pattern produces event '{metric.event}'",
                         warning=True,
                     )
+
+
+def _timezone_hint(name: str) -> str:
+    # reads the zone list from disk (about 20 ms): only ever for a config that is wrong
+    known = {zone.lower(): zone for zone in zoneinfo.available_timezones()}
+    if not known:
+        return "this system has no IANA time zone database: pip install tzdata"
+    close = difflib.get_close_matches(name.lower(), known, n=1)  # 'europe/berlin' too
+    if close:
+        return f"did you mean '{known[close[0]]}'?"
+    return "an IANA time zone name such as Europe/Berlin; without one, naive readings count as UTC"
 
 
 def _choices(name: str, options: typing.Iterable[str]) -> str | None:

@@ -8,7 +8,9 @@ reads a config file's data the same way for the readers that need no lines.
 What the YAML may hold: mappings, lists, strings, numbers, booleans and null. A
 date-like scalar (``2020-01-02``) stays the string it reads as, and a scalar that
 cannot be what its tag says (``!!int abc``, an integer of 5000 digits) is a problem
-at its key path, never an exception out of PyYAML's constructors.
+at its key path, never an exception out of PyYAML's constructors. Aliases may repeat
+at most ``MAX_VALUES`` values: past that the document is refused at the alias that
+tips it over, before anything walks the expanded data.
 """
 
 from __future__ import annotations
@@ -100,10 +102,17 @@ def load_yaml(text: str) -> Any:
 
     For the readers that take an already validated config (simulate, report, viz).
     """
+    loader = _FAST_LOADER(text)
     try:
-        return yaml.load(text, Loader=_FAST_LOADER)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_expansion(node, text, type(loader))
+        return loader.construct_document(node)
     except RecursionError as exc:
         raise yaml.YAMLError("nested too deeply") from exc
+    finally:
+        loader.dispose()
 
 
 @dataclass
@@ -163,6 +172,7 @@ def read_yaml(path: Path, f: ConfigFile) -> Any:
         if node is None:
             return None
         _index_lines(node, f)
+        _refuse_expansion(node, text, type(loader))
         try:
             return loader.construct_document(node)
         except _BadScalar as exc:
@@ -177,6 +187,12 @@ def read_yaml(path: Path, f: ConfigFile) -> Any:
             return None
     except RecursionError:
         f.add((), "YAML: nested too deeply")
+        return None
+    except _TooManyValues as exc:
+        f.problems.append(Problem(
+            f.name, _dotted(exc.path), "YAML: this alias expands the document too far",
+            exc.problem_mark.line + 1 if exc.problem_mark else None, f"{exc.problem}; aliases of aliases multiply",
+        ))
         return None
     except yaml.reader.ReaderError as exc:  # a control character: it has a position, no mark
         f.problems.append(Problem(
@@ -227,6 +243,97 @@ def _index_lines(root: yaml.Node, f: ConfigFile) -> None:
             stack.extend(reversed(children))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, (*path, i)) for i, item in reversed(list(enumerate(node.value))))
+
+
+# -- aliases that expand a document too far ---------------------------------------------
+# PyYAML builds every use of an anchor as the one shared object, but whatever walks the
+# data (pydantic, a reader of the configs) walks each use. Aliases of aliases multiply: nine
+# levels of nine ("billion laughs") are 90 values written and 387 million walked. No
+# config comes near this many values.
+MAX_VALUES = 100_000
+
+
+class _TooManyValues(yaml.MarkedYAMLError):
+    """Aliases expand the document past ``MAX_VALUES``; ``path`` and the mark are the alias's."""
+
+    def __init__(self, path: KeyPath, mark: yaml.Mark | None) -> None:
+        super().__init__(
+            None, None, f"aliases expand this document to more than {MAX_VALUES} values", mark
+        )
+        self.path = path
+
+
+@dataclass(slots=True)
+class _Open:
+    """A collection being counted: its children in the text's order, the values so far."""
+
+    node: yaml.Node
+    children: list[tuple[yaml.Node, KeyPath]]
+    done: int = 0
+    values: int = 1  # the collection itself
+
+
+def _children(node: yaml.Node, path: KeyPath) -> list[tuple[yaml.Node, KeyPath]]:
+    if isinstance(node, yaml.MappingNode):
+        return [
+            pair
+            for key, value in node.value
+            for pair in ((key, path), (value, (*path, str(key.value))))
+        ]
+    if isinstance(node, yaml.SequenceNode):
+        return [(item, (*path, i)) for i, item in enumerate(node.value)]
+    return []
+
+
+def _refuse_expansion(root: yaml.Node, text: str, loader: type[yaml.SafeLoader]) -> None:
+    """Raise ``_TooManyValues`` at the alias whose values take ``root`` past ``MAX_VALUES``.
+
+    Each node is counted once, in the order of the text: an anchor is always complete
+    before its first alias, so an alias adds its node's count from memory. Only the
+    values aliases add count against the limit; a long file without aliases is no
+    attack. Iterative, for the nesting that libyaml accepts.
+    """
+    if "&" not in text:  # no anchor, so no alias: the usual config costs nothing here
+        return
+    counted: dict[int, int] = {}  # id of a complete collection -> the values it expands to
+    seen = {id(root)}
+    stack = [_Open(root, _children(root, ()))]
+    added = aliases = 0
+    while stack:
+        top = stack[-1]
+        if top.done == len(top.children):
+            stack.pop()
+            counted[id(top.node)] = top.values
+            if stack:
+                stack[-1].values += top.values
+            continue
+        child, path = top.children[top.done]
+        top.done += 1
+        if id(child) in seen:  # an alias
+            aliases += 1
+            # a scalar is one value; so is an alias of a collection still open (`&a [*a]`),
+            # which PyYAML builds as a cycle, not as copies
+            size = counted.get(id(child), 1)
+            top.values += size
+            added += size
+            if added > MAX_VALUES:
+                raise _TooManyValues(path, _alias_mark(text, loader, aliases))
+        elif isinstance(child, yaml.ScalarNode):
+            seen.add(id(child))
+            top.values += 1
+        else:
+            seen.add(id(child))
+            stack.append(_Open(child, _children(child, path)))
+
+
+def _alias_mark(text: str, loader: type[yaml.SafeLoader], number: int) -> yaml.Mark | None:
+    """Where the ``number``-th alias of ``text`` stands (a node keeps no trace of its aliases)."""
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            number -= 1
+            if number == 0:  # libyaml's mark has the same fields as PyYAML's
+                return typing.cast(yaml.Mark, event.start_mark)
+    return None
 
 
 def _path_to(root: yaml.Node, target: yaml.Node) -> KeyPath:
