@@ -416,4 +416,19 @@ def _aggregate(acc: list[float], agg: str) -> float:
         value = acc[3]
     else:
         value = acc[4] / acc[5]
-    return round(value, 6)
+    return _round6(value)
+
+
+_ROUNDED: dict[float, float] = {}  # a memo of round(x, 6): captured values repeat
+
+
+def _round6(x: float) -> float:
+    """``round(x, 6)``, remembered (round with digits costs 300 ns, a lookup 40)."""
+    if x == 0.0:
+        return x  # 0.0 and -0.0 are one key but print differently
+    rounded = _ROUNDED.get(x)
+    if rounded is None:
+        if len(_ROUNDED) >= 1 << 16:
+            _ROUNDED.clear()
+        rounded = _ROUNDED[x] = round(x, 6)
+    return rounded
