@@ -56,7 +56,6 @@ __all__ = ["AnomalyConfig", "DurationMetric", "Scorer", "SummaryRow", "Visit"]
 STATE_VERSION = 2
 _US = 1_000_000
 _LIMITS, _EWMA, _CUSUM, _NELSON = range(4)  # the order of a row's anomalies
-_metric_key = itemgetter(1, 2)
 _value = itemgetter(3)
 _found_order = itemgetter(0, 1)
 Found = list[tuple[int, int, Anomaly]]  # (row index, rule order, anomaly)
@@ -83,6 +82,7 @@ class Scorer:
         self.baseline_id = str(baseline.get("id", "")) if baseline else ""
         self._models: dict[tuple[str, str], MetricModel] = {}
         self._ids: dict[tuple[str, str], int] = {}  # (component, metric) -> index in _by_id
+        self._ids_of: dict[str, dict[str, int]] = {}  # the same, component -> metric -> index
         self._by_id: list[MetricModel] = []
         for key, model in build_models(baseline, limits or {}, cfg).items():
             self._add(key, model)
@@ -117,7 +117,7 @@ class Scorer:
     def _add(self, key: tuple[str, str], model: MetricModel) -> MetricModel:
         self._models[key] = model
         if key not in self._ids:
-            self._ids[key] = len(self._by_id)
+            self._ids[key] = self._ids_of.setdefault(key[0], {})[key[1]] = len(self._by_id)
             self._by_id.append(model)
         else:
             self._by_id[self._ids[key]] = model
@@ -137,8 +137,9 @@ class Scorer:
         n = len(rows)
         if n == 0:
             return []
-        try:
-            group = np.fromiter(map(self._ids.__getitem__, map(_metric_key, rows)), np.intp, n)
+        ids = self._ids_of
+        try:  # two plain lookups cost less than making and hashing a (component, metric) key
+            group = np.fromiter([ids[row[1]][row[2]] for row in rows], np.intp, n)
         except KeyError:  # a metric first seen now
             group = np.fromiter(map(self._new_metric, rows), np.intp, n)
         values = np.fromiter(map(_value, rows), float, n)
