@@ -223,14 +223,19 @@ class TimestampParser:
         return self._parse_iso_slow(s)
 
     def _second_offset(self, tail: str) -> int:
-        """µs of ":SS" or ":SS.f…" (-1 for anything else), cached for the next lines."""
-        sec = _SECONDS.get(tail[1:3])
-        if tail[:1] != ":" or sec is None:
+        """µs of ":SS" or ":SS.f…" after an ISO minute (-1 for anything else)."""
+        return self._seconds_at(tail, 1, ".,") if tail[:1] == ":" else -1
+
+    def _seconds_at(self, tail: str, start: int, separators: str) -> int:
+        """µs of the "SS" at ``start`` of ``tail`` and of a fraction after one of
+        ``separators`` (-1 for anything else), cached by ``tail`` for the next readings."""
+        sec = _SECONDS.get(tail[start : start + 2])
+        frac = tail[start + 2 :]
+        if sec is None:
             return -1
-        frac = tail[3:]
         if not frac:
             us = 0
-        elif frac[0] in ".," and frac[1:].isdigit() and frac.isascii():
+        elif frac[0] in separators and 1 < len(frac) <= 10 and frac[1:].isdigit() and frac.isascii():
             us = _frac_micros(frac[1:])
         else:
             return -1
@@ -277,28 +282,11 @@ class TimestampParser:
         if base is not None:
             offset = self._seconds.get(s[i:])
             if offset is None:
-                offset = self._strptime_seconds(s[i:])
+                offset = self._seconds_at(s[i:], 0, self._frac_sep)
             if offset >= 0:
                 t = self.last = base + offset
                 return t
         return self._parse_strptime(s, i)
-
-    def _strptime_seconds(self, tail: str) -> int:
-        """µs of "SS" or "SS" + separator + fraction (-1 for anything else), cached."""
-        sec = _SECONDS.get(tail[:2])
-        frac = tail[2:]
-        if sec is None:
-            return -1
-        if not frac:
-            us = 0
-        elif frac[0] == self._frac_sep and 1 < len(frac) <= 10 and frac[1:].isdigit() and frac.isascii():
-            us = _frac_micros(frac[1:])
-        else:
-            return -1
-        if len(self._seconds) > 100_000:
-            self._seconds.clear()
-        self._seconds[tail] = offset = sec + us
-        return offset
 
     def _parse_strptime(self, s: str, seconds_at: int = -1) -> int:
         """The regex path; ``seconds_at`` is where the fast path expects the seconds (a
