@@ -34,6 +34,14 @@ def outputs(data: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(data.glob(pattern))}
 
 
+def record_into(run_cli, good: Path, whole: Path, data: Path) -> None:
+    """Record a baseline from ``good`` in ``whole`` and make it the active one of ``data`` too."""
+    code, _, err = run_cli("record", "--config", EXAMPLE_CONFIG, "--data", whole, "--logs", good, "-q")
+    assert code == 0, err
+    data.mkdir()
+    shutil.copy(whole / "process_baseline.json", data / "process_baseline.json")
+
+
 def monitor(run_cli, data: Path, log: Path, *extra: str) -> None:
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", log, "-q", *extra)
     assert code == 0, err
@@ -164,10 +172,7 @@ def test_a_crash_that_ends_a_stuck_visit_loses_no_anomaly(
     log = simulate(run_cli, tmp_path / "bad.log", "--cycles", "60", "--seed", "22",
                    "--anomalies", "stuck:l1_clamp.CLOSED@30x20")
     whole, data = tmp_path / "whole", tmp_path / "crashed"
-    code, _, err = run_cli("record", "--config", EXAMPLE_CONFIG, "--data", whole, "--logs", good, "-q")
-    assert code == 0, err
-    data.mkdir()
-    shutil.copy(whole / "process_baseline.json", data / "process_baseline.json")
+    record_into(run_cli, good, whole, data)
     monitor(run_cli, whole, log, mode)
     assert "stuck" in (whole / "anomalies.csv").read_text()
     real_step = Engine.step_resolved
@@ -199,10 +204,7 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(tmp_path: Path,
                    "--garbage", "0.005", "--sparse", "0.3", "--start", "2026-01-21T12:00:00",
                    "--anomalies", "drift:l2_dispenser.process_cycle_time@4000+0.004,random-spikes:0.01")
     whole, data = tmp_path / "whole", tmp_path / "killed"
-    code, _, err = run_cli("record", "--config", EXAMPLE_CONFIG, "--data", whole, "--logs", good, "-q")
-    assert code == 0, err
-    data.mkdir()
-    shutil.copy(whole / "process_baseline.json", data / "process_baseline.json")
+    record_into(run_cli, good, whole, data)
     started = time.monotonic()
     proc = _spawn(whole, log, "--max-part-mb", "0.5")
     assert proc.wait(timeout=120) == 0
