@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from logloom.config import load_config
-from logloom.engine import Engine
-from logloom.log_parser import LineParser
+from logloom.config.load import load_config
+from logloom.engine.engine import Engine
+from logloom.parse.log_parser import LineParser
+from logloom.parse.source import LineReader
 from logloom.records import Event
-from logloom.source import LineReader
 
 ROOT = Path(__file__).resolve().parents[1]
 

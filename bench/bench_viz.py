@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from logloom.records import Anomaly, MetricRow, Observer, StateChange
-from logloom.viz_adapter import TIMELINE, make_viz_observer
-from logloom.viz_scene import VizScene
+from logloom.viz.scene import VizScene
+from logloom.viz.viz_adapter import TIMELINE, make_viz_observer
 
 Record = StateChange | MetricRow | Anomaly
 
@@ -89,7 +89,7 @@ def synthetic(args: argparse.Namespace) -> None:
 
 def run_monitor(args: argparse.Namespace, rrd: Path | None) -> float:
     """One in-process ``monitor`` run on a fresh data directory; returns seconds."""
-    from logloom.config import load_config
+    from logloom.config.load import load_config
     from logloom.main import RunOptions
     from logloom.main import monitor as run
     from logloom.ui import UI

@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from logloom.baseline_stats import compute_baseline
+from logloom.detect.scoring import AnomalyConfig, Scorer
+from logloom.detect.statistics import compute_baseline
 from logloom.records import MetricRow
-from logloom.scoring import AnomalyConfig, Scorer
 
 FACTORS = (0.45, 1.6, 2.0)
 DRIFT_PER_CYCLE = 0.004

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from logloom.records import ANOMALIES_HEADER, METRICS_HEADER
-from logloom.report import build_report
+from logloom.report.report import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

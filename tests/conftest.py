@@ -12,6 +12,7 @@ import yaml
 from hypothesis import settings
 
 from logloom.cli import main
+from tests.helpers import WALKTHROUGH_CONFIG
 
 # CI explores a fixed set of examples (a run that lands must pass again); locally each
 # run draws new ones, which is where new failures are found.
@@ -19,9 +20,6 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_CONFIG = ROOT / "config"
-WALKTHROUGH_CONFIG = ROOT / "examples" / "walkthrough" / "config"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,7 +57,3 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
 
     return make
 
-
-def read_rows(path: Path) -> list[list[str]]:
-    lines = path.read_text().splitlines()
-    return [line.split(",") for line in lines[1:]]

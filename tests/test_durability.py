@@ -16,10 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logloom.engine import Engine
-from logloom.state_store import SCHEMA_VERSION, load_state
-
-from .conftest import EXAMPLE_CONFIG, ROOT
+from logloom.engine.engine import Engine
+from logloom.outputs.state_store import SCHEMA_VERSION, load_state
+from tests.helpers import EXAMPLE_CONFIG, ROOT
 
 OUTPUTS = ("process_metrics*.csv", "rejected_lines.log", "anomalies.csv")
 

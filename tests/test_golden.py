@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from logloom.config import load_config
-
-from .conftest import ROOT
+from logloom.config.load import load_config
+from tests.helpers import ROOT
 
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if (p / "input.log").exists())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE_CONFIG
+from tests.helpers import EXAMPLE_CONFIG
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from logloom.log_parser import ParsedBlock
 from logloom.main import GC_YOUNG_THRESHOLD
+from logloom.parse.log_parser import ParsedBlock
 from logloom.run import Run
-
-from .conftest import EXAMPLE_CONFIG, ROOT
+from tests.helpers import EXAMPLE_CONFIG, ROOT
 
 LOG = ROOT / "data" / "machine_logs.txt"
 # rich draws progress, tables and notices; multiprocessing runs the parse worker for large files
-NOT_NEEDED = ("rich", "multiprocessing", "logloom.summary")
+NOT_NEEDED = ("rich", "multiprocessing", "logloom.report.summary")
 
 
 @pytest.mark.parametrize("baseline", [True, False], ids=["scored", "warning"])

@@ -1,15 +1,17 @@
 """logloom: industrial machine logs -> state-machine metrics, baselines and anomalies.
 
-The pipeline, stage by stage: ``log_parser`` (line -> Event), ``engine`` (Event ->
-MetricRow, on ``inventory`` components), ``sinks`` (rows -> CSV), orchestrated by
-``main``. ``config`` loads and validates the YAML files.
+The folder tree is the pipeline (docs/architecture.md): ``config`` (the four YAML
+files, checked), ``parse`` (line -> Event), ``engine`` (Event -> MetricRow on the
+``inventory``'s components), ``detect`` (rows -> anomalies), ``outputs`` (files),
+with ``viz`` and ``report`` reading what a run produced. ``main`` wires a run's
+lifecycle and ``cli`` turns arguments into a call.
 """
 
-from .config import Config, load_config
-from .engine import Engine
-from .errors import ConfigError, InputError, LogloomError, StateFileError
-from .log_parser import LineParser
-from .records import Anomaly, Event, MetricRow, Observer, StateChange
+from logloom.config.load import Config, load_config
+from logloom.engine.engine import Engine
+from logloom.errors import ConfigError, InputError, LogloomError, StateFileError
+from logloom.parse.log_parser import LineParser
+from logloom.records import Anomaly, Event, MetricRow, Observer, StateChange
 
 __version__ = "0.1.0"
 

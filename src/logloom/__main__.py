@@ -1,3 +1,3 @@
-from .cli import run
+from logloom.cli import run
 
 run()

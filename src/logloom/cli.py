@@ -16,12 +16,12 @@ from typing import Any, ClassVar, TypeVar
 
 import click
 
-from . import __version__
-from .baseline import activate, list_baselines, show_baseline
-from .config import Config, load_config
-from .errors import ConfigError, InputError, LogloomError
-from .main import RunOptions, monitor, parse_log, record, resumed_states
-from .ui import UI
+from logloom import __version__
+from logloom.config.load import Config, load_config
+from logloom.detect.baseline import activate, list_baselines, show_baseline
+from logloom.errors import ConfigError, InputError, LogloomError
+from logloom.main import RunOptions, monitor, parse_log, record, resumed_states
+from logloom.ui import UI
 
 # ``summary`` (rich's tables) and ``report`` are imported by the commands that draw or write
 # them: a quiet monitor needs neither, and each costs milliseconds of start-up.
@@ -71,8 +71,8 @@ def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Pat
     """Attach the Rerun observer when asked for (imported only then: it is an optional extra)."""
     if not (viz or save or serve is not None):
         return
-    from .viz_adapter import make_viz_observer
-    from .viz_scene import VizScene
+    from logloom.viz.scene import VizScene
+    from logloom.viz.viz_adapter import make_viz_observer
 
     scene = VizScene.from_config_dir(config_dir)
     if initial_states:
@@ -155,7 +155,7 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
     summary, scorer = monitor(config, options, ui)
     ui.notify(_describe(summary))
     if scorer is not None and not quiet:
-        from .summary import render_summary
+        from logloom.report.summary import render_summary
 
         render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
                        min_samples=scorer.config.min_samples)
@@ -188,7 +188,7 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
     baseline_id, baseline, summary = record(config, options, ui)
     ui.notify(_describe(summary))
     if not quiet:
-        from .summary import render_baseline
+        from logloom.report.summary import render_baseline
 
         render_baseline(ui.err, baseline)
     click.echo(f"recorded {baseline_id} and made it the active baseline")
@@ -201,7 +201,7 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
 def report_cmd(config_dir: Path, data_dir: Path, out: Path | None) -> None:
     """Write one self-contained HTML report of the outputs in DATA."""
     _load(config_dir, UI())
-    from .report import build_report
+    from logloom.report.report import build_report
 
     click.echo(f"wrote {build_report(data_dir, config_dir, out or data_dir / 'report.html')}")
 
@@ -215,7 +215,7 @@ def baseline_group() -> None:
 @_dirs
 def baseline_list(config_dir: Path, data_dir: Path) -> None:
     """List the archived baselines (* marks the active one)."""
-    from .summary import render_baseline_list
+    from logloom.report.summary import render_baseline_list
 
     render_baseline_list(UI().out, list_baselines(data_dir))
 
@@ -225,7 +225,7 @@ def baseline_list(config_dir: Path, data_dir: Path) -> None:
 @click.argument("baseline_id")
 def baseline_show(config_dir: Path, data_dir: Path, baseline_id: str) -> None:
     """Show the statistics and limits of one archived baseline."""
-    from .summary import render_baseline
+    from logloom.report.summary import render_baseline
 
     render_baseline(UI().out, show_baseline(data_dir, baseline_id))
 

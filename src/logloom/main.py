@@ -20,20 +20,20 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from .baseline import BASELINE_FILE, load_active, stage_archive
-from .config import Config
-from .errors import InputError, StateFileError
-from .log_parser import BlockParser, LineParser, ParsedBlock
-from .monitoring import LearnHook, anomaly_config, make_scorer, metric_limits
-from .run import Run, RunOptions
-from .scoring import Scorer
-from .source import Identity, LineReader, Tail, identify
-from .state_store import CHECKPOINT, SNAPSHOT, SNAPSHOT_DIR, DataLock, load_state, write_json_atomic
-from .timestamps import TimeFormatter
-from .ui import UI, Bar
+from logloom.config.load import Config
+from logloom.detect.baseline import BASELINE_FILE, load_active, stage_archive
+from logloom.detect.monitoring import LearnHook, anomaly_config, make_scorer, metric_limits
+from logloom.detect.scoring import Scorer
+from logloom.errors import InputError, StateFileError
+from logloom.logtime.timestamps import TimeFormatter
+from logloom.outputs.state_store import CHECKPOINT, SNAPSHOT, SNAPSHOT_DIR, DataLock, load_state, write_json_atomic
+from logloom.parse.log_parser import BlockParser, LineParser, ParsedBlock
+from logloom.parse.source import Identity, LineReader, Tail, identify
+from logloom.run import Run, RunOptions
+from logloom.ui import UI, Bar
 
 if TYPE_CHECKING:
-    from .parse_worker import ParsedBlocks
+    from logloom.parse.parse_worker import ParsedBlocks
 
 __all__ = ["RunOptions", "check_readable", "monitor", "open_log", "parse_log", "record", "resumed_states"]
 
@@ -132,7 +132,9 @@ class _Blocks:
                          take_partial=take_partial)
         self.worker: ParsedBlocks | None = None
         if _use_worker(options, file_size(path) - offset):
-            from .parse_worker import ParsedBlocks  # multiprocessing: 3 ms of start-up, for large files only
+            from logloom.parse.parse_worker import (
+                ParsedBlocks,  # multiprocessing: 3 ms of start-up, for large files only
+            )
 
             self.worker = ParsedBlocks(config.patterns, path, offset, last_ts or -(1 << 62), max_line,
                                        take_partial=take_partial)

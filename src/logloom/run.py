@@ -19,16 +19,16 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .config import Config
-from .engine import Engine
-from .errors import StateFileError
-from .log_parser import UNMATCHED, EventTable, ParsedBlock
-from .monitoring import ScoringHook
-from .records import Anomaly, MetricRow, Observer
-from .scoring import Mark, Scorer
-from .sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
-from .state_store import CHECKPOINT, SCHEMA_VERSION
-from .timestamps import TimeFormatter, TimestampParser
+from logloom.config.load import Config
+from logloom.detect.monitoring import ScoringHook
+from logloom.detect.scoring import Mark, Scorer
+from logloom.engine.engine import Engine
+from logloom.errors import StateFileError
+from logloom.logtime.timestamps import TimeFormatter, TimestampParser
+from logloom.outputs.sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
+from logloom.outputs.state_store import CHECKPOINT, SCHEMA_VERSION
+from logloom.parse.log_parser import UNMATCHED, EventTable, ParsedBlock
+from logloom.records import Anomaly, MetricRow, Observer
 
 CHECKPOINT_EVERY_S = 1.0
 STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies")

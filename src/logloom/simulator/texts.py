@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from logloom.config_yaml import load_yaml
+from logloom.config.yaml_io import load_yaml
 from logloom.simulator.model import LineModel, Station
 from logloom.simulator.options import SimError
 
