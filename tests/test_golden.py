@@ -29,7 +29,8 @@ def test_golden(example: Path, mode: str, tmp_path: Path, run_cli, request: pyte
     assert produced == expected.read_text()
 
 
-SHIPPED = [ROOT / "config", *sorted(p / "config" for p in (ROOT / "examples").iterdir() if (p / "config").is_dir())]
+SHIPPED = [ROOT / "config", ROOT / "bench" / "foreign" / "config",
+           *sorted(p / "config" for p in (ROOT / "examples").iterdir() if (p / "config").is_dir())]
 
 
 @pytest.mark.parametrize("config_dir", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
