@@ -153,6 +153,8 @@ def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
                            "--max-part-mb", "0.02", mode)
     assert code == 1 and "injected bug" in err
     snapshot = tmp_path / "snapshots" / "crash_state.json"
+    last = err.strip().splitlines()[-1]  # names the real place, not a placeholder
+    assert last.startswith("logloom: internal error (a bug)") and f"saved to {snapshot}" in last, last
     state = load_state(snapshot)
     assert state["stats"]["events"] == 699
     monkeypatch.setattr(Engine, "step_resolved", real_step)

@@ -20,7 +20,7 @@ from logloom import __version__
 from logloom.config.load import Config, load_config
 from logloom.detect.baseline import activate, list_baselines, show_baseline
 from logloom.errors import ConfigError, InputError, LogloomError
-from logloom.main import RunOptions, monitor, parse_log, record, resumed_states
+from logloom.main import RunOptions, monitor, parse_log, parse_texts, record, resumed_states
 from logloom.ui import UI
 
 # ``summary`` (rich's tables) and ``report`` are imported by the commands that draw or write
@@ -121,13 +121,24 @@ def validate(config_dir: Path, data_dir: Path) -> None:
 
 @cli.command()
 @_dirs
-@click.option("--logs", "log", type=click.Path(dir_okay=False, path_type=Path),
-              help="Log file [default: DATA/machine_logs.txt].")
+@click.option("--logs", "log", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), metavar="FILE",
+              help="Log file, or - for stdin [default: DATA/machine_logs.txt].")
+@click.option("--line", "lines", multiple=True, metavar="TEXT",
+              help="Parse this text as a log line instead (repeatable: consecutive lines).")
 @click.option("--all", "show_all", is_flag=True, help="Also print unmatched and malformed lines.")
-def parse(config_dir: Path, data_dir: Path, log: Path | None, show_all: bool) -> None:
-    """Print the events the parser makes of a log, one JSON object a line."""
+def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, ...], show_all: bool) -> None:
+    """Print the events the parser makes of a log, one JSON object a line.
+
+    With --line, print what each given text becomes: its event, or why it is
+    unmatched or malformed.
+    """
     ui = UI()
+    if lines and log is not None:
+        raise click.UsageError("give --logs or --line, not both")
     config = _load(config_dir, ui)
+    if lines:
+        parse_texts(config, lines, sys.stdout)
+        return
     counts = parse_log(config, log or data_dir / "machine_logs.txt", sys.stdout, show_all=show_all)
     ui.notify(f"{counts['lines']} lines: {counts['events']} events, {counts['unmatched']} unmatched, "
               f"{counts['malformed']} malformed")
@@ -135,8 +146,9 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, show_all: bool) ->
 
 @cli.command("monitor")
 @_dirs
-@click.option("--logs", "log", type=click.Path(dir_okay=False, path_type=Path),
-              help="Log file [default: DATA/machine_logs.txt].")
+@click.option("--logs", "log", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), metavar="FILE",
+              help="Log file, or - for stdin (a stream: read to its end, no resume) "
+                   "[default: DATA/machine_logs.txt].")
 @click.option("--follow", "-f", is_flag=True, help="Keep reading as the file grows (like tail -F).")
 @click.option("--checkpoint-every", type=click.FloatRange(min=0.01, max=60), default=1.0, show_default=True,
               metavar="SECONDS", help="Make the position durable at least this often.")
@@ -172,8 +184,9 @@ def _describe(summary: dict[str, Any]) -> str:
 
 @cli.command("record")
 @_dirs
-@click.option("--logs", "logs", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
-              help="Log file(s) of a good shift, repeatable [default: DATA/machine_logs.txt].")
+@click.option("--logs", "logs", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), multiple=True,
+              metavar="FILE", help="Log file(s) of a good shift, repeatable; - for stdin "
+                                   "[default: DATA/machine_logs.txt].")
 @_run_options
 @_viz_options
 def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool,
@@ -260,10 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except Exception:
+    except Exception as exc:
         traceback.print_exc()
-        click.echo("logloom: internal error (a bug); the state at the last whole line was saved "
-                   "to <data>/snapshots/crash_state.json if a run was in progress", err=True)
+        # a run that saved its state said where in a note (main._loop); nothing else claims a snapshot
+        notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))
+        click.echo(f"logloom: internal error (a bug){notes}", err=True)
         return 1
     return 0
 

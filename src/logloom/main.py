@@ -9,7 +9,6 @@ only where rows go afterwards differs. Large files are parsed in a second proces
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
 import time
@@ -18,24 +17,26 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from logloom.config.load import Config
 from logloom.detect.baseline import BASELINE_FILE, load_active, stage_archive
 from logloom.detect.monitoring import LearnHook, anomaly_config, make_scorer, metric_limits
 from logloom.detect.scoring import Scorer
 from logloom.errors import InputError, StateFileError
-from logloom.logtime.timestamps import TimeFormatter
 from logloom.outputs.state_store import CHECKPOINT, SNAPSHOT, SNAPSHOT_DIR, DataLock, load_state, write_json_atomic
-from logloom.parse.log_parser import BlockParser, LineParser, ParsedBlock
-from logloom.parse.source import Identity, LineReader, Tail, identify
+from logloom.parse.lines import parse_log, parse_texts
+from logloom.parse.log_parser import BlockParser, ParsedBlock
+from logloom.parse.source import Identity, Tail, identify, open_log
+from logloom.parse.stream import Stream, is_stdin, is_stream, source_name
 from logloom.run import Run, RunOptions
 from logloom.ui import UI, Bar
 
 if TYPE_CHECKING:
     from logloom.parse.parse_worker import ParsedBlocks
 
-__all__ = ["RunOptions", "check_readable", "monitor", "open_log", "parse_log", "record", "resumed_states"]
+__all__ = ["RunOptions", "check_readable", "monitor", "open_log", "parse_log", "parse_texts", "record",
+           "resumed_states"]
 
 FOLLOW_POLL_S = 0.1
 PARALLEL_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
@@ -85,30 +86,23 @@ def long_run_gc() -> Iterator[None]:
 
 # -- sources ------------------------------------------------------------------------------
 def check_readable(path: Path) -> None:
-    """Raise InputError (exit 2) unless ``path`` is a readable file."""
-    open_log(path).close()
-
-
-def open_log(path: Path) -> BinaryIO:
-    try:
-        return path.open("rb")
-    except FileNotFoundError:
-        raise InputError(f"{path}: log file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a log file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    """Raise InputError (exit 2) unless ``path`` is a readable file (or a stream)."""
+    if not is_stream(path):
+        open_log(path).close()
 
 
 def file_size(path: Path) -> int:
+    """Bytes in ``path`` (0 for a stream, which has no size)."""
+    if is_stream(path):
+        return 0
     try:
         return os.stat(path).st_size
     except OSError:
         return 0
 
 
-def _use_worker(options: RunOptions, remaining: int) -> bool:
-    if options.follow or options.parallel is False:
+def _use_worker(options: RunOptions, remaining: int, stream: bool) -> bool:
+    if options.follow or options.parallel is False or stream:  # the worker opens the file itself
         return False
     if options.parallel:
         return True
@@ -122,16 +116,23 @@ class _Blocks:
     leaves it until it is complete, so that a growing file is read exactly once).
 
     ``fh`` stays open on the file being read (for crash offsets); ``identity`` is
-    the file's as of the latest block (following may move to a rotated file).
+    the file's as of the latest block (following may move to a rotated file). A
+    stream (stdin, a pipe) is read as it comes, to its end, and has no offset to
+    come back to.
     """
 
     def __init__(self, config: Config, options: RunOptions, path: Path, offset: int, last_ts: int | None,
                  notify: Callable[[str], None], *, take_partial: bool) -> None:
         max_line = config.patterns.max_line_bytes
-        self.tail = Tail(path, offset, follow=options.follow, max_line_bytes=max_line, notify=notify,
-                         take_partial=take_partial)
+        self.stream = is_stream(path)
+        self.tail: Tail | Stream
+        if self.stream:
+            self.tail = Stream(path, max_line)
+        else:
+            self.tail = Tail(path, offset, follow=options.follow, max_line_bytes=max_line, notify=notify,
+                             take_partial=take_partial)
         self.worker: ParsedBlocks | None = None
-        if _use_worker(options, file_size(path) - offset):
+        if _use_worker(options, file_size(path) - offset, self.stream):
             from logloom.parse.parse_worker import (
                 ParsedBlocks,  # multiprocessing: 3 ms of start-up, for large files only
             )
@@ -165,36 +166,6 @@ class _Blocks:
         self.tail.close()
 
 
-# -- parse --------------------------------------------------------------------------------
-def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False) -> dict[str, int]:
-    """Write the events of ``log`` to ``out`` as JSON lines (``show_all``: the other lines too).
-
-    For writing and debugging patterns; nothing else runs. Returns the line counts.
-    """
-    parser = LineParser(config.patterns)
-    fmt = TimeFormatter("iso", tz=parser.timestamps.tz, instants=parser.timestamps.has_instants)
-    counts = {"lines": 0, "events": 0, "unmatched": 0, "malformed": 0}
-    with open_log(log) as fh:
-        for block in LineReader(fh, 0, config.patterns.max_line_bytes).blocks():
-            for i, text in enumerate(block.texts()):
-                counts["lines"] += 1
-                line_no = counts["lines"]
-                res = f"line too long ({block.long[i]} bytes)" if i in block.long else parser.parse(text, line_no)
-                if res is None:
-                    counts["unmatched"] += 1
-                    entry = {"line": line_no, "unmatched": text[:200]} if show_all else None
-                elif isinstance(res, str):
-                    counts["malformed"] += 1
-                    entry = {"line": line_no, "malformed": res} if show_all else None
-                else:
-                    counts["events"] += 1
-                    entry = {"line": line_no, "time": fmt(res.ts), "event": res.event, "target": res.target,
-                              "target_type": res.target_type, "pattern": res.pattern, "fields": res.fields}
-                if entry is not None:
-                    out.write(json.dumps(entry) + "\n")
-    return counts
-
-
 # -- monitor ------------------------------------------------------------------------------
 def monitor(config: Config, options: RunOptions, ui: UI) -> tuple[dict[str, Any], Scorer | None]:
     """Process the source from the last checkpoint; write metrics and score them.
@@ -207,15 +178,21 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> tuple[dict[str, Any]
     with DataLock(data_dir), long_run_gc():
         check_readable(log)
         saved = _latest_state(data_dir, ui)
-        offset = resume_offset(saved, log, identify(log), ui.notify)
+        if is_stream(log):
+            offset = 0
+            ui.notify(f"{source_name(log) if is_stdin(log) else log}: a stream, read as it comes to its end; "
+                      "there is no resume for a stream: lines it sends while no monitor runs are not read "
+                      "(the components' states carry over)")
+        else:
+            offset = resume_offset(saved, log, identify(log), ui.notify)
         scorer = _active_scorer(config, data_dir, ui)
         run = Run(config, data_dir, options, saved=saved, scorer=scorer)
-        run.source_name = log.name
+        run.source_name = source_name(log)
         run.offset = offset
         blocks = _Blocks(config, options, log, offset, run.parser_last, ui.notify, take_partial=False)
         try:
-            total = None if options.follow else file_size(log) - offset
-            with ui.progress(f"monitor {log.name}", total) as bar:
+            total = None if options.follow or blocks.stream else file_size(log) - offset
+            with ui.progress(f"monitor {run.source_name}", total) as bar:
                 _loop(run, blocks, options, bar, data_dir)
         finally:
             blocks.close()
@@ -249,7 +226,8 @@ def _loop(run: Run, blocks: _Blocks, options: RunOptions, bar: Bar, data_dir: Pa
                         last, saved_at = time.monotonic(), (blocks.identity, run.offset)
                     if stop.requested:
                         break
-                    time.sleep(FOLLOW_POLL_S)
+                    if not blocks.stream:  # a stream waits for data itself
+                        time.sleep(FOLLOW_POLL_S)
                     continue
                 before = run.offset
                 run.feed(parsed)
@@ -260,12 +238,16 @@ def _loop(run: Run, blocks: _Blocks, options: RunOptions, bar: Bar, data_dir: Pa
                 if time.monotonic() - last >= options.checkpoint_every:
                     checkpoint()
                     last, saved_at = time.monotonic(), (blocks.identity, run.offset)
-        except Exception:
+        except Exception as exc:
             offset = run.offset
             if parsed is not None:
-                offset = run.processed_offset(parsed, blocks.fh)
+                if not blocks.stream:  # a stream's offset is never read back
+                    offset = run.processed_offset(parsed, blocks.fh)
                 run.rewind(parsed)
-            _crash_snapshot(run, data_dir, _source(blocks, offset, run.line_no))
+            saved_to = _crash_snapshot(run, data_dir, _source(blocks, offset, run.line_no))
+            if saved_to is not None:
+                exc.add_note(f"the state at the last whole line was saved to {saved_to}; "
+                             "the next monitor resumes from it")
             raise
         checkpoint()
 
@@ -275,15 +257,17 @@ def _source(blocks: _Blocks, offset: int, line_no: int) -> dict[str, Any]:
             "line_no": line_no}
 
 
-def _crash_snapshot(run: Run, data_dir: Path, source: dict[str, Any]) -> None:
-    """Scenario A: flush what was produced and save the state at the last whole line."""
+def _crash_snapshot(run: Run, data_dir: Path, source: dict[str, Any]) -> Path | None:
+    """Scenario A: flush what was produced and save the state at the last whole line.
+    Returns where it was saved (None if that failed too)."""
     try:
         run.flush(sync=True)
         snap_dir = data_dir / SNAPSHOT_DIR
         snap_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(snap_dir / SNAPSHOT, run.state(source))
     except Exception:  # never hide the original failure behind a second one
-        pass
+        return None
+    return snap_dir / SNAPSHOT
 
 
 def resume_offset(saved: dict[str, Any] | None, path: Path, identity: Identity, notify: Callable[[str], None]) -> int:
@@ -357,6 +341,8 @@ def record(config: Config, options: RunOptions, ui: UI) -> tuple[str, dict[str, 
     """
     data_dir = options.data_dir
     logs = options.logs or [data_dir / "machine_logs.txt"]
+    if sum(map(is_stdin, logs)) > 1:
+        raise InputError("-: stdin can be read only once; give --logs - at most once")
     for log in logs:
         check_readable(log)
     learn = LearnHook()
@@ -365,14 +351,15 @@ def record(config: Config, options: RunOptions, ui: UI) -> tuple[str, dict[str, 
     with stage_archive(data_dir) as stage, long_run_gc():
         run = Run(config, stage.path, options)
         for log in logs:
-            run.source_name, run.line_no = log.name, 0
+            run.source_name, run.line_no = source_name(log), 0
             blocks = _Blocks(config, options, log, 0, None, ui.notify, take_partial=True)
             try:
-                with stop_on_signals() as stop, ui.progress(f"record {log.name}", file_size(log)) as bar:
+                with (stop_on_signals() as stop,
+                      ui.progress(f"record {run.source_name}", None if blocks.stream else file_size(log)) as bar):
                     for parsed in blocks:
-                        assert parsed is not None
-                        run.feed(parsed)
-                        bar.advance(parsed.end - parsed.start)
+                        if parsed is not None:  # None: a stream with nothing new yet
+                            run.feed(parsed)
+                            bar.advance(parsed.end - parsed.start)
                         if stop.requested:
                             raise InputError("record interrupted; no baseline was archived")
             finally:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from logloom.errors import InputError
+
 BLOCK = 1 << 20
 KEEP_OF_LONG_LINE = 200
 
@@ -31,6 +33,18 @@ class Identity:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Identity:
         return cls(int(d["device"]), int(d["inode"]), str(d["head"]))
+
+
+def open_log(path: Path) -> BinaryIO:
+    """``path`` opened for reading; InputError (exit 2) naming what is wrong otherwise."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{path}: log file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a log file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def identify(path: Path) -> Identity:

@@ -1,0 +1,128 @@
+"""What lines become, told to a person: the event, or why there is none.
+
+``explain`` runs one line through the same parser the pipeline uses and returns a
+``LineOutcome``; ``LineOutcome.to_dict`` is the JSON object ``logloom parse``
+prints for it. ``parse_log`` (a file or stdin) and ``parse_texts`` (``--line``)
+are that command's two readings; rule tests and coverage reuse ``explain``, so a
+line reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from logloom.config.load import Config
+from logloom.logtime.timestamps import TimeFormatter
+from logloom.parse.log_parser import LineParser
+from logloom.parse.source import Block, LineReader, open_log
+from logloom.parse.stream import Stream, is_stream
+from logloom.records import Event
+
+Kind = Literal["event", "unmatched", "malformed"]
+SHOWN_CHARS = 200  # of an unmatched line's text
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    """One line's fate: an ``event``; ``unmatched`` (a time, but no pattern: noise); or
+    ``malformed`` (counted and put aside), with the ``reason``."""
+
+    line_no: int
+    text: str
+    kind: Kind
+    event: Event | None = None
+    reason: str | None = None
+    ts: int | None = None  # the line's time, when it has one
+    searched: str | None = None  # what the patterns were tried on (text after the timestamp)
+
+    def to_dict(self, format_ts: Callable[[int], str]) -> dict[str, Any]:
+        if self.event is not None:
+            e = self.event
+            return {"line": self.line_no, "time": format_ts(e.ts), "event": e.event, "target": e.target,
+                    "target_type": e.target_type, "pattern": e.pattern, "fields": e.fields}
+        if self.kind == "malformed":
+            return {"line": self.line_no, "malformed": self.reason}
+        out: dict[str, Any] = {"line": self.line_no, "unmatched": self.text[:SHOWN_CHARS]}
+        if self.ts is not None:
+            out["time"] = format_ts(self.ts)
+        out["reason"] = self.reason
+        if self.searched is not None:
+            out["searched"] = self.searched[:SHOWN_CHARS]
+        return out
+
+
+def explain(parser: LineParser, text: str, line_no: int) -> LineOutcome:
+    """What ``text`` becomes (the parser's timestamp memory moves on as for any line)."""
+    split = parser.split(text)
+    if isinstance(split, str):
+        return LineOutcome(line_no, text, "malformed", reason=split)
+    ts, rest = split
+    hit = parser.lookup(rest)
+    if isinstance(hit, str):
+        return LineOutcome(line_no, text, "malformed", reason=hit, ts=ts)
+    if hit is None:
+        return LineOutcome(line_no, text, "unmatched", reason="no pattern matches the text after the timestamp",
+                           ts=ts, searched=rest)
+    return LineOutcome(line_no, text, "event", event=Event(line_no, ts, *hit), ts=ts)
+
+
+def too_long(line_no: int, text: str, size: int) -> LineOutcome:
+    """A line longer than ``max_line_bytes`` (only its first bytes were kept)."""
+    return LineOutcome(line_no, text, "malformed", reason=f"line too long ({size} bytes)")
+
+
+# -- the parse command ---------------------------------------------------------------------
+def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False) -> dict[str, int]:
+    """Write the events of ``log`` (a file, or ``-`` for stdin) to ``out`` as JSON lines
+    (``show_all``: the other lines too). Nothing else runs. Returns the line counts."""
+    parser = LineParser(config.patterns)
+    write = _writer(parser, out)
+    counts = dict.fromkeys(("lines", "events", "unmatched", "malformed"), 0)
+    for block in _blocks(log, config.patterns.max_line_bytes):
+        for i, text in enumerate(block.texts()):
+            counts["lines"] += 1
+            n = counts["lines"]
+            outcome = too_long(n, text, block.long[i]) if i in block.long else explain(parser, text, n)
+            counts["events" if outcome.kind == "event" else outcome.kind] += 1
+            if show_all or outcome.kind == "event":
+                write(outcome)
+    return counts
+
+
+def parse_texts(config: Config, texts: Iterable[str], out: TextIO) -> list[LineOutcome]:
+    """What each of ``texts`` becomes, in order, as if they were consecutive lines of a log
+    (``parse --line``): every outcome is written, unmatched and malformed ones too."""
+    parser = LineParser(config.patterns)
+    write = _writer(parser, out)
+    outcomes = [explain(parser, text, n) for n, text in enumerate(texts, start=1)]
+    for outcome in outcomes:
+        write(outcome)
+    return outcomes
+
+
+def _writer(parser: LineParser, out: TextIO) -> Callable[[LineOutcome], None]:
+    fmt = TimeFormatter("iso", tz=parser.timestamps.tz, instants=parser.timestamps.has_instants)
+
+    def write(outcome: LineOutcome) -> None:
+        out.write(json.dumps(outcome.to_dict(fmt)) + "\n")
+
+    return write
+
+
+def _blocks(log: Path, max_line: int) -> Iterator[Block]:
+    if not is_stream(log):
+        with open_log(log) as fh:
+            yield from LineReader(fh, 0, max_line).blocks()
+        return
+    stream = Stream(log, max_line)
+    try:
+        while stream.follow:
+            block = stream.next_block()  # waits a moment for data itself
+            if block is not None:
+                yield block
+    finally:
+        stream.close()
