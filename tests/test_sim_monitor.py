@@ -124,3 +124,35 @@ def test_unaffected_visits_match_for_any_mix(run_cli: RunCli, mix: dict[str, obj
         metrics = _monitor(run_cli, log, Path(tmp) / "data", config)
         truth, found = _unaffected(log, metrics)
         assert found == truth
+
+
+def test_a_jump_keeps_the_value_of_its_line_as_the_truth_has_it(tmp_path: Path, run_cli: RunCli) -> None:
+    """A lost start: the finish line's volume is the true dispensed_volume of the visit
+    the jump closes (SPEC 4 step 6), row for row as the simulator's truth writes it."""
+    log = tmp_path / "drops.log"
+    _simulate(log, drop=0.1, seed=3)
+    rows = _rows(_monitor(run_cli, log, tmp_path / "data"))
+    jumped = {(r[0], r[1]) for r in rows if r[2] == "process_cycle_time" and r[5] == "DISPENSING:inferred"}
+    kept = [r for r in rows if (r[0], r[1]) in jumped and r[2] == "dispensed_volume"]
+    assert len(kept) >= 3 and all(r[5] == "DISPENSING" for r in kept)
+    truth = {tuple(r) for r in _rows(side_paths(log)[0])}
+    assert all(tuple(r) in truth for r in kept)
+
+
+def test_a_jump_that_closes_another_state_than_the_truth_is_listed(tmp_path: Path, run_cli: RunCli) -> None:
+    """A machine where PROCESS_END also leaves READY_TO_DISPENSE (an aborted dispense)
+    that measures a volume: from IDLE the engine jumps through READY_TO_DISPENSE, not
+    DISPENSING as the truth did, and writes its volume there; that key is listed."""
+    config = _settings_config(tmp_path, True, 4)
+    logic = yaml.safe_load((config / "process_logic.yaml").read_text())
+    dispenser = logic["machines"]["dispenser"]
+    dispenser["transitions"].append({"from": "READY_TO_DISPENSE", "event": "PROCESS_END", "to": "UNCLAMPING"})
+    dispenser["states"]["READY_TO_DISPENSE"]["metrics"].append(
+        {"name": "aborted_volume", "type": "value", "field": "volume", "unit": "ml"})
+    (config / "process_logic.yaml").write_text(yaml.safe_dump(logic, sort_keys=False))
+    log = tmp_path / "aborts.log"
+    _simulate(log, cycles=150, config_dir=config, drop=0.3, seed=5)
+    metrics = _monitor(run_cli, log, tmp_path / "data", config)
+    assert any(r[2] == "aborted_volume" for r in _rows(metrics))  # the case happened
+    truth, found = _unaffected(log, metrics)
+    assert found == truth

@@ -115,6 +115,72 @@ def test_jump_writes_inferred_rows_in_order() -> None:
     assert d1.sensors["presence"] is True  # the synthesised ARRIVE inferred it
 
 
+def test_a_jump_keeps_the_value_on_the_line_that_ends_it() -> None:
+    # START lost: the END line's volume measures the DISPENSING visit it closes, a real
+    # value although the visit's start (and so its duration) was lost.
+    rows, engine = run([
+        at("10:00:00", "fault L1"), at("10:00:02", "reset L1"),
+        at("10:00:12", "end at L1 vol=2.5"),
+    ])
+    assert table(rows) == [
+        ("d1", "downtime", 2.0, "ERROR"),
+        ("d1", "idle_time", 10.0, "IDLE"),
+        ("d1", "wait_time", 0.0, "READY:inferred"),
+        ("d1", "cycle_time", 0.0, "DISPENSING:inferred"),
+        *[("d1", f"vol_{agg}", 2.5, "DISPENSING") for agg in ("last", "first", "min", "max", "mean")],
+    ]  # no count row (retries) for a synthesised visit
+    assert engine.by_id["d1"].counters["missing_value"] == 0
+
+
+def test_a_jump_without_the_value_counts_it_missing_on_the_visit_it_closes() -> None:
+    _, engine = run([at("10:00:00", "fault L1"), at("10:00:02", "reset L1"), at("10:00:12", "end at L1")])
+    assert engine.by_id["d1"].counters["missing_value"] == 5  # DISPENSING's five value metrics
+
+
+def test_a_visit_a_jump_passes_through_writes_no_value_and_misses_none() -> None:
+    # IDLE -ARRIVE-> READY -START-> DISPENSING -END-> DONE -RELEASE-> IDLE: DISPENSING
+    # is neither left by a line nor closed by one; nothing of it was measured.
+    rows, engine = run([at("10:00:00", "release L1")])
+    assert table(rows) == [
+        ("d1", "wait_time", 0.0, "READY:inferred"),
+        ("d1", "cycle_time", 0.0, "DISPENSING:inferred"),
+        ("d1", "unclamp_time", 0.0, "DONE:inferred"),
+    ]  # IDLE's start was never seen: no idle_time
+    assert engine.by_id["d1"].counters["missing_value"] == 0
+
+
+def test_the_jumps_value_is_not_captured_on_the_stale_visit_it_leaves(make_config: Callable[..., Path]) -> None:
+    def ready_reading(docs: dict) -> None:
+        docs["process_logic.yaml"]["machines"]["dispenser"]["states"]["READY"]["metrics"].append(
+            {"name": "ready_vol", "type": "value", "field": "volume"})
+
+    config = make_config(RULES, edit=ready_reading)
+    rows, engine = run([
+        at("10:00:00", "arrive L1"), at("10:00:01", "vol L1 1.0"),  # a reading while READY
+        at("10:00:05", "end at L1 vol=2.5"),                         # START lost
+    ], config)
+    assert table(rows)[:3] == [
+        ("d1", "wait_time", 5.0, "READY"), ("d1", "ready_vol", 1.0, "READY"),
+        ("d1", "cycle_time", 0.0, "DISPENSING:inferred"),
+    ]
+    assert ("d1", "vol_last", 2.5, "DISPENSING") in table(rows)
+    rows, engine = run([at("10:00:00", "arrive L1"), at("10:00:05", "end at L1 vol=2.5")], config)
+    assert [r for r in rows if r.metric_name == "ready_vol"] == []
+    assert engine.by_id["d1"].counters["missing_value"] == 1  # READY's reading, not DISPENSING's
+
+
+def test_a_refused_jump_keeps_the_value_on_the_current_visit(make_config: Callable[..., Path]) -> None:
+    def idle_reading(docs: dict) -> None:
+        docs["process_logic.yaml"]["machines"]["dispenser"]["states"]["IDLE"]["metrics"].append(
+            {"name": "idle_vol", "type": "value", "field": "volume"})
+
+    # strict: no jump, no change; the reading stays on the visit that was current
+    rows, engine = run([at("10:00:00", "end at L1 vol=2.5"), at("10:00:01", "arrive L1")],
+                       make_config(RULES, edit=idle_reading), strict=True)
+    assert engine.by_id["d1"].counters["invalid_transition"] == 1
+    assert table(rows) == [("d1", "idle_vol", 2.5, "IDLE")]
+
+
 def test_max_jump_exceeded_is_invalid(make_config: Callable[..., Path]) -> None:
     def one_step(docs: dict) -> None:
         docs["process_logic.yaml"]["settings"]["max_jump"] = 1

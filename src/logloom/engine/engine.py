@@ -17,6 +17,9 @@ from logloom.engine.machine import Machine, Metric, Transition, sensor_ref
 from logloom.records import INFERRED_SUFFIX, Event, MetricRow, Observer, StateChange
 
 GLOBAL_COUNTERS = ("unknown_target", "unrouted")
+# What is known of a visit being left: seen (entered by a line, or the first), or
+# synthesised by a jump: in between, or closed by the jump's own event.
+_REAL, _INFERRED, _CLOSED = 0, 1, 2
 _EMPTY: list[MetricRow] = []
 _NO_ENTRY = -(1 << 62)
 
@@ -103,25 +106,25 @@ class Engine:
         infer = self.infer.get(event)
         if infer:  # 3. infer, whatever happens next
             self._apply(infer, comp)
-        if fields:  # 4. capture on the current visit
+        if fields:
             pallet = fields.get("pallet")
             if pallet is not None:
                 comp.pallet = pallet if pallet.__class__ is str else str(pallet)
-            for name in machine.value_fields:
-                raw = fields.get(name)
-                if raw is not None:
-                    self._capture(comp, name, raw)
         options = machine.table[comp.state].get(event)
         if options is None:
             if event not in machine.uses:
+                if fields:  # 4. capture on the current visit
+                    self._capture_fields(comp, machine, fields)
                 comp.counters["data_only"] += 1
                 return _EMPTY
-            rows = self._jump(comp, machine, ts, event)  # 6.
+            rows = self._jump(comp, machine, ts, event, fields)  # 6. (it captures)
         else:
+            if fields:  # 4. capture on the current visit, before its exit
+                self._capture_fields(comp, machine, fields)
             for t in options:  # 5.
                 if not t.requires or self._holds(t.requires, comp):
                     rows = []
-                    self._transit(comp, machine, t, ts, rows, False)
+                    self._transit(comp, machine, t, ts, rows, _REAL)
                     break
             else:
                 comp.counters["guard_blocked"] += 1
@@ -180,6 +183,12 @@ class Engine:
                 return False
         return True
 
+    def _capture_fields(self, comp: Component, machine: Machine, fields: dict[str, Any]) -> None:
+        for name in machine.value_fields:
+            raw = fields.get(name)
+            if raw is not None:
+                self._capture(comp, name, raw)
+
     def _capture(self, comp: Component, name: str, raw: Any) -> None:
         """Fold one captured value into the visit's [first, last, min, max, sum, n]."""
         try:
@@ -199,9 +208,18 @@ class Engine:
             acc[5] += 1.0
 
     # -- 5./6./7. -------------------------------------------------------------------------
-    def _jump(self, comp: Component, machine: Machine, ts: int, event: str) -> list[MetricRow]:
+    def _jump(
+        self, comp: Component, machine: Machine, ts: int, event: str, fields: dict[str, Any]
+    ) -> list[MetricRow]:
+        """6. A permissive jump: synthesised steps, then the event's own transition.
+
+        The event's fields are a measurement of the visit its final transition closes
+        (the last synthesised state), not of the stale visit the jump leaves.
+        """
         path = machine.jump_path(comp.state, event, self.max_jump) if self.permissive else None
         if path is None:
+            if fields:  # no change: the fields stay on the current visit
+                self._capture_fields(comp, machine, fields)
             comp.counters["invalid_transition"] += 1
             self._violation(ts, comp, "invalid_transition")
             return _EMPTY
@@ -209,25 +227,30 @@ class Engine:
         comp.counters["inferred_steps"] += len(path) - 1
         rows: list[MetricRow] = []
         own_infer = self.infer.get(event)
+        last = len(path) - 1
         for i, t in enumerate(path):
-            if i < len(path) - 1:
+            if i < last:
                 step_infer = self.infer.get(t.event)
                 if step_infer:
                     self._apply(step_infer, comp)
                 if own_infer:
                     self._apply(own_infer, comp)
-            last = i == len(path) - 1
-            self._transit(comp, machine, t, ts, rows, i > 0, not last)
+            elif fields:
+                self._capture_fields(comp, machine, fields)
+            visit = _REAL if i == 0 else _INFERRED if i < last else _CLOSED
+            self._transit(comp, machine, t, ts, rows, visit, i < last)
         return rows
 
     def _transit(
         self, comp: Component, machine: Machine, t: Transition, ts: int, rows: list[MetricRow],
-        synthesised_from: bool, synthesised_to: bool = False,
+        visit: int, synthesised_to: bool = False,
     ) -> None:
+        """Leave the current state by ``t`` at ``ts``; ``visit`` says what is known of the
+        visit left (_REAL, or a synthesised one: _INFERRED, _CLOSED by the event)."""
         state = comp.state
         metrics = machine.metrics[state]
         if metrics:
-            self._measure(comp, state, metrics, ts, rows, synthesised_from)
+            self._measure(comp, state, metrics, ts, rows, visit)
         comp.previous = state
         comp.state = t.to
         comp.entered = ts
@@ -245,15 +268,20 @@ class Engine:
 
     def _measure(
         self, comp: Component, state: str, metrics: Sequence[Metric], ts: int, rows: list[MetricRow],
-        synthesised: bool,
+        visit: int,
     ) -> None:
-        """7. The rows of leaving ``state`` at ``ts``, appended to ``rows`` in definition order."""
+        """7. The rows of leaving ``state`` at ``ts``, appended to ``rows`` in definition order.
+
+        A synthesised visit writes its durations as ``0.0`` with ``STATE:inferred`` and
+        no counts; the one the event closes (_CLOSED) also writes its values, which the
+        event's own line measured (the plain state name: they are real).
+        """
         cid = comp.id
         entered = comp.entered
         append = rows.append
         for name, kind, unit, field_name, agg, event, per in metrics:
             if kind == "duration":
-                if synthesised:
+                if visit:
                     append(_new_row(MetricRow, (ts, cid, name, 0.0, unit, state + INFERRED_SUFFIX)))
                 elif entered is None:
                     pass  # the visit's start was never seen
@@ -265,15 +293,15 @@ class Engine:
                     if per > 1_000_000:  # minutes, hours
                         value = round(value, 6)
                     append(_new_row(MetricRow, (ts, cid, name, value, unit, state)))
-            elif synthesised:
-                continue
             elif kind == "value":
+                if visit == _INFERRED:
+                    continue  # nothing of this visit was seen: no value to miss either
                 acc = comp.captures.get(field_name or "")
                 if acc is None:
                     comp.counters["missing_value"] += 1
                     continue
                 append(_new_row(MetricRow, (ts, cid, name, _aggregate(acc, agg), unit, state)))
-            else:
+            elif not visit:
                 count = comp.counts.get(event or "", 0)
                 append(_new_row(MetricRow, (ts, cid, name, float(count), unit, state)))
 

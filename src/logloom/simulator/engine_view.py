@@ -37,6 +37,9 @@ class EngineView:
         self._choices: dict[tuple[int, str, str], tuple[Transition, ...]] = {}
         self._jumps: dict[tuple[int, str, str], tuple[Transition, ...] | None] = {}
         self._used = [{tr.event for tr in m.transitions} for m in self._machines]
+        # the last synthesised state of the latest step's jump (None: no jump): the
+        # engine measures its values on the line's fields under the plain state name
+        self.closed: str | None = None
 
     def route(self, event: str, candidates: list[int]) -> int | None:
         """First in, first out among ``candidates`` whose state has a transition on ``event``."""
@@ -53,6 +56,7 @@ class EngineView:
 
     def step(self, comp: int, event: str, t: int) -> str | None:
         """Apply one written line's event to ``comp``; returns the state it left, if any."""
+        self.closed = None
         self._infer(comp, event)
         if event not in self._used[comp]:
             return None  # data-only
@@ -71,6 +75,7 @@ class EngineView:
                 self._infer(comp, tr.event)
             self._infer(comp, event)  # the latest event has the last word
             new = path[-1].to
+            self.closed = path[-2].to
         else:
             return None  # invalid_transition (strict)
         self.state[comp] = new

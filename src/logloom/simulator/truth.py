@@ -158,15 +158,19 @@ class Truth:
             # the common case, a named line on an engine that is in step
             engine_exit = self.view.step(comp, event, t)
             true_exit = self.apply(comp, event, t, fields, marks)
-            if engine_exit == true_exit and not self._differs(comp) and not self._tainted[comp]:
+            if engine_exit == true_exit and not self._differs(comp) and not self._tainted[comp] \
+                    and self.view.closed is None:
                 return  # both left the same visit, or neither left any
+            marked = len(self.affected)
             self._settle(comp, t, engine_exit, true_exit, before=False)
+            self._mark_closed(comp, t, marked)
             return
         touched = {comp} if engine_target is None else {comp, engine_target}
         before = {c: self._differs(c) for c in touched}
         engine_exit = None
         if engine_target is not None:
             engine_exit = self.view.step(engine_target, event, t)
+        marked = len(self.affected)
         true_exit = self.apply(comp, event, t, fields, marks)
         for c in touched:
             after = self._differs(c)
@@ -180,6 +184,8 @@ class Truth:
             if c == engine_target and engine_exit is not None and (before[c] or after) \
                     and not same_key:
                 self._mark(c, t, engine_exit)
+        if engine_target is not None:
+            self._mark_closed(engine_target, t, marked)
 
     def _settle(self, comp: int, t: int, engine_exit: str | None, true_exit: str | None, *,
                 before: bool) -> None:
@@ -193,6 +199,17 @@ class Truth:
             self._tainted[comp] = True
         if engine_exit is not None and (before or after) and engine_exit != true_exit:
             self._mark(comp, t, engine_exit)
+
+    def _mark_closed(self, comp: int, t: int, marked: int) -> None:
+        """After a jump: mark the last synthesised visit, whose values the engine writes
+        from the line under the plain state name (SPEC 4 step 6), unless this line
+        marked that key already (``marked``: the length of ``affected`` before it)."""
+        state = self.view.closed
+        if state is None or not any(spec[0] == _VALUE for spec in self._metrics[comp].get(state, ())):
+            return
+        key = f"{self._clock.iso(t)},{self._ids[comp]},{state}\n"
+        if key not in self.affected[marked:]:
+            self.affected.append(key)
 
     def _differs(self, comp: int) -> bool:
         view = self.view
