@@ -21,6 +21,7 @@ from logloom.config.load import Config, load_config
 from logloom.detect.baseline import activate, list_baselines, show_baseline
 from logloom.errors import ConfigError, InputError, LogloomError
 from logloom.main import RunOptions, monitor, parse_log, parse_texts, record, resumed_states
+from logloom.run import ParquetOptions
 from logloom.ui import UI
 
 # ``summary`` (rich's tables) and ``report`` are imported by the commands that draw or write
@@ -152,17 +153,22 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, 
 @click.option("--follow", "-f", is_flag=True, help="Keep reading as the file grows (like tail -F).")
 @click.option("--checkpoint-every", type=click.FloatRange(min=0.01, max=60), default=1.0, show_default=True,
               metavar="SECONDS", help="Make the position durable at least this often.")
+@click.option("--parquet", is_flag=True,
+              help="Also write the rows as a Parquet dataset, DATA/parquet/source=<log name>/ (needs logloom[fleet]).")
+@click.option("--parquet-part-rows", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              metavar="N", help="Rows per Parquet part file (row groups of a tenth of it).")
 @_run_options
 @_viz_options
 def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
-                strict: bool, max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None,
-                viz: bool, viz_save: Path | None, viz_serve: str | None) -> None:
+                parquet: bool, parquet_part_rows: int, strict: bool, max_part_mb: float, time_format: str,
+                quiet: bool, parallel: bool | None, viz: bool, viz_save: Path | None, viz_serve: str | None) -> None:
     """Process the log from the last checkpoint; write metrics and score them."""
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
                          max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow,
-                         checkpoint_every=checkpoint_every, parallel=parallel)
+                         checkpoint_every=checkpoint_every, parallel=parallel,
+                         parquet=ParquetOptions(part_rows=parquet_part_rows) if parquet else None)
     _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, resumed_states(data_dir))
     summary, scorer = monitor(config, options, ui)
     ui.notify(_describe(summary))

@@ -212,6 +212,7 @@ def _loop(run: Run, blocks: _Blocks, options: RunOptions, bar: Bar, data_dir: Pa
     def checkpoint() -> None:
         run.flush(sync=True)
         write_json_atomic(data_dir / CHECKPOINT, run.state(_source(blocks, run.offset, run.line_no)))
+        run.committed()
 
     parsed: ParsedBlock | None = None
     with stop_on_signals() as stop:
@@ -265,6 +266,7 @@ def _crash_snapshot(run: Run, data_dir: Path, source: dict[str, Any]) -> Path | 
         snap_dir = data_dir / SNAPSHOT_DIR
         snap_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(snap_dir / SNAPSHOT, run.state(source))
+        run.committed()
     except Exception:  # never hide the original failure behind a second one
         return None
     return snap_dir / SNAPSHOT

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -23,12 +23,15 @@ from logloom.config.load import Config
 from logloom.detect.monitoring import ScoringHook
 from logloom.detect.scoring import Mark, Scorer
 from logloom.engine.engine import Engine
-from logloom.errors import StateFileError
+from logloom.errors import InputError, StateFileError
 from logloom.logtime.timestamps import TimeFormatter, TimestampParser
-from logloom.outputs.sinks import AnomalySink, MetricsSink, RejectedSink, TextSink
+from logloom.outputs.sinks import AnomalySink, MetricsSink, RejectedSink
 from logloom.outputs.state_store import CHECKPOINT, SCHEMA_VERSION
 from logloom.parse.log_parser import UNMATCHED, EventTable, ParsedBlock
 from logloom.records import Anomaly, MetricRow, Observer
+
+if TYPE_CHECKING:
+    from logloom.outputs.parquet import ParquetSink
 
 CHECKPOINT_EVERY_S = 1.0
 STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies")
@@ -50,6 +53,44 @@ class RunOptions:
     checkpoint_every: float = CHECKPOINT_EVERY_S
     parallel: bool | None = None  # None: a parse worker for large files when there are 2+ cores
     observers: list[Observer] = field(default_factory=list)
+    parquet: ParquetOptions | None = None  # also write the rows as a Parquet dataset
+
+
+@dataclass
+class ParquetOptions:
+    """Where the Parquet dataset goes: ``<root>/source=<source>/`` (default root DATA/parquet;
+    default source the log file's name without its extension)."""
+
+    root: Path | None = None
+    source: str | None = None
+    part_rows: int = 1_000_000
+
+
+class Sink(Protocol):
+    def flush(self, *, sync: bool = False) -> None: ...
+    def lengths(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
+
+
+class PalletTap(Observer):
+    """The pallet each component holds when it writes a row, in the rows' order.
+
+    A block's rows are written after the block, when the components may hold other
+    pallets: the pallets are taken as each row is made. ``take(n)`` returns those of
+    the first ``n`` rows seen (a failing line's rows, seen but not written, are dropped).
+    """
+
+    def __init__(self, components: dict[str, Any]) -> None:
+        self._components = components
+        self._pallets: list[str | None] = []
+
+    def on_row(self, row: MetricRow) -> None:
+        self._pallets.append(self._components[row.component_id].pallet)
+
+    def take(self, n: int) -> list[str | None]:
+        taken = self._pallets[:n]
+        self._pallets = []
+        return taken
 
 
 @dataclass
@@ -92,6 +133,12 @@ class Run:
         self.metrics = MetricsSink(out_dir, self.format_ts.format_new, options.max_part_mb * 1_000_000, lengths)
         self.rejected = RejectedSink(out_dir, lengths)
         self.anomalies = AnomalySink(out_dir, self.format_ts, lengths) if scorer is not None else None
+        self.parquet: ParquetSink | None = None
+        self._pallets: PalletTap | None = None
+        if options.parquet is not None:
+            self.parquet = _parquet_sink(options, out_dir, self.format_ts.tz, lengths)
+            self._pallets = PalletTap(self.engine.by_id)
+            self.engine.observers = [*self.engine.observers, self._pallets]
         self.table = EventTable()
         self._resolutions: list[tuple[Any, ...]] = []
         self.stats = dict.fromkeys(STAT_KEYS, 0)
@@ -221,6 +268,8 @@ class Run:
         """Write a block's rows (when ``write``) and anomalies; count them."""
         if write and rows:
             self.metrics.write_rows(rows)
+            if self.parquet is not None and self._pallets is not None:
+                self.parquet.write_rows(rows, self._pallets.take(len(rows)))
         if anomalies:
             self._emit_anomalies(anomalies)
         stats = self.stats
@@ -257,8 +306,9 @@ class Run:
         return min(parsed.start + sum(len(line) + 1 for line in raw.split(b"\n")[:done]), parsed.end)
 
     # -- outputs and state ---------------------------------------------------------------------
-    def _sinks(self) -> list[TextSink]:
-        return [s for s in (self.metrics, self.rejected, self.anomalies) if s is not None]
+    def _sinks(self) -> list[Sink]:
+        sinks: list[Sink] = [s for s in (self.metrics, self.rejected, self.anomalies) if s is not None]
+        return [*sinks, self.parquet] if self.parquet is not None else sinks
 
     def flush(self, *, sync: bool = False) -> None:
         for sink in self._sinks():
@@ -266,6 +316,11 @@ class Run:
 
     def output_lengths(self) -> dict[str, int]:
         return {name: n for sink in self._sinks() for name, n in sink.lengths().items()}
+
+    def committed(self) -> None:
+        """The state of ``state()`` is durable: files it no longer needs may go."""
+        if self.parquet is not None:
+            self.parquet.committed()
 
     def state(self, source: dict[str, Any]) -> dict[str, Any]:
         """A checkpoint of everything processed so far (flush first)."""
@@ -292,6 +347,7 @@ class Run:
             "wall_time_s": round(wall, 3),
             "lines_per_second": round(this_run / wall, 1) if wall > 0 else None,
             "outputs": [p.name for p in self.metrics.paths()],
+            **({"parquet": [str(p) for p in self.parquet.paths()]} if self.parquet is not None else {}),
         }
 
     def close(self) -> None:
@@ -303,5 +359,20 @@ class Run:
 
 def _discard(*args: object) -> None:
     pass
+
+
+def _parquet_sink(options: RunOptions, out_dir: Path, tz: Any, lengths: dict[str, int] | None) -> ParquetSink:
+    """The Parquet sink (pyarrow, an optional extra, is imported only now)."""
+    assert options.parquet is not None
+    try:
+        from logloom.outputs.parquet import ROLL_SECONDS, STAGING_DIR, ParquetSink
+    except ImportError as exc:
+        if not (exc.name or "").startswith("pyarrow"):
+            raise
+        raise InputError("--parquet needs pyarrow: pip install 'logloom[fleet]'") from None
+    source = options.parquet.source or (options.logs[0].stem if options.logs else "machine_logs")
+    root = options.parquet.root or out_dir / "parquet"
+    return ParquetSink(root, source, out_dir / STAGING_DIR, None if tz is None else str(tz), lengths,
+                       part_rows=options.parquet.part_rows, roll_seconds=ROLL_SECONDS if options.follow else None)
 
 
