@@ -370,7 +370,8 @@ def _parquet_sink(options: RunOptions, out_dir: Path, tz: Any, lengths: dict[str
         if not (exc.name or "").startswith("pyarrow"):
             raise
         raise InputError("--parquet needs pyarrow: pip install 'logloom[fleet]'") from None
-    source = options.parquet.source or (options.logs[0].stem if options.logs else "machine_logs")
+    log = options.logs[0] if options.logs else Path("machine_logs.txt")
+    source = options.parquet.source or ("stdin" if str(log) == "-" else log.stem)
     root = options.parquet.root or out_dir / "parquet"
     return ParquetSink(root, source, out_dir / STAGING_DIR, None if tz is None else str(tz), lengths,
                        part_rows=options.parquet.part_rows, roll_seconds=ROLL_SECONDS if options.follow else None)
