@@ -11,6 +11,7 @@ import importlib
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -21,6 +22,7 @@ from logloom.config.load import Config, load_config
 from logloom.detect.baseline import activate, list_baselines, show_baseline
 from logloom.errors import ConfigError, InputError, LogloomError
 from logloom.main import RunOptions, monitor, parse_log, parse_texts, record, resumed_states
+from logloom.parse.stream import is_stream
 from logloom.run import ParquetOptions
 from logloom.ui import UI
 
@@ -157,20 +159,34 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, 
               help="Also write the rows as a Parquet dataset, DATA/parquet/source=<log name>/ (needs logloom[fleet]).")
 @click.option("--parquet-part-rows", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               metavar="N", help="Rows per Parquet part file (row groups of a tenth of it).")
+@click.option("--from-start", is_flag=True,
+              help="Archive the current outputs and checkpoint under DATA/runs/<time>/ (nothing is deleted; "
+                   "the baselines stay) and process the log again from its start.")
 @_run_options
 @_viz_options
 def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
-                parquet: bool, parquet_part_rows: int, strict: bool, max_part_mb: float, time_format: str,
-                quiet: bool, parallel: bool | None, viz: bool, viz_save: Path | None, viz_serve: str | None) -> None:
-    """Process the log from the last checkpoint; write metrics and score them."""
+                parquet: bool, parquet_part_rows: int, from_start: bool, strict: bool, max_part_mb: float,
+                time_format: str, quiet: bool, parallel: bool | None, viz: bool, viz_save: Path | None,
+                viz_serve: str | None) -> None:
+    """Process the log from the last checkpoint; write metrics and score them.
+
+    A second monitor on the same log reads only what was added since; --from-start
+    processes it all again, keeping the earlier outputs under DATA/runs/.
+    """
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
                          max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow,
-                         checkpoint_every=checkpoint_every, parallel=parallel,
+                         checkpoint_every=checkpoint_every, parallel=parallel, from_start=from_start,
                          parquet=ParquetOptions(part_rows=parquet_part_rows) if parquet else None)
-    _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, resumed_states(data_dir))
+    _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, None if from_start else resumed_states(data_dir))
     summary, scorer = monitor(config, options, ui)
+    if summary["resumed_from"] and not summary["this_run"]["lines_read"] and not (log and is_stream(log)):
+        recording = f" ({viz_save} records no new data either)" if viz_save else ""
+        ui.notify(f"{summary['sources'][0]}: nothing new since the checkpoint of {_when(summary['resumed_from'])}"
+                  f"{recording}; the totals so far are in {data_dir / 'run_summary.json'}; "
+                  "`logloom monitor --from-start` processes the log again")
+        return
     ui.notify(_describe(summary))
     if scorer is not None and not quiet:
         from logloom.report.summary import render_summary
@@ -179,13 +195,27 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
                        min_samples=scorer.config.min_samples)
 
 
+def _when(iso: str) -> str:
+    """A checkpoint's ``written_at`` for people: to the second, in UTC."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
+
+
 def _describe(summary: dict[str, Any]) -> str:
-    return (
-        f"{summary['lines_read']} lines, {summary['events']} events, {summary['rows_written']} rows, "
-        f"{summary['anomalies']} anomalies, {summary['malformed']} malformed, {summary['unmatched']} unmatched, "
-        f"{summary['unknown_target']} unknown targets, {summary['unrouted']} unrouted "
+    """This run's figures (and, for a run that resumed, the totals so far)."""
+    this = summary["this_run"]
+    text = (
+        f"{this['lines_read']} lines, {this['events']} events, {this['rows_written']} rows, "
+        f"{this['anomalies']} anomalies, {this['malformed']} malformed, {this['unmatched']} unmatched, "
+        f"{this['unknown_target']} unknown targets, {this['unrouted']} unrouted "
         f"({summary['lines_per_second'] or 0:,.0f} lines/s)"
     )
+    if summary.get("resumed_from"):
+        text += (f"; since the outputs began: {summary['lines_read']} lines, {summary['rows_written']} rows, "
+                 f"{summary['anomalies']} anomalies")
+    return text
 
 
 @cli.command("record")

@@ -24,6 +24,7 @@ from logloom.detect.baseline import BASELINE_FILE, load_active, stage_archive
 from logloom.detect.monitoring import LearnHook, anomaly_config, make_scorer, metric_limits
 from logloom.detect.scoring import Scorer
 from logloom.errors import InputError, StateFileError
+from logloom.outputs.runs import archive_outputs, finish_archive
 from logloom.outputs.state_store import CHECKPOINT, SNAPSHOT, SNAPSHOT_DIR, DataLock, load_state, write_json_atomic
 from logloom.parse.lines import parse_log, parse_texts
 from logloom.parse.log_parser import BlockParser, ParsedBlock
@@ -177,6 +178,7 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> tuple[dict[str, Any]
     data_dir.mkdir(parents=True, exist_ok=True)
     with DataLock(data_dir), long_run_gc():
         check_readable(log)
+        _archive_runs(data_dir, options.from_start, ui)
         saved = _latest_state(data_dir, ui)
         if is_stream(log):
             offset = 0
@@ -204,6 +206,16 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> tuple[dict[str, Any]
         write_json_atomic(data_dir / "run_summary.json", summary)
         run.close()
         return summary, scorer
+
+
+def _archive_runs(data_dir: Path, from_start: bool, ui: UI) -> None:
+    """Complete an interrupted ``--from-start``; with ``from_start``, archive the outputs now."""
+    for done in finish_archive(data_dir):
+        ui.notify(f"an interrupted --from-start is now complete: the outputs it moved are in {done}")
+    if from_start:
+        moved = archive_outputs(data_dir)
+        ui.notify(f"--from-start: the previous outputs and checkpoint are in {moved}; processing afresh"
+                  if moved else "--from-start: no earlier outputs to archive; processing afresh")
 
 
 def _loop(run: Run, blocks: _Blocks, options: RunOptions, bar: Bar, data_dir: Path) -> None:

@@ -52,6 +52,7 @@ class RunOptions:
     follow: bool = False
     checkpoint_every: float = CHECKPOINT_EVERY_S
     parallel: bool | None = None  # None: a parse worker for large files when there are 2+ cores
+    from_start: bool = False  # monitor: archive the outputs and checkpoint, process afresh
     observers: list[Observer] = field(default_factory=list)
     parquet: ParquetOptions | None = None  # also write the rows as a Parquet dataset
 
@@ -147,12 +148,11 @@ class Run:
         self.parser_last: int | None = None
         self.source_name = ""
         self.started = time.monotonic()
-        self.lines_at_start = 0
+        self.resumed_from: str | None = saved["written_at"] if saved else None
         self._block_start = _BlockStart({}, {}, None, 0)
         if saved:
             self.engine.load_state(saved["engine"])
             self.stats.update({k: int(saved["stats"].get(k, 0)) for k in STAT_KEYS})
-            self.lines_at_start = self.stats["lines_read"]
             self.line_no = int(saved["source"]["line_no"])
             last = saved.get("parser", {}).get("last_ts")
             self.parser_last = None if last is None else int(last)
@@ -161,6 +161,7 @@ class Run:
                     scorer.restore(saved["scorer"])
                 except ValueError as exc:
                     raise StateFileError(f"{CHECKPOINT}: {exc}; move it aside to start over") from None
+        self._at_start = {**self.stats, **self.engine.counters}
 
     # -- the loop ----------------------------------------------------------------------------
     def feed(self, parsed: ParsedBlock) -> None:
@@ -337,17 +338,20 @@ class Run:
         }
 
     def summary(self, sources: list[str]) -> dict[str, Any]:
+        """Totals since the outputs began (resumed runs add up), and ``this_run``'s share."""
         wall = time.monotonic() - self.started
-        this_run = self.stats["lines_read"] - self.lines_at_start
+        totals = {**self.stats, **self.engine.counters}
+        this_run = {k: n - self._at_start.get(k, 0) for k, n in totals.items()}
         return {
             "sources": sources,
-            **self.stats,
-            **self.engine.counters,
+            **totals,
             "components": self.engine.component_counters(),
             "wall_time_s": round(wall, 3),
-            "lines_per_second": round(this_run / wall, 1) if wall > 0 else None,
+            "lines_per_second": round(this_run["lines_read"] / wall, 1) if wall > 0 else None,
             "outputs": [p.name for p in self.metrics.paths()],
             **({"parquet": [str(p) for p in self.parquet.paths()]} if self.parquet is not None else {}),
+            "resumed_from": self.resumed_from,
+            "this_run": this_run,
         }
 
     def close(self) -> None:
