@@ -43,9 +43,10 @@ def _options(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+_config_dir = click.option("--config", "config_dir", type=click.Path(path_type=Path), default=Path("config"),
+                           show_default=True, help="Directory of the four YAML configs.")
 _dirs = _options(
-    click.option("--config", "config_dir", type=click.Path(path_type=Path), default=Path("config"),
-                 show_default=True, help="Directory of the four YAML configs."),
+    _config_dir,
     click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
                  show_default=True, help="Dynamic state and outputs."),
 )
@@ -119,7 +120,30 @@ def validate(config_dir: Path, data_dir: Path) -> None:
     """Check the four configs; print OK and a summary, or every problem found."""
     ui = UI()
     config = _load(config_dir, ui)
+    from logloom.authoring.rule_tests import tests_notice
+
     click.echo(f"OK {config.summary()}")
+    click.echo(tests_notice(config_dir))
+
+
+@cli.command("test")
+@_config_dir
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="Print only the failing cases and the count.")
+def test_cmd(config_dir: Path, files: tuple[Path, ...], quiet: bool) -> None:
+    """Run rule tests: FILEs, or CONFIG/tests/*.yaml. Exit 1 if a case fails, 2 if a file is broken."""
+    from logloom.authoring.rule_report import render
+    from logloom.authoring.rule_tests import resolve_paths, run_tests
+
+    config = _load(config_dir, UI(quiet=quiet))
+    paths = resolve_paths(config_dir, list(files))
+    passed, failed = render(run_tests(config, paths), sys.stdout, quiet=quiet)
+    total = passed + failed
+    counts = f"{passed} passed" + (f", {failed} failed" if failed else "")
+    click.echo(f"{total} case{'s' if total != 1 else ''} in {len(paths)} file{'s' if len(paths) != 1 else ''}: "
+               f"{counts}")
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 @cli.command()
@@ -291,7 +315,9 @@ def baseline_activate(config_dir: Path, data_dir: Path, baseline_id: str) -> Non
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
-        cli.main(args=argv, prog_name="logloom", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="logloom", standalone_mode=False)
+        if isinstance(status, int):  # a command that raised click's Exit (``test``: 1 when a case fails)
+            return status
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:

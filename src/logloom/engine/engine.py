@@ -80,16 +80,20 @@ class Engine:
         self, ts: int, event: str, target: str | None, target_type: str | None, fields: dict[str, Any]
     ) -> list[MetricRow]:
         """``step`` of an Event's parts, for the hot loop (no Event is built for it)."""
-        if target is not None:  # 2. resolve
+        comp = self.component_for(event, target, target_type)
+        if comp is None:
+            return _EMPTY
+        return self.step_resolved(ts, comp, event, fields)
+
+    def component_for(self, event: str, target: str | None, target_type: str | None) -> Component | None:
+        """2. The component an event reaches: the one its line names, or routed when it
+        names none. None (and counted as ``unknown_target`` or ``unrouted``): no component."""
+        if target is not None:
             comp = self.resolve(target, target_type, event)
             if comp is None:
                 self.counters["unknown_target"] += 1
-                return _EMPTY
-        else:
-            comp = self._route(event, target_type)
-            if comp is None:
-                return _EMPTY
-        return self.step_resolved(ts, comp, event, fields)
+            return comp
+        return self._route(event, target_type)
 
     def resolve(self, target: str, target_type: str | None, event: str) -> Component | None:
         """The component a named target means (None: unknown); fixed by the config, so cached."""

@@ -19,6 +19,19 @@ def _num(x: float) -> str:
     return repr(round(float(x), 6))
 
 
+def metric_lines(rows: Iterable[MetricRow], fmt_ts: Callable[[int], str]) -> list[str]:
+    """The process_metrics.csv lines of ``rows``, each ending in a newline."""
+    lines = []
+    last_ts, ts_text = None, ""
+    for ts, cid, name, value, unit, ctx in rows:
+        if ts != last_ts:
+            last_ts, ts_text = ts, fmt_ts(ts)
+        # the engine writes values rounded to 6 decimals (SPEC 5); round() here would
+        # cost a fifth of the main process, so the value is written as repr has it
+        lines.append(f"{ts_text},{cid},{name},{value!r},{unit},{ctx}\n")
+    return lines
+
+
 def format_anomaly(a: Anomaly, ts_text: str) -> str:
     return (
         f"{ts_text},{a.component_id},{a.metric_name},{_num(a.value)},{a.unit},"
@@ -150,16 +163,7 @@ class MetricsSink(TextSink):
         self.fmt_ts = fmt_ts
 
     def write_rows(self, rows: Iterable[MetricRow]) -> None:
-        fmt = self.fmt_ts
-        lines = []
-        last_ts, ts_text = None, ""
-        for ts, cid, name, value, unit, ctx in rows:
-            if ts != last_ts:
-                last_ts, ts_text = ts, fmt(ts)
-            # the engine writes values rounded to 6 decimals (SPEC 5); round() here would
-            # cost a fifth of the main process, so the value is written as repr has it
-            lines.append(f"{ts_text},{cid},{name},{value!r},{unit},{ctx}\n")
-        self.write_block("".join(lines))
+        self.write_block("".join(metric_lines(rows, self.fmt_ts)))
 
 
 class AnomalySink(TextSink):
