@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import json
 import sys
 import traceback
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from logloom import __version__
 from logloom.config.load import Config, load_config
 from logloom.detect.baseline import activate, list_baselines, show_baseline
 from logloom.errors import ConfigError, InputError, LogloomError
-from logloom.main import RunOptions, monitor, parse_log, parse_texts, record, resumed_states
+from logloom.main import RunOptions, check_readable, file_size, monitor, parse_log, parse_texts, record, resumed_states
 from logloom.parse.stream import is_stream
 from logloom.run import ParquetOptions
 from logloom.ui import UI
@@ -169,6 +170,36 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, 
     counts = parse_log(config, log or data_dir / "machine_logs.txt", sys.stdout, show_all=show_all)
     ui.notify(f"{counts['lines']} lines: {counts['events']} events, {counts['unmatched']} unmatched, "
               f"{counts['malformed']} malformed")
+
+
+@cli.command("coverage")
+@_dirs
+@click.option("--logs", "logs", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="Log file(s), read in order, repeatable [default: DATA/machine_logs.txt].")
+@click.option("--strict", is_flag=True, help="No permissive jumps: a missing transition is invalid.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as one JSON object.")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Templates of unmatched lines to print (--json has all).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no notices.")
+def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool, as_json: bool, top: int,
+                 quiet: bool) -> None:
+    """What a log exercises of the rules: hits per pattern; patterns, events, transitions and
+    states never used; templates (with a regex) of the lines no pattern matches."""
+    from logloom.authoring.coverage import Coverage
+    from logloom.authoring.coverage_report import render
+
+    ui = UI(quiet=quiet)
+    coverage = Coverage(_load(config_dir, ui), strict=strict)
+    for log in logs or (data_dir / "machine_logs.txt",):
+        check_readable(log)
+    for log in logs or (data_dir / "machine_logs.txt",):
+        with ui.progress(f"coverage {log.name}", file_size(log)) as bar:
+            coverage.read(log, bar)
+    report = coverage.report()
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+    else:
+        render(report, sys.stdout, top=top)
 
 
 @cli.command("monitor")

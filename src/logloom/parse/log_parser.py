@@ -129,6 +129,11 @@ class LineParser:
             return f"bad timestamp: {exc}"
         return ts, text[m.end() :]
 
+    def rest(self, text: str) -> str | None:
+        """The text after the timestamp (what the patterns are searched in); None without one."""
+        m = self._ts_regex.search(text)
+        return None if m is None else text[m.end() :]
+
     def lookup(self, rest: str) -> _Parsed | str | None:
         """What the text after a timestamp parses to (cached): a result, a reason, or None."""
         cache = self._cache
@@ -199,12 +204,14 @@ class BlockParser:
             self.parser.timestamps.last = last_ts
         self._ids: dict[str, int] = {}  # text after the timestamp -> id
 
-    def parse(self, block: Block) -> ParsedBlock:
+    def parse(self, block: Block, texts: list[str] | None = None) -> ParsedBlock:
+        """``texts``: the block's ``texts()``, when the caller has them already."""
         ids = self._ids
         if len(ids) > _MAX_IDS:
             ids.clear()
         out = ParsedBlock(block.start, block.end, array("i"), array("q"), [], len(ids))
-        texts = block.texts()
+        if texts is None:
+            texts = block.texts()
         search, group = self.parser._ts_regex.search, self.parser._ts_group
         long = block.long
         kept: list[int] = []  # indices of lines with a timestamp
