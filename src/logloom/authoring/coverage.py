@@ -40,7 +40,8 @@ class Coverage:
         self.hits: dict[str, int] = {p.name: 0 for p in config.patterns.patterns}
         self.samples: dict[str, tuple[int, str]] = {}
         self.tally: dict[_Key, int] = {}
-        self.unmatched = UnmatchedLines()
+        rest = self.blocks.parser.rest
+        self.unmatched = UnmatchedLines(lambda line: rest(line) or "")
         self.malformed: dict[str, list[Any]] = {}  # kind of reason -> [count, line, text, reason]
         self.lines = 0
         self.sources: list[str] = []
@@ -74,12 +75,8 @@ class Coverage:
                 unmatched.append(i)
             elif code == MALFORMED:
                 self._malformed(i, parsed)
-        first = self.lines + 1
-        rest = self.blocks.parser.rest
-        add = self.unmatched.add
-        for i in unmatched:
-            text = texts[i]
-            add(first + i, text, rest(text) or "")
+        if unmatched:
+            self.unmatched.add_many([self.lines + i + 1 for i in unmatched], [texts[i] for i in unmatched])
         self.lines += len(texts)
 
     def _resolve(self, parsed: ParsedBlock) -> list[tuple[Any, ...]]:

@@ -19,21 +19,24 @@ drain3 (and the jsonpickle and cachetools it pulls in) is imported in ``mine`` o
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_TEXTS = 10_000  # distinct masked texts kept for mining
 SAMPLES_CHECKED = 50  # a template's regex is checked against the first samples of this many of its texts
-_CACHE_LIMIT = 8192
 
-# (name, what it masks, the regex a suggestion uses for it); order matters: an IP
-# before a number, a hex id before a number
+# (name, what it masks, the regex a suggestion uses for it), applied in this order: an
+# IP before its numbers, a hex id before its digits; a placeholder has no digit left to mask
 _MASKS = (
     ("IP", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])", r"\d{1,3}(?:\.\d{1,3}){3}"),
     ("HEX", r"\b0x[0-9A-Fa-f]+\b|\b(?=[0-9A-Fa-f]*\d)(?=[0-9A-Fa-f]*[A-Fa-f])[0-9A-Fa-f]{8,}\b",
      r"(?:0x)?[0-9A-Fa-f]+"),
     ("NUM", r"(?:(?<![\w)\]])[-+])?\d+(?:[.,]\d+)?", r"[-+]?\d+(?:[.,]\d+)?"),
 )
-_MASK = re.compile("|".join(f"(?P<{name}>{regex})" for name, regex, _ in _MASKS))
+_DIGITS = re.compile(r"\d+")
+_CACHE_LIMIT = 1 << 16
+_SUBS = tuple((re.compile(regex).sub, f"<{name}>") for name, regex, _ in _MASKS)
 _GROUP_REGEX = {f"<{name}>": regex for name, _, regex in _MASKS}
 _PLACEHOLDER = re.compile(r"<(?:IP|HEX|NUM)>")
 _PARAM = "<*>"  # drain3's wildcard
@@ -41,11 +44,9 @@ _PARAM = "<*>"  # drain3's wildcard
 
 def mask(text: str) -> str:
     """``text`` with its numbers, hex ids and IPv4 addresses replaced by placeholders."""
-    return _MASK.sub(_placeholder, text)
-
-
-def _placeholder(m: re.Match[str]) -> str:
-    return f"<{m.lastgroup}>"
+    for sub, placeholder in _SUBS:
+        text = sub(placeholder, text)
+    return text
 
 
 @dataclass
@@ -66,31 +67,49 @@ class Template:
 class UnmatchedLines:
     """Counts the unmatched lines by masked text, bounded by ``MAX_TEXTS``."""
 
-    def __init__(self, max_texts: int = MAX_TEXTS) -> None:
+    def __init__(self, rest_of: Callable[[str], str], max_texts: int = MAX_TEXTS) -> None:
+        self.rest_of = rest_of  # a whole line -> its text after the timestamp
         self.max_texts = max_texts
         self.counts: dict[str, int] = {}
         self.samples: dict[str, tuple[int, str, str]] = {}  # masked -> (line number, line, rest)
         self.not_clustered = 0
         self.total = 0
-        self._masked: dict[str, str] = {}  # rest -> masked, for texts that repeat exactly
+        self._masked: dict[str, str] = {}  # a line with its digit runs as 0 -> its masked rest
 
-    def add(self, line_no: int, line: str, rest: str) -> None:
-        """One unmatched line: the whole ``line`` and ``rest``, its text after the timestamp."""
-        self.total += 1
-        masked = self._masked.get(rest)
-        if masked is None:
-            masked = mask(rest)
-            if len(self._masked) >= _CACHE_LIMIT:
-                self._masked.clear()
-            self._masked[rest] = masked
-        count = self.counts.get(masked)
-        if count is not None:
-            self.counts[masked] = count + 1
-        elif len(self.counts) < self.max_texts:
-            self.counts[masked] = 1
-            self.samples[masked] = (line_no, line, rest)
-        else:
-            self.not_clustered += 1
+    def add_many(self, line_nos: list[int], lines: list[str]) -> None:
+        """Unmatched lines in log order: their numbers and whole texts.
+
+        Lines that differ only in their digits (``seq=1``, ``seq=2``, the timestamps) are
+        masked once: one substitution in C over the block finds them, and the first of
+        them stands for all (its rest is masked and kept as the sample).
+        """
+        if not lines:
+            return
+        self.total += len(lines)
+        keys = _DIGITS.sub("0", "\n".join(lines)).split("\n")
+        counts, cache = self.counts, self._masked
+        first: dict[str, int] | None = None  # key -> its first index here, made when needed
+        for key, n in Counter(keys).items():
+            masked = cache.get(key)
+            if masked is None:
+                if first is None:
+                    first = {}
+                    for i, k in enumerate(keys):
+                        first.setdefault(k, i)
+                i = first[key]
+                rest = self.rest_of(lines[i])
+                masked = mask(rest)
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[key] = masked
+                if masked not in counts and len(counts) < self.max_texts:
+                    counts[masked] = 0
+                    self.samples[masked] = (line_nos[i], lines[i], rest)
+            count = counts.get(masked)
+            if count is not None:
+                counts[masked] = count + n
+            else:
+                self.not_clustered += n
 
     def mine(self) -> list[Template]:
         """The templates, most frequent first (drain3 runs here)."""
