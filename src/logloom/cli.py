@@ -174,8 +174,9 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, 
 
 @cli.command("coverage")
 @_dirs
-@click.option("--logs", "logs", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
-              help="Log file(s), read in order, repeatable [default: DATA/machine_logs.txt].")
+@click.option("--logs", "logs", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), multiple=True,
+              metavar="FILE", help="Log file(s) read in order (repeatable), or - for stdin "
+                                   "[default: DATA/machine_logs.txt].")
 @click.option("--strict", is_flag=True, help="No permissive jumps: a missing transition is invalid.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as one JSON object.")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,

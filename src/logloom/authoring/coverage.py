@@ -21,8 +21,9 @@ from logloom.authoring.trace import DATA_ONLY, GUARD_BLOCKED, INVALID, JUMP, TRA
 from logloom.config.load import Config
 from logloom.engine.engine import Engine
 from logloom.engine.machine import Machine, Transition
+from logloom.parse.lines import log_blocks
 from logloom.parse.log_parser import MALFORMED, UNMATCHED, BlockParser, EventTable, ParsedBlock
-from logloom.parse.source import Block, LineReader, open_log
+from logloom.parse.source import Block
 
 SCHEMA_VERSION = 1
 _Key = tuple[str | None, str | None, str, str, str | None]  # component, before, event, outcome, after / raw target
@@ -47,13 +48,12 @@ class Coverage:
         self.sources: list[str] = []
 
     def read(self, path: Path, progress: Any = None) -> None:
-        """Every line of ``path`` (a last line without newline included)."""
+        """Every line of ``path``, a file or a stream (``-``); a last line without newline included."""
         self.sources.append(str(path))
-        with open_log(path) as fh:
-            for block in LineReader(fh, 0, self.config.patterns.max_line_bytes).blocks():
-                self.feed(block)
-                if progress is not None:
-                    progress.advance(block.end - block.start)
+        for block in log_blocks(path, self.config.patterns.max_line_bytes):
+            self.feed(block)
+            if progress is not None:
+                progress.advance(block.end - block.start)
 
     def feed(self, block: Block) -> None:
         texts = block.texts()

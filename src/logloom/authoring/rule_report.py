@@ -73,7 +73,7 @@ def _got_row(mark: str, row: str, line: LineResult, width: int) -> str:
 def describe(line: LineResult) -> str:
     """One line of the trace: ``START -> sd1: transition WAITING -> FASTENING (2 rows)``."""
     if line.outcome == UNMATCHED:
-        return f"unmatched: {line.text}"
+        return f"unmatched ({line.reason}): {line.text}"
     if line.outcome == MALFORMED:
         return f"malformed ({line.reason}): {line.text}"
     reached = line.target or (f"? ({line.raw_target})" if line.raw_target else "?")

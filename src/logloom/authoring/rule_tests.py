@@ -23,6 +23,7 @@ from logloom.engine.engine import Engine
 from logloom.errors import ConfigError, InputError
 from logloom.logtime.timestamps import TimeFormatter
 from logloom.outputs.sinks import metric_lines
+from logloom.parse.lines import explain
 from logloom.parse.log_parser import LineParser
 
 TESTS_DIR = "tests"
@@ -177,7 +178,7 @@ class LineResult:
     fields: dict[str, Any] = field(default_factory=dict)
     before: str | None = None
     state: str | None = None
-    reason: str | None = None  # of a malformed line
+    reason: str | None = None  # why the line made no event
     rows: list[str] = field(default_factory=list)
 
     def value(self, key: str) -> Any:
@@ -214,11 +215,11 @@ def run_lines(config: Config, lines: list[str], *, strict: bool = False) -> list
     fmt = TimeFormatter("iso", tz=parser.timestamps.tz, instants=parser.timestamps.has_instants)
     results = []
     for number, text in enumerate(lines, 1):
-        parsed = parser.parse(text, number)
+        outcome = explain(parser, text, number)  # what `parse --line` says of it
+        parsed = outcome.event
         if parsed is None:
-            results.append(LineResult(number, text, UNMATCHED))
-        elif isinstance(parsed, str):
-            results.append(LineResult(number, text, MALFORMED, reason=parsed))
+            kind = UNMATCHED if outcome.kind == "unmatched" else MALFORMED
+            results.append(LineResult(number, text, kind, reason=outcome.reason))
         else:
             t = trace(engine, parsed.ts, parsed.event, parsed.target, parsed.target_type, parsed.fields)
             results.append(LineResult(

@@ -82,7 +82,7 @@ def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False)
     parser = LineParser(config.patterns)
     write = _writer(parser, out)
     counts = dict.fromkeys(("lines", "events", "unmatched", "malformed"), 0)
-    for block in _blocks(log, config.patterns.max_line_bytes):
+    for block in log_blocks(log, config.patterns.max_line_bytes):
         for i, text in enumerate(block.texts()):
             counts["lines"] += 1
             n = counts["lines"]
@@ -113,7 +113,8 @@ def _writer(parser: LineParser, out: TextIO) -> Callable[[LineOutcome], None]:
     return write
 
 
-def _blocks(log: Path, max_line: int) -> Iterator[Block]:
+def log_blocks(log: Path, max_line: int) -> Iterator[Block]:
+    """The blocks of a log file from its start, or of a stream (``-``, a pipe) to its end."""
     if not is_stream(log):
         with open_log(log) as fh:
             yield from LineReader(fh, 0, max_line).blocks()
