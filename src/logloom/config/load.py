@@ -21,7 +21,8 @@ from logloom.config.schema import LogPatterns, MachineGraph, ProcessLogic, VizRe
 from logloom.config.validation import validate
 from logloom.config.yaml_io import ConfigFile, KeyPath, read_yaml
 from logloom.errors import ConfigError, Problem
-from logloom.logtime.timestamps import TimestampParser, load_timezone
+from logloom.logtime.timestamps import load_timezone
+from logloom.logtime.years import places_years, timestamp_parser
 
 GRAPH_FILE = "machine_graph.yaml"
 LOGIC_FILE = "process_logic.yaml"
@@ -184,13 +185,19 @@ def _check_patterns(
     except ValueError as exc:
         f.add(("timestamp", "timezone"), str(exc), _timezone_hint(str(pats.timestamp.timezone)))
     try:
-        TimestampParser(pats.timestamp.format)  # the zone plays no part in reading the format
+        timestamp_parser(pats.timestamp.format)  # the zone plays no part in reading the format
     except ValueError as exc:
         f.add(
             ("timestamp", "format"),
             str(exc),
             "iso, epoch, epoch_ms or a strptime format such as '%d.%m.%Y %H:%M:%S,%f'",
         )
+    else:
+        fmt = pats.timestamp.format
+        if pats.timestamp.year is not None and not places_years(fmt):
+            has = "its year" if fmt in ("iso", "epoch", "epoch_ms") or re.search("%[Yy]", fmt) else "no month and day"
+            f.add(("timestamp", "year"), f"timestamp format {fmt!r} has {has}: there is no year to place",
+                  "year is for formats such as '%b %d %H:%M:%S'; remove it")
     names: set[str] = set()
     ids = {c.id for c in graph.components} if graph else set()
     aliases = {a for c in graph.components for a in c.aliases} if graph else set()

@@ -184,6 +184,15 @@ class TimestampSpec(_Model):
     regex: str
     format: str = "iso"
     timezone: str | None = None
+    # formats without a year: that of the first line, or auto (the log's modification time decides)
+    year: int | Literal["auto"] | None = None
+
+    @field_validator("year", mode="before")
+    @classmethod
+    def _a_year(cls, v: object) -> object:
+        if v is None or v == "auto" or (type(v) is int and 1 <= v <= 9998):
+            return v
+        raise ValueError("year is the first line's year, such as 2025, or auto")
 
 
 class PatternSpec(_Model):

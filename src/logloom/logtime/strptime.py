@@ -100,8 +100,9 @@ def compile_strptime(fmt: str) -> StrptimeFormat:
     )
 
 
-def minute_of(m: re.Match[str]) -> tuple[datetime, tzinfo | None]:
-    """The naive minute a match names, and its fixed UTC offset if the format has ``%z``."""
+def minute_of(m: re.Match[str], default_year: int = 1900) -> tuple[datetime, tzinfo | None]:
+    """The naive minute a match names (in ``default_year`` when the format has no year),
+    and its fixed UTC offset if the format has ``%z``."""
     g = m.groupdict()
     if g.get("Y"):
         year = int(g["Y"])
@@ -109,7 +110,7 @@ def minute_of(m: re.Match[str]) -> tuple[datetime, tzinfo | None]:
         y = int(g["y"])
         year = 2000 + y if y < 69 else 1900 + y
     else:
-        year = 1900
+        year = default_year
     if g.get("b") or g.get("B"):
         name = (g.get("b") or g.get("B") or "").lower()
         if name not in _MONTHS:

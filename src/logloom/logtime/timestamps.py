@@ -59,8 +59,9 @@ class TimestampParser:
     ``last`` is the previous instant (the DST rule's memory; checkpoints keep it).
     """
 
-    def __init__(self, fmt: str, timezone: str | None = None) -> None:
+    def __init__(self, fmt: str, timezone: str | None = None, *, default_year: int = 1900) -> None:
         self.format = fmt
+        self._default_year = default_year  # of a strptime format without a year (years.py places them)
         self.tz = load_timezone(timezone)
         self.last = -(1 << 62)
         self._minutes: dict[object, tuple[int, int]] = {}
@@ -91,6 +92,10 @@ class TimestampParser:
 
     def __call__(self, text: str) -> int:
         return self._parse(text)
+
+    def written_by(self, instant: int | None) -> None:
+        """The readings that follow were written by ``instant`` (UTC µs; None: unknown).
+        A reading that carries its year needs no such anchor; see ``years.YearlessTimestamps``."""
 
     def parse_many(self, texts: list[str]) -> tuple[list[int], dict[int, str]]:
         """Microseconds of each text (0 where it fails) and {index: reason} of the failures.
@@ -307,7 +312,7 @@ class TimestampParser:
             offset += _frac_micros(m.group("f"))
         cached = self._minutes.get(key)
         if cached is None:
-            minute, zone = minute_of(m)
+            minute, zone = minute_of(m, self._default_year)
             if zone is not None:
                 first = _micros(minute.replace(tzinfo=zone))
                 cached = (first, first)

@@ -83,6 +83,7 @@ def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False)
     write = _writer(parser, out)
     counts = dict.fromkeys(("lines", "events", "unmatched", "malformed"), 0)
     for block in log_blocks(log, config.patterns.max_line_bytes):
+        parser.timestamps.written_by(block.written)
         for i, text in enumerate(block.texts()):
             counts["lines"] += 1
             n = counts["lines"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logloom.config.schema import LogPatterns
-from logloom.logtime.timestamps import TimestampParser
+from logloom.logtime.years import timestamp_parser
 from logloom.parse.source import Block
 from logloom.records import Event
 
@@ -100,7 +100,7 @@ class LineParser:
     def __init__(self, spec: LogPatterns) -> None:
         self._ts_regex = re.compile(spec.timestamp.regex)
         self._ts_group = self._ts_regex.groupindex.get("ts", 0)
-        self.timestamps = TimestampParser(spec.timestamp.format, spec.timestamp.timezone)
+        self.timestamps = timestamp_parser(spec.timestamp.format, spec.timestamp.timezone, spec.timestamp.year)
         self._patterns = [_Pattern(p) for p in spec.patterns]
         self._cache: dict[str, _Parsed | str | None] = {}
 
@@ -212,6 +212,7 @@ class BlockParser:
         out = ParsedBlock(block.start, block.end, array("i"), array("q"), [], len(ids))
         if texts is None:
             texts = block.texts()
+        self.parser.timestamps.written_by(block.written)
         search, group = self.parser._ts_regex.search, self.parser._ts_group
         long = block.long
         kept: list[int] = []  # indices of lines with a timestamp

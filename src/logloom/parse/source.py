@@ -7,7 +7,10 @@ whole: its first bytes are kept for the rejected-lines log and the rest skipped.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +67,7 @@ class Block:
     lines: list[bytes]
     long: dict[int, int] = field(default_factory=dict)
     end: int = 0  # byte offset after the last line
+    written: int | None = None  # UTC µs by which the lines were written (a year-less timestamp's anchor)
 
     def texts(self) -> list[str]:
         """The lines decoded (invalid UTF-8 replaced), a trailing ``\\r`` dropped.
@@ -142,7 +146,7 @@ class LineReader:
                     long[i] = len(line)
                     lines[i] = line[:KEEP_OF_LONG_LINE]
         self.offset = end = start + consumed
-        return Block(start, lines, long, end)
+        return Block(start, lines, long, end, _written(self.fh))
 
     def blocks(self, *, take_partial: bool = True, first: int = BLOCK) -> Iterator[Block]:
         """Every block to the end. The first reads ``first`` bytes and each next one 10 %
@@ -218,6 +222,16 @@ class Tail:
 
     def close(self) -> None:
         self.fh.close()
+
+
+def _written(fh: BinaryIO) -> int | None:
+    """When what was just read from ``fh`` had been written by: a file's modification
+    time, or now for a stream (None when ``fh`` is not an OS file)."""
+    try:
+        st = os.fstat(fh.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return st.st_mtime_ns // 1000 if stat.S_ISREG(st.st_mode) else time.time_ns() // 1000
 
 
 def _identity_of(fh: BinaryIO) -> Identity:
