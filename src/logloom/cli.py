@@ -96,7 +96,8 @@ class _Commands(click.Group):
     """The command group; ``simulate`` (which imports numpy and its own tables) is
     loaded only when it is used, so the other commands start faster."""
 
-    _lazy: ClassVar[dict[str, tuple[str, str]]] = {"simulate": ("logloom.simulator", "simulate_command")}
+    _lazy: ClassVar[dict[str, tuple[str, str]]] = {"simulate": ("logloom.simulator", "simulate_command"),
+                                                   "fleet": ("logloom.fleet.command", "fleet_group")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self._lazy])

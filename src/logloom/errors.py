@@ -3,6 +3,7 @@
     LogloomError            the user's input is wrong; no traceback
     ├── ConfigError         a config file (one report listing every problem)
     ├── InputError          a log file, an option, a missing path
+    │   └── DataDirBusy     another process writes the data directory
     └── StateFileError      a checkpoint, snapshot or baseline that cannot be read
 
 Anything else escaping the pipeline is a bug: exit 1 after a crash snapshot.
@@ -48,6 +49,10 @@ class ConfigError(LogloomError):
 
 class InputError(LogloomError):
     """A log file, an option value or a path the user gave is unusable."""
+
+
+class DataDirBusy(InputError):
+    """The data directory's lock is held by another process (one writer at a time)."""
 
 
 class StateFileError(LogloomError):

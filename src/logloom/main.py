@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from logloom.config.load import Config
@@ -31,38 +29,18 @@ from logloom.parse.log_parser import BlockParser, ParsedBlock
 from logloom.parse.source import Identity, Tail, identify, open_log
 from logloom.parse.stream import Stream, is_stdin, is_stream, source_name
 from logloom.run import Run, RunOptions
+from logloom.stopping import request_stop, stop_on_signals
 from logloom.ui import UI, Bar
 
 if TYPE_CHECKING:
     from logloom.parse.parse_worker import ParsedBlocks
 
 __all__ = ["RunOptions", "check_readable", "monitor", "open_log", "parse_log", "parse_texts", "record",
-           "resumed_states"]
+           "request_stop", "resumed_states"]
 
 FOLLOW_POLL_S = 0.1
 PARALLEL_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
 GC_YOUNG_THRESHOLD = 50_000  # new container objects between collections (CPython's default: 700)
-
-
-class Stop:
-    """Set by SIGTERM/SIGINT; the loop checks it between blocks and shuts down cleanly."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def request(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[Stop]:
-    stop = Stop()
-    previous = {s: signal.signal(s, stop.request) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from logloom.errors import InputError, StateFileError
+from logloom.errors import DataDirBusy, StateFileError
 
 SCHEMA_VERSION = 1
 CHECKPOINT = "machine_state.json"
@@ -134,7 +134,7 @@ class DataLock:
         except OSError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
             os.close(fd)
-            raise InputError(
+            raise DataDirBusy(
                 f"{self.path.parent} is in use by another logloom process"
                 + (f" (pid {holder})" if holder else "")
                 + "; stop it first or use another --data directory"
