@@ -66,9 +66,9 @@ def test_no_module_is_two_ideas() -> None:
 
 
 def test_each_stage_is_a_package_with_a_docstring() -> None:
-    stages = ["config", "logtime", "parse", "engine", "detect", "outputs", "viz", "report", "simulator"]
+    stages = ["config", "logtime", "parse", "engine", "detect", "outputs", "viz", "report", "simulator", "fleet"]
     for stage in stages:
         init = PACKAGE / stage / "__init__.py"
         assert init.read_text().startswith('"""'), f"{stage}/__init__.py says what the stage owns"
     flat = sorted(p.stem for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__", "__main__", "cli", "errors", "main", "records", "run", "ui"], flat
+    assert flat == ["__init__", "__main__", "cli", "errors", "main", "records", "run", "stopping", "ui"], flat

@@ -13,7 +13,9 @@ deaths, default 3): it resumes from the source's checkpoint.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -114,6 +116,8 @@ def execute(client: Any, jobs: Sequence[Job], show: Callable[[str], None]) -> li
                for job in jobs}
     outcomes: dict[str, Outcome] = {}
     pending = as_completed(list(futures))
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
     while True:
         try:
             for future in pending:
@@ -128,8 +132,14 @@ def execute(client: Any, jobs: Sequence[Job], show: Callable[[str], None]) -> li
         except KeyboardInterrupt:
             show("stopping: every source flushes, checkpoints and ends")
             client.run(request_stop)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
     client.unsubscribe_topic(PROGRESS_TOPIC)
     return [outcomes[job.name] for job in jobs]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def submit_call(client: Any, fn: Callable[..., Any], *args: Any) -> Any:

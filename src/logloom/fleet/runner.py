@@ -26,7 +26,8 @@ def jobs(fleet: Fleet, mode: str, *, follow: bool = False, strict: bool = False)
         Job(name=s.name, mode=mode, config=str(s.config),
             logs=s.record_logs if mode == "record" else s.logs,
             data_dir=str(s.data_dir(fleet.data)), parquet_root=str(fleet.data / "parquet"),
-            parquet_part_rows=fleet.parquet_part_rows, follow=follow, strict=strict)
+            parquet_part_rows=fleet.parquet_part_rows, follow=follow, strict=strict,
+            checkpoint_every=fleet.checkpoint_every)
         for s in fleet.sources
     ]
 

@@ -2,6 +2,8 @@
 
 ```yaml
 data: fleet-data              # each source writes into <data>/<name>/
+parquet_part_rows: 1000000    # optional: rows per Parquet part
+checkpoint_every: 1.0         # optional: seconds between checkpoints of each source
 sources:
   - name: line1
     config: plants/line1/config
@@ -47,6 +49,7 @@ class SourceModel(_Model):
 class FleetModel(_Model):
     data: PathText
     parquet_part_rows: int = Field(1_000_000, ge=1)
+    checkpoint_every: float = Field(1.0, ge=0.01, le=60)
     sources: list[SourceModel] = Field(min_length=1)
 
 
@@ -69,6 +72,7 @@ class Fleet:
     path: Path
     data: Path
     parquet_part_rows: int
+    checkpoint_every: float
     sources: tuple[Source, ...]
 
 
@@ -108,4 +112,4 @@ def load_fleet(path: Path) -> Fleet:
         )
         for s in model.sources
     )
-    return Fleet(path, Path(_absolute(base, model.data)), model.parquet_part_rows, sources)
+    return Fleet(path, Path(_absolute(base, model.data)), model.parquet_part_rows, model.checkpoint_every, sources)

@@ -52,6 +52,7 @@ class Job:
     parquet_part_rows: int = 1_000_000
     follow: bool = False
     strict: bool = False
+    checkpoint_every: float = 1.0
     lock_wait_s: float = LOCK_WAIT_S
 
 
@@ -142,8 +143,9 @@ def run_source(job: Job, progress_cb: Progress | None = None) -> Outcome:
     try:
         config = load_config(job.config)
         files = expand(job.logs, config)
+        # a task is one core (no parse worker): the fleet's parallelism is its sources
         options = RunOptions(data_dir=Path(job.data_dir), logs=files, strict=job.strict, quiet=True,
-                             parallel=False)  # a task is one core: the fleet's parallelism is its sources
+                             checkpoint_every=job.checkpoint_every, parallel=False)
         if job.mode == "record":
             outcome.baseline_id, _, summary = _locked(job, lambda: record(config, options, ui))
             outcome.counts = {k: int(summary.get(k, 0)) for k in COUNTS}
