@@ -42,8 +42,11 @@ class ConfigError(LogloomError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        count = len(problems)
+        count = sum(not p.warning for p in problems)
+        warnings = len(problems) - count
         head = "1 config error" if count == 1 else f"{count} config errors"
+        if warnings:
+            head += " and 1 warning" if warnings == 1 else f" and {warnings} warnings"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in problems))
 
 

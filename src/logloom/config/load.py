@@ -15,9 +15,13 @@ import typing
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from logloom.config.salvage import follows_from, salvage
 from logloom.config.schema import LogPatterns, MachineGraph, ProcessLogic, VizResources
+from logloom.config.usage import check_event_use
 from logloom.config.validation import validate
 from logloom.config.yaml_io import ConfigFile, KeyPath, read_yaml
 from logloom.errors import ConfigError, Problem
@@ -28,6 +32,7 @@ GRAPH_FILE = "machine_graph.yaml"
 LOGIC_FILE = "process_logic.yaml"
 PATTERNS_FILE = "log_patterns.yaml"
 VIZ_FILE = "viz_resources.yaml"
+M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True)
 class Config:
@@ -311,22 +316,12 @@ def load_config(directory: Path | str) -> Config:
     }
     if not directory.is_dir():
         raise ConfigError([Problem(str(directory), "", "config directory not found")])
-    graph = validate(
-        MachineGraph, read_yaml(directory / GRAPH_FILE, files[GRAPH_FILE]), files[GRAPH_FILE]
-    )
-    logic = validate(
-        ProcessLogic, read_yaml(directory / LOGIC_FILE, files[LOGIC_FILE]), files[LOGIC_FILE]
-    )
-    pats = validate(
-        LogPatterns,
-        read_yaml(directory / PATTERNS_FILE, files[PATTERNS_FILE]),
-        files[PATTERNS_FILE],
-    )
-    viz = None
-    if (directory / VIZ_FILE).exists():
-        viz = validate(
-            VizResources, read_yaml(directory / VIZ_FILE, files[VIZ_FILE]), files[VIZ_FILE]
-        )
+    removed: set[str] = set()  # what schema errors took out of the files (salvage.py)
+    graph = _read(MachineGraph, directory, files[GRAPH_FILE], removed)
+    logic = _read(ProcessLogic, directory, files[LOGIC_FILE], removed)
+    pats = _read(LogPatterns, directory, files[PATTERNS_FILE], removed)
+    viz = _read(VizResources, directory, files[VIZ_FILE], removed) if (directory / VIZ_FILE).exists() else None
+    schema_problems = {name: len(f.problems) for name, f in files.items()}
     if graph is not None:
         _check_graph(graph, logic, files[GRAPH_FILE])
     if logic is not None:
@@ -335,12 +330,16 @@ def load_config(directory: Path | str) -> Config:
         _check_patterns(pats, graph, logic, files[PATTERNS_FILE])
         if logic is not None:
             _check_metric_fields(logic, pats, files[LOGIC_FILE])
+            check_event_use(logic, pats, files[LOGIC_FILE], files[PATTERNS_FILE])
     if viz is not None:
         _check_viz(viz, graph, logic, files[VIZ_FILE])
-    problems = [p for fl in files.values() for p in fl.problems]
+    for name, f in files.items():  # what only follows from a schema error would mislead
+        start = schema_problems[name]
+        f.problems[start:] = [p for p in f.problems[start:] if not follows_from(p.message, removed)]
+    problems = [p for fl in files.values() for p in sorted(fl.problems, key=lambda p: p.line or 0)]
     errors = [p for p in problems if not p.warning]
     if errors or graph is None or logic is None or pats is None:
-        raise ConfigError(errors or problems)
+        raise ConfigError(problems)  # the warnings too: one report of everything
     return Config(
         directory=directory,
         graph=graph,
@@ -350,6 +349,16 @@ def load_config(directory: Path | str) -> Config:
         sha256=_digest(directory),
         warnings=tuple(p for p in problems if p.warning),
     )
+
+
+def _read(model: type[M], directory: Path, f: ConfigFile, removed: set[str]) -> M | None:
+    """One file as ``model``; past schema errors (reported), what is left of it for the
+    cross-file checks (``salvage``), so that one report holds every problem."""
+    data = read_yaml(directory / Path(f.name).name, f)
+    found = validate(model, data, f)
+    if found is None and data is not None:
+        return salvage(model, data, f, removed)
+    return found
 
 
 def _digest(directory: Path) -> str:

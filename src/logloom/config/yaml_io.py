@@ -126,6 +126,11 @@ class ConfigFile:
                 return line
         return None
 
+    def keys_under(self, path: KeyPath) -> list[str]:
+        """The keys of the mapping at ``path``, in the file's order."""
+        n = len(path)
+        return [str(p[n]) for p in self.lines if len(p) == n + 1 and p[:n] == path and isinstance(p[n], str)]
+
     def add(
         self, path: KeyPath, message: str, hint: str | None = None, *, warning: bool = False
     ) -> None:
