@@ -39,6 +39,11 @@ def test_the_layers_hold() -> None:
     ("parse/source.py", "from logloom.main import RunOptions", "logloom.parse is not allowed to import logloom.main"),
     ("config/schema.py", "import rich.console", "logloom.config is not allowed to import rich"),
     ("detect/stuck.py", "from logloom.viz import scene", "logloom.detect is not allowed to import logloom.viz"),
+    ("engine/engine.py", "from logloom.integrations import mqtt",
+     "logloom.engine is not allowed to import logloom.integrations"),
+    ("integrations/common.py", "from logloom.viz import scene",
+     "logloom.integrations is not allowed to import logloom.viz"),
+    ("outputs/sinks.py", "import paho.mqtt.client", "logloom.outputs is not allowed to import paho"),
 ])
 def test_a_forbidden_import_breaks_the_check(tmp_path: Path, module: str, line: str, broken: str) -> None:
     """A copy of the package with one import added by hand fails, naming the import."""
@@ -66,7 +71,8 @@ def test_no_module_is_two_ideas() -> None:
 
 
 def test_each_stage_is_a_package_with_a_docstring() -> None:
-    stages = ["config", "logtime", "parse", "engine", "detect", "outputs", "viz", "report", "simulator", "fleet"]
+    stages = ["config", "logtime", "parse", "engine", "detect", "outputs", "viz", "integrations", "report",
+              "simulator", "fleet"]
     for stage in stages:
         init = PACKAGE / stage / "__init__.py"
         assert init.read_text().startswith('"""'), f"{stage}/__init__.py says what the stage owns"

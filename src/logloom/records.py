@@ -70,11 +70,37 @@ class Anomaly(NamedTuple):
     rule: str
 
 
+class ComponentStatus(NamedTuple):
+    """One component as a block of lines left it."""
+
+    id: str
+    state: str
+    entered: int | None  # µs; None: the visit's start was never seen
+    counters: dict[str, int]  # its run_summary.json counters (events, transitions, jumps, ...)
+
+
+class Progress(NamedTuple):
+    """Where a run stands after a block of lines: what ``Observer.on_block`` gets.
+
+    For observers that aggregate (a block at a time, not a call per row). ``stats``
+    holds the run_summary.json counters of the run so far (lines_read, malformed,
+    unmatched, events, rows_written, anomalies, unknown_target, unrouted), which a
+    resumed run continues from its checkpoint.
+    """
+
+    rows: list[MetricRow]  # the block's rows, in order (empty before the first block)
+    newest_ts: int | None  # the time of the latest line read (µs; the parser's memory); None: none yet
+    stats: dict[str, int]
+    components: tuple[ComponentStatus, ...]
+
+
 class Observer:
     """Plugin hooks. Subclass and override what you need; every hook is optional.
 
     Observers get plain data and must not change the engine. They are called in
-    log order, synchronously, from the processing loop.
+    log order, synchronously, from the processing loop. Per record: state changes,
+    rows, violations (from the engine), anomalies (after their block is scored);
+    per block: ``on_block``, once the block's rows and anomalies are out.
     """
 
     def on_state_change(self, change: StateChange) -> None:
@@ -88,6 +114,9 @@ class Observer:
 
     def on_anomaly(self, anomaly: Anomaly) -> None:
         """A scored row was found anomalous."""
+
+    def on_block(self, progress: Progress) -> None:
+        """A block of lines was processed (also once before the first, with no rows)."""
 
     def close(self) -> None:
         """The run ends; flush what is buffered."""

@@ -28,7 +28,7 @@ from logloom.logtime.timestamps import TimeFormatter, TimestampParser
 from logloom.outputs.sinks import AnomalySink, MetricsSink, RejectedSink
 from logloom.outputs.state_store import CHECKPOINT, SCHEMA_VERSION
 from logloom.parse.log_parser import UNMATCHED, EventTable, ParsedBlock
-from logloom.records import Anomaly, MetricRow, Observer
+from logloom.records import Anomaly, MetricRow, Observer, Progress
 
 if TYPE_CHECKING:
     from logloom.outputs.parquet import ParquetSink
@@ -123,6 +123,7 @@ class Run:
         self.config = config
         self.engine = Engine(config, strict=options.strict, observers=options.observers)
         self.observers = options.observers
+        self._on_block = [o for o in self.observers if type(o).on_block is not Observer.on_block]
         self.scoring = ScoringHook(scorer) if scorer is not None else None
         if self.scoring is not None:
             self.engine.observers = [self.scoring, *self.engine.observers]
@@ -162,6 +163,7 @@ class Run:
                 except ValueError as exc:
                     raise StateFileError(f"{CHECKPOINT}: {exc}; move it aside to start over") from None
         self._at_start = {**self.stats, **self.engine.counters}
+        self._report([])
 
     # -- the loop ----------------------------------------------------------------------------
     def feed(self, parsed: ParsedBlock) -> None:
@@ -175,9 +177,19 @@ class Run:
             self.scoring.scorer.to_dict() if self.scoring else None, self.line_no,
         )
         self.table.update(parsed)
-        self._process(parsed, len(parsed.codes), write=True)
+        rows = self._process(parsed, len(parsed.codes), write=True)
         self.offset = parsed.end
         self.parser_last = parsed.last_ts
+        self._report(rows)
+
+    def _report(self, rows: list[MetricRow]) -> None:
+        """``on_block`` of the observers that aggregate: this block's rows, counters, states."""
+        if self._on_block:
+            last = self.parser_last  # the timestamp parser's memory: the time of the latest line read
+            newest = last if last is not None and last > _NO_TIME else None
+            progress = Progress(rows, newest, {**self.stats, **self.engine.counters}, self.engine.statuses())
+            for obs in self._on_block:
+                obs.on_block(progress)
 
     def rewind(self, parsed: ParsedBlock) -> None:
         """Make the state exactly that after the last fully processed line of ``parsed``.
@@ -201,8 +213,8 @@ class Run:
         finally:
             self.engine.observers = observers
 
-    def _process(self, parsed: ParsedBlock, count: int, *, write: bool) -> None:
-        """The hot loop over the first ``count`` lines.
+    def _process(self, parsed: ParsedBlock, count: int, *, write: bool) -> list[MetricRow]:
+        """The hot loop over the first ``count`` lines; returns their rows.
 
         Rows (and rejects, when ``write``) and anomalies are written once, at the end,
         and only those of fully processed lines: a line that raises leaves nothing
@@ -263,6 +275,7 @@ class Run:
         anomalies = scorer.score_block(rows_out, marks) if scorer is not None else []
         self._account(rows_out, anomalies, write, (events, unmatched, malformed, line_no - start))
         self.line_no = line_no
+        return rows_out
 
     def _account(self, rows: list[MetricRow], anomalies: list[Anomaly], write: bool,
                  counts: tuple[int, int, int, int]) -> None:
@@ -359,6 +372,9 @@ class Run:
             sink.close()
         for obs in self.observers:
             obs.close()
+
+
+_NO_TIME = -(1 << 61)  # below it, the parser's memory holds no time read yet
 
 
 def _discard(*args: object) -> None:

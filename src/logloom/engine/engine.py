@@ -14,7 +14,7 @@ from typing import Any
 from logloom.config.load import Config
 from logloom.engine.inventory import Component, ComponentFactory
 from logloom.engine.machine import Machine, Metric, Transition, sensor_ref
-from logloom.records import INFERRED_SUFFIX, Event, MetricRow, Observer, StateChange
+from logloom.records import INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, StateChange
 
 GLOBAL_COUNTERS = ("unknown_target", "unrouted")
 # What is known of a visit being left: seen (entered by a line, or the first), or
@@ -333,6 +333,10 @@ class Engine:
 
     def component_counters(self) -> dict[str, dict[str, int]]:
         return {c.id: c.report() for c in self.components}
+
+    def statuses(self) -> tuple[ComponentStatus, ...]:
+        """Each component's state, entry time and counters (observers get them once a block)."""
+        return tuple(ComponentStatus(c.id, c.state, c.entered, c.report()) for c in self.components)
 
 
 _NO_POOL: list[Component] = []

@@ -1,0 +1,7 @@
+"""Observers that feed a run to a plant's live systems: Prometheus and MQTT.
+
+Each watches a run the way the viewer does (``records.Observer``); the pipeline's
+stages never import them. Their libraries are optional extras, imported only in the
+module that uses them (``prometheus.py``: prometheus-client, ``mqtt.py``: paho-mqtt);
+``live_metrics.py`` and ``mqtt_buffer.py`` need nothing extra.
+"""
