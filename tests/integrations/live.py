@@ -126,8 +126,9 @@ class Mosquitto:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        # run as root (CI), mosquitto would switch to its own user, which cannot write into the test's dir
         lines = [f"listener {self.port} 127.0.0.1", f"log_dest file {workdir / 'broker.log'}",
-                 "max_queued_messages 100000"]
+                 "max_queued_messages 100000", "user root"]
         if persistent:  # sessions and queued messages survive a kill (saved every second)
             lines += ["persistence true", f"persistence_location {workdir}/", "autosave_interval 1"]
         self.conf_path = workdir / "mosquitto.conf"
@@ -170,7 +171,7 @@ class Subscriber:
     """A paho client that keeps every message it gets: (topic, JSON payload, retained)."""
 
     def __init__(self, port: int, topic: str, *, client_id: str = "", persistent: bool = False,
-                 **tls: Any) -> None:
+                 ca_certs: str | None = None, username: str | None = None, password: str | None = None) -> None:
         import paho.mqtt.client as paho
 
         self.messages: list[tuple[str, dict[str, Any], bool]] = []
@@ -179,8 +180,10 @@ class Subscriber:
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   clean_session=not persistent)
         self.client.reconnect_delay_set(1, 2)
-        if tls:
-            self.client.tls_set(**{k: v for k, v in tls.items() if k != "username"})
+        if ca_certs is not None:
+            self.client.tls_set(ca_certs=ca_certs)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.client.on_connect = lambda client, *args: client.subscribe(topic, qos=1)

@@ -79,13 +79,15 @@ def parse_url(url: str) -> MqttTarget:
     def bad(why: str) -> InputError:
         return InputError(f"{OPTION} {url}: {why} (expected mqtt://HOST[:PORT]/PREFIX or mqtts://...)")
 
+    if "#" in url or "+" in url:
+        raise bad("the prefix may not contain the wildcards + or #")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("mqtt", "mqtts"):
         raise bad("the scheme must be mqtt or mqtts")
     if parts.username is not None or parts.password is not None:
         raise bad("give the user with --mqtt-username and the password in LOGLOOM_MQTT_PASSWORD, not in the URL")
-    if parts.query or parts.fragment:
-        raise bad("no query or fragment")
+    if parts.query:
+        raise bad("no query")
     try:
         port = parts.port
     except ValueError:
@@ -95,8 +97,6 @@ def parse_url(url: str) -> MqttTarget:
     prefix = parts.path.strip("/")
     if not prefix:
         raise bad("no topic prefix")
-    if "+" in prefix or "#" in prefix:
-        raise bad("the prefix may not contain the wildcards + or #")
     tls = parts.scheme == "mqtts"
     return MqttTarget(parts.hostname, port or (8883 if tls else 1883), prefix, tls)
 
@@ -156,6 +156,7 @@ class MqttPublisher(Observer):
         self._cond = threading.Condition()
         self._current: dict[str, tuple[str, int | None]] = {}  # component -> (state, entered)
         self._connected = self._ever_connected = False
+        self._first_pending = True  # the first connection's outcome is not known yet (close waits for it)
         self._resync = False
         self._closing = False
         self._deadline = math.inf
@@ -212,7 +213,7 @@ class MqttPublisher(Observer):
                 now = time.monotonic()
                 tokens = min(burst, tokens + (now - last) * self.rate)
                 last = now
-                if self._closing and (not self._connected or now >= self._deadline
+                if self._closing and (now >= self._deadline or not (self._connected or self._first_pending)
                                       or (not self._buffer and not self._resync and not self._outstanding)):
                     return
                 wait = self._wait_for(tokens)
@@ -243,14 +244,16 @@ class MqttPublisher(Observer):
         while True:
             try:
                 self.client.connect(self.target.host, self.target.port, keepalive=30)
-                return True
+                return True  # the broker's answer (CONNACK) comes to _on_connect
             except (OSError, ValueError) as exc:
                 self._say_once("unreachable", f"mqtt: cannot connect to {self.where} ({exc}); retrying, "
                                f"messages wait in a buffer of {self._buffer.capacity}")
             with self._cond:
+                self._first_pending = False
                 self._cond.wait_for(lambda: self._closing, timeout=delay)
                 if self._closing:
                     return False
+                self._first_pending = True
             delay = min(delay * 2, RECONNECT_MAX_S)
 
     def _encode(self, seq: int, rec: Any) -> tuple[str, str, bool]:
@@ -281,11 +284,15 @@ class MqttPublisher(Observer):
     # -- paho's network thread -----------------------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
+            with self._cond:
+                self._first_pending = False
+                self._cond.notify()
             self._say_once(f"refused {reason}", f"mqtt: {self.where} refused the connection: {reason}")
             return
         with self._cond:
             first, self._ever_connected = not self._ever_connected, True
             self._connected = self._resync = True
+            self._first_pending = False
             self._said.difference_update({"lost", "unreachable"})
             self._cond.notify()
         self._say(f"mqtt: connected to {self.where}, publishing under {self.target.prefix}/" if first
@@ -297,6 +304,7 @@ class MqttPublisher(Observer):
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         with self._cond:
             was, self._connected = self._connected, False
+            self._first_pending = False
             closing = self._closing
             self._cond.notify()
         if was and not closing:
