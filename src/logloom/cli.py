@@ -22,6 +22,7 @@ from logloom import __version__
 from logloom.config.load import Config, load_config
 from logloom.detect.baseline import activate, list_baselines, show_baseline
 from logloom.errors import ConfigError, InputError, LogloomError
+from logloom.integrations.options import integration_options, make_observers
 from logloom.main import RunOptions, check_readable, file_size, monitor, parse_log, parse_texts, record, resumed_states
 from logloom.parse.stream import is_stream
 from logloom.run import ParquetOptions
@@ -83,52 +84,6 @@ def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Pat
     if initial_states:
         scene = scene.with_initial_states(initial_states)
     options.observers.append(make_viz_observer(scene, spawn=viz, save=save, serve=serve, notify=ui.always))
-
-
-_integration_options = _options(
-    click.option("--prometheus", metavar="[HOST:]PORT",
-                 help="Serve the run's figures on http://HOST:PORT/metrics (host 127.0.0.1 unless named; "
-                      "needs logloom[prometheus])."),
-    click.option("--mqtt", "mqtt_url", metavar="mqtt://HOST[:PORT]/PREFIX",
-                 help="Publish state changes and anomalies to PREFIX/<component>/state|anomaly|incident "
-                      "(mqtts:// for TLS; needs logloom[mqtt])."),
-    click.option("--mqtt-username", envvar="LOGLOOM_MQTT_USERNAME", help="Broker user [env LOGLOOM_MQTT_USERNAME]."),
-    click.option("--mqtt-password", envvar="LOGLOOM_MQTT_PASSWORD", show_envvar=False,
-                 help="Broker password; prefer the environment variable LOGLOOM_MQTT_PASSWORD "
-                      "(a command line is visible to every user of the machine)."),
-    click.option("--mqtt-ca", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
-                 help="CA certificates the broker's certificate must chain to [default: the system's]."),
-    click.option("--mqtt-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
-                 help="Client certificate (PEM), with --mqtt-key."),
-    click.option("--mqtt-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), metavar="FILE",
-                 help="The client certificate's private key (PEM)."),
-    click.option("--mqtt-buffer", type=click.IntRange(min=1), default=10_000, show_default=True, metavar="N",
-                 help="Messages kept while the broker is away or slower than the log; the oldest are dropped."),
-    click.option("--mqtt-rate", type=click.FloatRange(min=1), default=500.0, show_default=True, metavar="N",
-                 help="Most messages published a second (bounds the CPU publishing takes)."),
-)
-
-
-def _add_integrations(options: RunOptions, config: Config, ui: UI, prometheus: str | None,
-                      mqtt: dict[str, Any]) -> None:
-    """Attach the Prometheus and MQTT observers when asked for (optional extras, imported only then)."""
-    status = None
-    if mqtt["mqtt_url"] is not None:
-        from logloom.integrations.mqtt import MqttSettings, start_mqtt
-
-        settings = MqttSettings(mqtt["mqtt_url"], mqtt["mqtt_username"], mqtt["mqtt_password"], mqtt["mqtt_ca"],
-                                mqtt["mqtt_cert"], mqtt["mqtt_key"], mqtt["mqtt_buffer"], mqtt["mqtt_rate"])
-        publisher = start_mqtt(config, settings, ui.notify, ui.warn)
-        options.observers.append(publisher)
-        status = publisher.status
-    if prometheus is not None:
-        from logloom.detect.baseline import load_active
-        from logloom.integrations.prometheus import start_prometheus
-
-        exporter = start_prometheus(config, load_active(options.data_dir), prometheus, ui.warn, ui.always)
-        if status is not None:
-            exporter.extra_status.append(status)
-        options.observers.append(exporter)
 
 
 def _load(config_dir: Path, ui: UI) -> Config:
@@ -267,11 +222,11 @@ def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], stric
                    "the baselines stay) and process the log again from its start.")
 @_run_options
 @_viz_options
-@_integration_options
+@integration_options
 def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
                 parquet: bool, parquet_part_rows: int, from_start: bool, strict: bool, max_part_mb: float,
                 time_format: str, quiet: bool, parallel: bool | None, viz: bool, viz_save: Path | None,
-                viz_serve: str | None, prometheus: str | None, **mqtt: Any) -> None:
+                viz_serve: str | None, **integrations: Any) -> None:
     """Process the log from the last checkpoint; write metrics and score them.
 
     A second monitor on the same log reads only what was added since; --from-start
@@ -284,7 +239,7 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
                          checkpoint_every=checkpoint_every, parallel=parallel, from_start=from_start,
                          parquet=ParquetOptions(part_rows=parquet_part_rows) if parquet else None)
     _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, None if from_start else resumed_states(data_dir))
-    _add_integrations(options, config, ui, prometheus, mqtt)
+    options.observers += make_observers(config, data_dir, integrations, ui.notify, ui.warn, ui.always)
     summary, scorer = monitor(config, options, ui)
     if summary["resumed_from"] and not summary["this_run"]["lines_read"] and not (log and is_stream(log)):
         recording = f" ({viz_save} records no new data either)" if viz_save else ""
