@@ -12,7 +12,6 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -25,6 +24,7 @@ from logloom.errors import ConfigError, InputError, LogloomError
 from logloom.integrations.options import integration_options, make_observers
 from logloom.main import RunOptions, check_readable, file_size, monitor, parse_log, parse_texts, record, resumed_states
 from logloom.parse.stream import is_stream
+from logloom.report.present import describe_run, floors, nothing_new
 from logloom.run import ParquetOptions
 from logloom.ui import UI
 
@@ -241,41 +241,21 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
     _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, None if from_start else resumed_states(data_dir))
     options.observers += make_observers(config, data_dir, integrations, ui.notify, ui.warn, ui.always)
     summary, scorer = monitor(config, options, ui)
-    if summary["resumed_from"] and not summary["this_run"]["lines_read"] and not (log and is_stream(log)):
-        recording = f" ({viz_save} records no new data either)" if viz_save else ""
-        ui.notify(f"{summary['sources'][0]}: nothing new since the checkpoint of {_when(summary['resumed_from'])}"
-                  f"{recording}; the totals so far are in {data_dir / 'run_summary.json'}; "
-                  "`logloom monitor --from-start` processes the log again")
+    quiet_run = None if log and is_stream(log) else nothing_new(summary, data_dir, viz_save)
+    if quiet_run is not None:
+        ui.notify(quiet_run)
         return
-    ui.notify(_describe(summary))
+    ui.notify(describe_run(summary))
     if scorer is not None and not quiet:
         from logloom.report.summary import render_summary
 
         render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
-                       min_samples=scorer.config.min_samples)
+                       min_samples=scorer.config.min_samples, floors=_floors(config))
 
 
-def _when(iso: str) -> str:
-    """A checkpoint's ``written_at`` for people: to the second, in UTC."""
-    try:
-        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except ValueError:
-        return iso
-
-
-def _describe(summary: dict[str, Any]) -> str:
-    """This run's figures (and, for a run that resumed, the totals so far)."""
-    this = summary["this_run"]
-    text = (
-        f"{this['lines_read']} lines, {this['events']} events, {this['rows_written']} rows, "
-        f"{this['anomalies']} anomalies, {this['malformed']} malformed, {this['unmatched']} unmatched, "
-        f"{this['unknown_target']} unknown targets, {this['unrouted']} unrouted "
-        f"({summary['lines_per_second'] or 0:,.0f} lines/s)"
-    )
-    if summary.get("resumed_from"):
-        text += (f"; since the outputs began: {summary['lines_read']} lines, {summary['rows_written']} rows, "
-                 f"{summary['anomalies']} anomalies")
-    return text
+def _floors(config: Config) -> dict[tuple[str, str], float]:
+    """The least value of each duration and count metric (0), to clip shown limits at."""
+    return floors(config.logic.model_dump(by_alias=True), {c.id: c.type for c in config.graph.components})
 
 
 @cli.command("record")
@@ -295,11 +275,11 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
                          time_format=time_format, quiet=quiet, parallel=parallel)
     _add_viz(options, config_dir, ui, viz, viz_save, viz_serve)
     baseline_id, baseline, summary = record(config, options, ui)
-    ui.notify(_describe(summary))
+    ui.notify(describe_run(summary))
     if not quiet:
         from logloom.report.summary import render_baseline
 
-        render_baseline(ui.err, baseline)
+        render_baseline(ui.err, baseline, _floors(config))
     click.echo(f"recorded {baseline_id} and made it the active baseline")
 
 

@@ -6,11 +6,12 @@ go to stderr so that stdout stays clean for data (``parse`` prints JSON there).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,6 +36,18 @@ class _RichBar:
         self._progress.update(self._task, advance=n)
 
 
+PIPED_WIDTH = 1000  # a table written to a file or pipe is as wide as its content
+
+
+def _width(stream: TextIO) -> int | None:
+    """The console width: the terminal's (None: rich asks it), or, written to a file or a
+    pipe, room for any table, so that nothing is cut at rich's default of 80 columns
+    (``COLUMNS`` still decides when it is set)."""
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return PIPED_WIDTH
+
+
 class UI:
     """Console output for one command.
 
@@ -50,13 +63,13 @@ class UI:
     def err(self) -> Console:
         from rich.console import Console
 
-        return Console(stderr=True, highlight=False)
+        return Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
     @cached_property
     def out(self) -> Console:
         from rich.console import Console
 
-        return Console(highlight=False)
+        return Console(highlight=False, width=_width(sys.stdout))
 
     def notify(self, message: str) -> None:
         if not self.quiet:

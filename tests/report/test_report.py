@@ -179,8 +179,11 @@ def test_report_contents(data_dir: Path, tmp_path: Path) -> None:
         if e["tag"] == "tr" and "data-counter" in e["attrs"] and e["component"] == "l1_dispenser"
     }
     assert counters == {"invalid_transition": "2", "jumps": "1", "transitions": "7"}
+    shown = {e["cells"][0]["text"] for e in page.elements
+             if e["tag"] == "tr" and "data-counter" in e["attrs"] and e["component"] == "l1_dispenser"}
+    assert shown == {"invalid transitions", "jumps over lost lines", "transitions"}  # words, not JSON keys
     run = page.find("section", id="run")[0]["text"]
-    assert "unrouted" in run and "lines_read" in run
+    assert "unrouted events" in run and "lines read" in run and "lines_read" not in run
 
     # control chart: baseline limits and centre drawn, the anomaly marked in red
     charts = {e["metric"] for e in page.find("svg", "chart") if e["component"] == "l1_dispenser"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -21,23 +22,57 @@ def test_fmt() -> None:
     assert fmt_range(None, 1.0, "s") == "-"
 
 
-def test_render_summary_lists_tallies_ranges_and_uncovered() -> None:
-    rows = [
-        SummaryRow("l1_dispenser", "process_cycle_time", 412, 3, {"limits": 2, "ewma": 1},
-                   -5.25, 11.4, 18.6, "s", "robust_log_z", True, 400),
-        SummaryRow("l1_dispenser", "downtime", 2, 0, {}, None, None, None, "s", "", False, 3),
-        SummaryRow("l1_dispenser", "invalid_transition", 0, 1, {"invalid_burst": 1}, None, None,
-                   None, "count", "", False, 0),
-    ]
-    out = console(80)
-    render_summary(out, rows, [("l1_dispenser", "downtime", 3)], min_samples=20)
+ROWS = [
+    SummaryRow("l1_dispenser", "process_cycle_time", 412, 3, {"limits": 2, "ewma": 1},
+               -5.25, 11.4, 18.6, "s", "robust_log_z", True, 400),
+    SummaryRow("l1_dispenser", "downtime", 2, 0, {}, None, None, None, "s", "", False, 3),
+    SummaryRow("l1_dispenser", "invalid_transition", 0, 1, {"invalid_burst": 1}, None, None,
+               None, "count", "", False, 0),
+    SummaryRow("l1_dispenser", "retries", 412, 0, {}, 0.4, -0.737, 1.0, "count", "robust_z", True, 400),
+    SummaryRow("l1_clamp", "clamp_time", 400, 0, {}, 1.2, 10.0, 20.0, "s", "robust_log_z", True, 400),
+]
+
+
+def test_render_summary_is_one_line_per_metric_with_anomalies() -> None:
+    out = console(120)
+    render_summary(out, ROWS, [("l1_dispenser", "downtime", 3)], min_samples=20)
     text = out.export_text()
-    assert "process_cycle_time" in text and "412" in text
-    assert "ewma 1" in text and "limits 2" in text
-    assert "-5.25" in text and "11.4..18.6 s" in text
-    assert "not covered" in text and "invalid_burst 1" in text
-    assert max(len(line) for line in text.splitlines()) <= 80  # fits a narrow terminal
-    assert "l1_dispenser.downtime" in text and "(n=3)" in text and "min_samples 20" in text
+    lines = text.splitlines()
+    assert lines[0] == "4 anomalies in 2 of 5 metrics (1226 rows)"
+    cycle = next(line for line in lines if "l1_dispenser.process_cycle_time" in line)
+    assert "3 of 412" in cycle and "ewma 1, limits 2" in cycle and "-5.25" in cycle and "11.4..18.6 s" in cycle
+    burst = next(line for line in lines if "l1_dispenser.invalid_transition" in line)
+    assert "invalid_burst 1" in burst and "not covered" in burst
+    # the metrics without anomalies are counted, not listed
+    assert "3 metrics without anomalies (814 rows)" in text
+    assert "retries" not in text and "clamp_time" not in text
+    assert "l1_dispenser.downtime (n=3)" in text and "min_samples 20" in text
+    assert len(lines) == 7  # headline, header, rule, two metrics, the rest counted, the uncovered
+
+
+def test_render_summary_fits_a_narrow_terminal() -> None:
+    out = console(80)
+    render_summary(out, ROWS, [("l1_dispenser", "downtime", 3)], min_samples=20)
+    text = out.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "l1_dispenser.process_cycle_time" in text and "11.4..18.6 s" in text  # names and ranges never cut
+
+
+def test_a_lower_limit_is_shown_no_lower_than_its_metric_can_be() -> None:
+    rows = [replace(ROWS[3], anomalies=2, by_rule={"limits": 2}),
+            SummaryRow("l1_clamp", "clamp_pressure", 400, 1, {"limits": 1}, -4.5, -0.5, 6.2, "bar", "robust_z",
+                       True, 400)]
+    out = console(120)
+    render_summary(out, rows, floors={("l1_dispenser", "retries"): 0.0})
+    text = out.export_text()
+    assert "0..1 count" in text and "-0.737" not in text  # a count is never below 0
+    assert "-0.5..6.2 bar" in text  # a value metric keeps its learned limit
+
+
+def test_no_anomalies_is_one_line() -> None:
+    out = console(120)
+    render_summary(out, ROWS[3:])
+    assert out.export_text() == "No anomalies in 2 metrics (812 rows)\n"
 
 
 def test_render_baseline_and_list() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from logloom.config.yaml_io import load_yaml
 from logloom.errors import InputError
 from logloom.records import ANOMALIES_HEADER, INFERRED_SUFFIX, METRICS_HEADER
+from logloom.report.present import floors
 from logloom.viz.scene import VizScene
 
 MAX_POINTS = 5000
@@ -288,7 +289,8 @@ def load(data_dir: Path, config_dir: Path, max_points: int) -> dict[str, Any]:
             f"{data_dir}: no process_metrics.csv or anomalies.csv; run `logloom record` or `logloom monitor` first"
         )
     scene = VizScene.from_config_dir(config_dir)
-    durations = duration_metrics(_load_yaml(config_dir / "process_logic.yaml") or {})
+    logic = _load_yaml(config_dir / "process_logic.yaml") or {}
+    durations = duration_metrics(logic)
     types = {c.id: c.type for c in scene.components}
     data = {c.id: ComponentData(Timeline(min(max_points, TIMELINE_CAP))) for c in scene.components}
     clock, skipped, n_anom = Clock(), 0, 0
@@ -338,4 +340,5 @@ def load(data_dir: Path, config_dir: Path, max_points: int) -> dict[str, Any]:
         "tz": clock.tz,
         "baseline": baseline if isinstance(baseline, Mapping) else {},
         "summary": summary if isinstance(summary, Mapping) else {},
+        "floors": floors(logic, types),
     }

@@ -11,6 +11,7 @@ says so where they are).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from logloom.report.data import MAX_POINTS, ComponentData, Decimator, load, per_component_counters
+from logloom.report.present import clip, label, when
 from logloom.viz.scene import VizComponent, VizScene
 
 ANOMALY_ROWS = 500  # per component in the table; the charts show all
@@ -82,12 +84,15 @@ def _spread_labels(lines: list[dict[str, Any]], gap: float = 11.0) -> None:
 
 def chart_model(
     axis: Axis, name: str, unit: str, series: Decimator | None, marks: list[dict[str, Any]],
-    limits: Mapping[str, Any],
+    limits: Mapping[str, Any], floor: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """One control chart; ``floor``: the least value the metric can take (its lower limit
+    is shown no lower), None for a value metric."""
     pts = series.points() if series else []
     lower, upper = limits.get("lower"), limits.get("upper")
     if lower is None and marks:  # no baseline file: the limits the anomalies were scored with
         lower, upper = marks[-1]["lower"], marks[-1]["upper"]
+    lower = clip(lower, floor)
     centre = limits.get("median")
     values = [v for _, v in pts] + [a["value"] for a in marks]
     values += [v for v in (lower, upper, centre) if isinstance(v, int | float) and math.isfinite(v)]
@@ -111,7 +116,7 @@ def chart_model(
         "n": series.n if series else 0,
         "shown": len(pts),
         "reduced": bool(series and series.reduced),
-        "line": " ".join(f"{axis.x(t):.1f},{y(v):.1f}" for t, v in pts),
+        "lines": [" ".join(f"{axis.x(t):.1f},{y(v):.1f}" for t, v in run) for run in _runs(pts, axis)],
         "dots": [(axis.x(t), y(v)) for t, v in pts] if len(pts) <= 300 else [],
         "yticks": [(y(v), _fmt(v)) for v in _nice(lo, hi)],
         "marks": [
@@ -120,7 +125,7 @@ def chart_model(
                 "y": y(a["value"]),
                 "limits": a["rule"] == "limits",
                 "title": f"{axis.when(a['t'])} {name}={_fmt(a['value'])} {unit} in "
-                f"{a['state_context']}: limits [{_fmt(a['lower'])}, {_fmt(a['upper'])}], "
+                f"{a['state_context']}: limits [{_fmt(clip(a['lower'], floor))}, {_fmt(a['upper'])}], "
                 f"score {_fmt(a['score'])} ({a['rule']})",
             }
             for a in marks
@@ -129,9 +134,27 @@ def chart_model(
     }
 
 
+def _runs(pts: list[tuple[float, float]], axis: Axis) -> list[list[tuple[float, float]]]:
+    """The points cut where the log has a long gap, so that no line is drawn across it.
+
+    A gap is longer than ten times the usual spacing of the series and than 1 % of
+    the chart's width: a stop or a weekend, not a slow cycle.
+    """
+    if len(pts) < 3:
+        return [pts] if pts else []
+    steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(pts))
+    longest = max(10 * steps[len(steps) // 2], 0.01 * (axis.t1 - axis.t0))
+    runs = [[pts[0]]]
+    for a, b in itertools.pairwise(pts):
+        if b[0] - a[0] > longest:
+            runs.append([])
+        runs[-1].append(b)
+    return runs
+
+
 def component_model(
     axis: Axis, comp: Any, cd: ComponentData, colors: Mapping[str, str], default: str,
-    baseline: Mapping[str, Any], counters: Mapping[str, Any],
+    baseline: Mapping[str, Any], counters: Mapping[str, Any], floors: Mapping[tuple[str, str], float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     tl = cd.timeline
     total = sum(tl.share.values())
@@ -174,6 +197,7 @@ def component_model(
             cd.series.get(m),
             cd.anomalies.get(m, []),
             limits.get(m) or {},
+            (floors or {}).get((comp.id, m)),
         )
         for m in names
         if m in cd.series or m in cd.anomalies
@@ -185,15 +209,17 @@ def component_model(
         "share": share,
         "bars": bars,
         "timeline_reduced": tl.visits is None,
-        "counters": sorted(counters.items()),
+        "counters": [(key, label(key), value) for key, value in sorted(counters.items())],
         "charts": charts,
         "n_anomalies": sum(len(v) for v in cd.anomalies.values()),
-        "anomaly_rows": anomaly_rows(axis, cd),
+        "anomaly_rows": anomaly_rows(axis, cd, floors={m: f for (c, m), f in (floors or {}).items() if c == comp.id}),
     }
 
 
-def anomaly_rows(axis: Axis, cd: ComponentData, limit: int = ANOMALY_ROWS) -> list[dict[str, str]]:
-    """The component's anomalies in time order, the last ``limit`` of them, as table cells."""
+def anomaly_rows(axis: Axis, cd: ComponentData, limit: int = ANOMALY_ROWS, *,
+                 floors: Mapping[str, float] | None = None) -> list[dict[str, str]]:
+    """The component's anomalies in time order, the last ``limit`` of them, as table cells
+    (``floors``: metric -> its least value, under which no lower limit is shown)."""
     marks = sorted(((m, a) for m, rows in cd.anomalies.items() for a in rows), key=lambda p: p[1]["t"])
     return [
         {
@@ -201,7 +227,7 @@ def anomaly_rows(axis: Axis, cd: ComponentData, limit: int = ANOMALY_ROWS) -> li
             "metric": m,
             "value": f"{_fmt(a['value'])} {cd.units.get(m, '')}".strip(),
             "expected": _fmt(a["expected"]),
-            "limits": f"{_fmt(a['lower'])} .. {_fmt(a['upper'])}",
+            "limits": f"{_fmt(clip(a['lower'], (floors or {}).get(m)))} .. {_fmt(a['upper'])}",
             "score": _fmt(a["score"]),
             "rule": a["rule"],
             "state": a["state_context"],
@@ -250,6 +276,7 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
             default,
             metrics,
             counters.get(cid, {}),
+            got["floors"],
         )
         for cid, cd in got["data"].items()
     ]
@@ -268,7 +295,8 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
         start=axis.when(axis.t0),
         end=axis.when(axis.t1),
         tz=f"in {got['tz']}" if got["tz"] else "as written in the log (no offset)",
-        run=[(k, v) for k, v in summary.items() if isinstance(v, int | float | str)],
+        run=[(label(k), when(v) if k == "resumed_from" and v else v) for k, v in summary.items()
+             if isinstance(v, int | float | str)],
         baseline_id=got["baseline"].get("id", ""),
         n_anomalies=got["n_anomalies"],
         skipped=got["skipped"],

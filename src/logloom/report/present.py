@@ -1,0 +1,89 @@
+"""How figures are shown to people: a run's one-line description, labels for
+run_summary.json's keys, and limits clipped at the physical bound of their metric.
+
+A learned lower limit can fall below what a metric can be (a robust limit of
+``median - k * scale`` for retries is -0.7): durations and counts are never below
+0, so the summary and the report show 0 there. Scoring is unchanged (a value can
+never be below the bound anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+LABELS = {
+    "lines_read": "lines read", "malformed": "malformed lines", "unmatched": "unmatched lines",
+    "events": "events", "rows_written": "rows written", "anomalies": "anomalies",
+    "incidents": "incidents", "unknown_target": "unknown targets", "unrouted": "unrouted events",
+    "wall_time_s": "wall time (s)", "lines_per_second": "lines per second",
+    "resumed_from": "resumed from the checkpoint of",
+    "transitions": "transitions", "jumps": "jumps over lost lines", "inferred_steps": "inferred steps",
+    "guard_blocked": "blocked by a guard", "invalid_transition": "invalid transitions",
+    "data_only": "data-only events", "missing_value": "missing values", "negative_duration": "negative durations",
+}
+BOUNDED_BELOW = ("duration", "count")  # metric types that are never below 0
+
+
+def label(key: str) -> str:
+    """A run_summary.json key as people read it (an unknown key: its words)."""
+    return LABELS.get(key, key.replace("_", " "))
+
+
+def floors(process_logic: Mapping[str, Any], types: Mapping[str, str]) -> dict[tuple[str, str], float]:
+    """(component id, metric) -> the least value it can take, for durations and counts.
+
+    ``process_logic`` is process_logic.yaml's data; ``types`` maps component ids to
+    their machine types.
+    """
+    lowest: dict[tuple[str, str], float] = {}
+    for mtype, machine in (process_logic.get("machines") or {}).items():
+        for spec in ((machine or {}).get("states") or {}).values():
+            for metric in (spec or {}).get("metrics") or []:
+                if metric.get("type") in BOUNDED_BELOW:
+                    for cid, ctype in types.items():
+                        if ctype == mtype:
+                            lowest[(cid, str(metric.get("name")))] = 0.0
+    return lowest
+
+
+def clip(lower: float | None, floor: float | None) -> float | None:
+    """``lower`` no lower than ``floor`` (either None: ``lower`` as it is)."""
+    if lower is None or floor is None or lower != lower:
+        return lower
+    return max(lower, floor)
+
+
+def describe_run(summary: Mapping[str, Any]) -> str:
+    """This run's figures (and, for a run that resumed, the totals since the outputs began)."""
+    this = summary.get("this_run") or summary
+    text = (
+        f"{this['lines_read']} lines, {this['events']} events, {this['rows_written']} rows, "
+        f"{this['anomalies']} anomalies, {this['malformed']} malformed, {this['unmatched']} unmatched, "
+        f"{this['unknown_target']} unknown targets, {this['unrouted']} unrouted "
+        f"({summary['lines_per_second'] or 0:,.0f} lines/s)"
+    )
+    if summary.get("resumed_from"):
+        text += (f"; since the outputs began: {summary['lines_read']} lines, {summary['rows_written']} rows, "
+                 f"{summary['anomalies']} anomalies")
+    return text
+
+
+def nothing_new(summary: Mapping[str, Any], data_dir: Path, recording: Path | None = None) -> str | None:
+    """The notice of a monitor that resumed and found nothing new (None: it read lines)."""
+    if not summary.get("resumed_from") or summary["this_run"]["lines_read"]:
+        return None
+    also = f" ({recording} records no new data either)" if recording else ""
+    return (f"{summary['sources'][0]}: nothing new since the checkpoint of {when(summary['resumed_from'])}{also}; "
+            f"the totals so far are in {data_dir / 'run_summary.json'}; "
+            "`logloom monitor --from-start` processes the log again")
+
+
+def when(iso: str) -> str:
+    """A checkpoint's ``written_at`` for people: to the second, in UTC."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
