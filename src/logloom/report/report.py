@@ -69,8 +69,8 @@ def _nice(lo: float, hi: float) -> list[float]:
     return list(_frange(math.ceil(lo / step) * step, hi, step))
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4g}" if math.isfinite(v) else "-"
+def _fmt(v: float | None) -> str:
+    return f"{v:.4g}" if v is not None and math.isfinite(v) else "-"
 
 
 def _spread_labels(lines: list[dict[str, Any]], gap: float = 11.0) -> None:
@@ -295,7 +295,7 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
         start=axis.when(axis.t0),
         end=axis.when(axis.t1),
         tz=f"in {got['tz']}" if got["tz"] else "as written in the log (no offset)",
-        run=[(label(k), when(v) if k == "resumed_from" and v else v) for k, v in summary.items()
+        run=[(label(k), when(str(v)) if k == "resumed_from" and v else v) for k, v in summary.items()
              if isinstance(v, int | float | str)],
         baseline_id=got["baseline"].get("id", ""),
         n_anomalies=got["n_anomalies"],
