@@ -15,9 +15,13 @@ from tests.helpers import ROOT
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if (p / "input.log").exists())
 
 
+@pytest.mark.parametrize("pure", ["0", "1"], ids=["fast-path", "pure-python"])
 @pytest.mark.parametrize("mode", ["--serial", "--parallel"])
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_golden(example: Path, mode: str, tmp_path: Path, run_cli, request: pytest.FixtureRequest) -> None:
+def test_golden(example: Path, mode: str, pure: str, tmp_path: Path, run_cli, request: pytest.FixtureRequest,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same CSV serial and with the parse worker, with Hyperscan and forced pure Python."""
+    monkeypatch.setenv("LOGLOOM_PURE_PYTHON", pure)
     args = (example / "args").read_text().split() if (example / "args").exists() else []
     code, _, err = run_cli("monitor", "--config", example / "config", "--data", tmp_path,
                            "--logs", example / "input.log", "-q", mode, *args)

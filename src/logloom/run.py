@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from logloom.errors import InputError, StateFileError
 from logloom.logtime.timestamps import TimeFormatter, TimestampParser
 from logloom.outputs.sinks import AnomalySink, MetricsSink, RejectedSink
 from logloom.outputs.state_store import CHECKPOINT, SCHEMA_VERSION
-from logloom.parse.log_parser import UNMATCHED, EventTable, ParsedBlock
+from logloom.parse.log_parser import EventTable, ParsedBlock
 from logloom.records import Anomaly, MetricRow, Observer, Progress
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class Run:
             self.scoring.scorer.to_dict() if self.scoring else None, self.line_no,
         )
         self.table.update(parsed)
-        rows = self._process(parsed, len(parsed.codes), write=True)
+        rows = self._process(parsed, parsed.lines, write=True)
         self.offset = parsed.end
         self.parser_last = parsed.last_ts
         self._report(rows)
@@ -226,56 +227,59 @@ class Run:
         step = self.engine.step_parts
         step_resolved = self.engine.step_resolved
         resolved = self._resolved(parsed)
-        codes, times, rejects = parsed.codes, parsed.times, parsed.rejects
-        reject = self.rejected.reject if write else _discard
+        index, codes, times = parsed.index, parsed.codes, parsed.times
+        todo = len(index) if count >= parsed.lines else bisect_left(index, count)
         scoring = self.scoring
         scorer = scoring.scorer if scoring is not None else None
         pending = scoring.pending if scoring is not None else []
-        start = line_no = self.line_no
+        start = self.line_no
         low, high = -math.inf, math.inf
         if scorer is not None:
             stuck = scorer.stuck
-            stepped = np.flatnonzero(np.frombuffer(codes, dtype=f"i{codes.itemsize}")[:count] >= 0)
-            stuck.begin_block(np.frombuffer(times, dtype=np.int64)[stepped], stepped + (start + 1))
+            stuck.begin_block(np.frombuffer(times, dtype=np.int64)[:todo],
+                              np.frombuffer(index, dtype=f"i{index.itemsize}")[:todo] + (start + 1))
             low, high = stuck.low, stuck.high
-        source = self.source_name
         rows_out: list[MetricRow] = []
         marks: list[Mark] = []  # stuck and burst anomalies found on the way
-        events = unmatched = malformed = 0
+        done = count  # lines fully processed
+        k = 0
         try:
-            for code, ts in zip(codes[:count], times[:count], strict=True):
-                line_no += 1
-                if code >= 0:
-                    if not low <= ts <= high:  # never without a scorer
-                        marks += [(line_no, 0, len(rows_out), a) for a in stuck.reached(ts)]
-                        low, high = stuck.low, stuck.high
-                    comp, event, target, target_type, fields = resolved[code]
-                    if comp is not None:
-                        rows = step_resolved(ts, comp, event, fields)
-                    else:
-                        rows = step(ts, event, target, target_type, fields)
-                    if pending:
-                        marks += [(line_no, 1, len(rows_out), a) for a in pending]
-                        pending.clear()
-                    if rows:
-                        rows_out += rows
-                    events += 1
-                elif code == UNMATCHED:
-                    unmatched += 1
+            for k in range(todo):
+                ts = times[k]
+                if not low <= ts <= high:  # never without a scorer
+                    line_no = start + index[k] + 1
+                    marks += [(line_no, 0, len(rows_out), a) for a in stuck.reached(ts)]
+                    low, high = stuck.low, stuck.high
+                comp, event, target, target_type, fields = resolved[codes[k]]
+                if comp is not None:
+                    rows = step_resolved(ts, comp, event, fields)
                 else:
-                    malformed += 1
-                    reason, text = rejects[line_no - start - 1]
-                    reject(source, line_no, reason, text)
+                    rows = step(ts, event, target, target_type, fields)
+                if pending:
+                    marks += [(start + index[k] + 1, 1, len(rows_out), a) for a in pending]
+                    pending.clear()
+                if rows:
+                    rows_out += rows
         except BaseException:
-            line_no -= 1  # the failing line was not fully processed
+            done = index[k]  # the failing line was not fully processed
             pending.clear()
-            self._account(rows_out, [], write, (events, unmatched, malformed, line_no - start))
-            self.line_no = line_no
+            self._finish(parsed, rows_out, [], write, k, done)
             raise
         anomalies = scorer.score_block(rows_out, marks) if scorer is not None else []
-        self._account(rows_out, anomalies, write, (events, unmatched, malformed, line_no - start))
-        self.line_no = line_no
+        self._finish(parsed, rows_out, anomalies, write, todo, done)
         return rows_out
+
+    def _finish(self, parsed: ParsedBlock, rows: list[MetricRow], anomalies: list[Anomaly], write: bool,
+                events: int, done: int) -> None:
+        """Write and count what the first ``done`` lines of ``parsed`` gave (``events`` of them events)."""
+        rejects = sorted(i for i in parsed.rejects if i < done)
+        if write and rejects:
+            source, start, reject = self.source_name, self.line_no, self.rejected.reject
+            for i in rejects:
+                reason, text = parsed.rejects[i]
+                reject(source, start + i + 1, reason, text)
+        self._account(rows, anomalies, write, (events, done - events - len(rejects), len(rejects), done))
+        self.line_no += done
 
     def _account(self, rows: list[MetricRow], anomalies: list[Anomaly], write: bool,
                  counts: tuple[int, int, int, int]) -> None:
@@ -375,10 +379,6 @@ class Run:
 
 
 _NO_TIME = -(1 << 61)  # below it, the parser's memory holds no time read yet
-
-
-def _discard(*args: object) -> None:
-    pass
 
 
 def _parquet_sink(options: RunOptions, out_dir: Path, tz: Any, lengths: dict[str, int] | None) -> ParquetSink:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from logloom.config.load import load_config
 from logloom.logtime.timestamps import TimeFormatter, TimestampParser
-from logloom.parse.log_parser import LineParser
+from logloom.parse.log_parser import BlockParser, EventTable, LineParser, ParsedBlock
 from logloom.records import Event
 from tests.helpers import EXAMPLE_CONFIG, WALKTHROUGH_CONFIG
 
@@ -82,7 +82,8 @@ def test_the_strptime_fast_path_reads_like_the_regex(fmt: str, zone: str | None,
 
 reading = st.builds(
     "{:02d}.{:02d}.{:04d} {:02d}:{:02d}:{:02d},{}".format,
-    st.integers(1, 28), st.integers(1, 12), st.integers(1999, 2031), st.integers(0, 23), st.integers(0, 59),
+    st.integers(1, 31), st.integers(1, 12), st.sampled_from([1, 1900, 1999, 2000, 2024, 2026, 2100, 9999]),
+    st.integers(0, 23), st.integers(0, 59),
     st.integers(0, 59), st.sampled_from(["195", "5", "1234567", "000"]),
 )
 odd_reading = st.sampled_from([
@@ -107,6 +108,28 @@ def test_a_block_of_strptime_readings_reads_like_one_by_one(
         expected = [outcome(one._parse_strptime, t) for t in texts]
         assert [v if i not in bad else "error" for i, v in enumerate(values)] == expected
         assert many.last == one.last
+
+
+iso_reading = st.builds(
+    "{:04d}-{:02d}-{:02d}{}{:02d}:{:02d}:{:02d}{}".format,
+    st.sampled_from([1, 1899, 1900, 1970, 2000, 2024, 2026, 2100, 9999]), st.integers(1, 13), st.integers(1, 31),
+    st.sampled_from(["T", " "]), st.integers(0, 24), st.integers(0, 59), st.integers(0, 60),
+    st.sampled_from(["", ".195", ",5", ".123456789", ".000"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(iso_reading, min_size=1, max_size=40))
+def test_a_block_of_iso_readings_reads_like_one_by_one(texts: list[str]) -> None:
+    """Naive ISO of one width is computed from its digits a block at a time: the instants
+    and failures of ``_parse_iso`` one by one (leap days, month 13, 31 April, second 60 …)."""
+    width = len(texts[0])
+    texts = [t for t in texts if len(t) == width] * 2
+    many, one = TimestampParser("iso"), TimestampParser("iso")
+    values, bad = many.parse_many(texts)
+    expected = [outcome(one.parse, t) for t in texts]
+    assert [v if i not in bad else "error" for i, v in enumerate(values)] == expected
+    assert many.last == one.last
 
 
 def test_output_format_matches_isoformat() -> None:
@@ -194,14 +217,24 @@ LINE_PIECES = [
 ]
 
 
-@settings(max_examples=200, deadline=None)
+def lines_of(blocks: BlockParser, table: EventTable, parsed: ParsedBlock, first_line: int) -> list[Event | str | None]:
+    """What ``LineParser.parse`` gives for each line of ``parsed``: an Event, None or the reason."""
+    table.update(parsed)
+    out: list[Event | str | None] = [None] * parsed.lines
+    for i, (reason, _) in parsed.rejects.items():
+        out[i] = reason
+    for i, code, ts in zip(parsed.index, parsed.codes, parsed.times, strict=True):
+        out[i] = Event(first_line + i, ts, *table.results[code])
+    return out
+
+
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(LINE_PIECES), st.integers(0, 9)), max_size=60),
-       st.sampled_from([None, "Europe/Berlin"]))
-def test_block_parser_agrees_with_the_line_parser(pieces: list[tuple[str, int]], zone: str | None) -> None:
+       st.sampled_from([None, "Europe/Berlin"]), st.booleans())
+def test_block_parser_agrees_with_the_line_parser(pieces: list[tuple[str, int]], zone: str | None, pure: bool) -> None:
     import io
 
     from logloom.config.schema import LogPatterns
-    from logloom.parse.log_parser import UNMATCHED, BlockParser, EventTable
     from logloom.parse.source import LineReader
 
     spec = load_config(EXAMPLE_CONFIG).patterns
@@ -211,19 +244,10 @@ def test_block_parser_agrees_with_the_line_parser(pieces: list[tuple[str, int]],
     lines = text.encode("utf-8", "surrogateescape").split(b"\n")[:-1]
     serial = LineParser(spec)
     expected = [serial.parse(raw.decode("utf-8", "replace").removesuffix("\r"), i + 1) for i, raw in enumerate(lines)]
-    blocks, table, got = BlockParser(spec), EventTable(), []
+    blocks, table, got = BlockParser(spec, pure=pure), EventTable(), []
     reader = LineReader(io.BytesIO(text.encode("utf-8", "surrogateescape")))
     for block in reader.blocks(take_partial=True):
-        parsed = blocks.parse(block)
-        table.update(parsed)
-        for i, code in enumerate(parsed.codes):
-            n = len(got) + 1
-            if code >= 0:
-                got.append(Event(n, parsed.times[i], *table.results[code]))
-            elif code == UNMATCHED:
-                got.append(None)
-            else:
-                got.append(parsed.rejects[i][0])
+        got += lines_of(blocks, table, blocks.parse(block), len(got) + 1)
     assert got == expected
 
 

@@ -16,13 +16,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from logloom.authoring.templates import UnmatchedLines
 from logloom.authoring.trace import DATA_ONLY, GUARD_BLOCKED, INVALID, JUMP, TRANSITION, UNKNOWN_TARGET, trace
 from logloom.config.load import Config
 from logloom.engine.engine import Engine
 from logloom.engine.machine import Machine, Transition
 from logloom.parse.lines import log_blocks
-from logloom.parse.log_parser import MALFORMED, UNMATCHED, BlockParser, EventTable, ParsedBlock
+from logloom.parse.log_parser import BlockParser, EventTable, ParsedBlock
 from logloom.parse.source import Block
 
 SCHEMA_VERSION = 1
@@ -62,19 +64,19 @@ class Coverage:
         resolved = self._resolve(parsed)
         self._count_patterns(parsed, texts)
         engine, tally = self.engine, self.tally
-        unmatched: list[int] = []
-        for i, (code, ts) in enumerate(zip(parsed.codes, parsed.times, strict=True)):
-            if code >= 0:
-                comp, event, target, target_type, fields = resolved[code]
-                t = trace(engine, ts, event, target, target_type, fields, comp)
-                c = t.comp
-                key = (c.id, t.before, event, t.outcome, c.state) if c is not None else \
-                    (None, None, event, t.outcome, target)
-                tally[key] = tally.get(key, 0) + 1
-            elif code == UNMATCHED:
-                unmatched.append(i)
-            elif code == MALFORMED:
-                self._malformed(i, parsed)
+        for code, ts in zip(parsed.codes, parsed.times, strict=True):  # the event lines, in order
+            comp, event, target, target_type, fields = resolved[code]
+            t = trace(engine, ts, event, target, target_type, fields, comp)
+            c = t.comp
+            key = (c.id, t.before, event, t.outcome, c.state) if c is not None else \
+                (None, None, event, t.outcome, target)
+            tally[key] = tally.get(key, 0) + 1
+        for i in sorted(parsed.rejects):
+            self._malformed(i, parsed)
+        noise = np.ones(parsed.lines, bool)  # neither an event nor a reject: unmatched
+        noise[np.frombuffer(parsed.index, np.int32)] = False
+        noise[list(parsed.rejects)] = False
+        unmatched = np.flatnonzero(noise).tolist()
         if unmatched:
             self.unmatched.add_many([self.lines + i + 1 for i in unmatched], [texts[i] for i in unmatched])
         self.lines += len(texts)
@@ -98,7 +100,7 @@ class Coverage:
             name = results[code][4]
             self.hits[name] += n
             if name not in self.samples:
-                i = parsed.codes.index(code)
+                i = parsed.index[parsed.codes.index(code)]
                 self.samples[name] = (self.lines + i + 1, texts[i])
 
     def _malformed(self, i: int, parsed: ParsedBlock) -> None:

@@ -158,31 +158,77 @@ def layout_of(fmt: StrptimeFormat, sample: str) -> Layout | tuple[()] | None:
     return fields, literal_at, np.array([ord(sample[i]) for i in literal_at], dtype=np.uint32)
 
 
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,]([0-9]{1,9}))?")
+
+
+def iso_layout(sample: str) -> Layout | None:
+    """The layout of a naive ISO reading like ``sample`` (``YYYY-MM-DD[T ]HH:MM:SS[.,f]``)."""
+    if _ISO.fullmatch(sample) is None:
+        return None
+    fields = {"Y": (0, 4), "m": (5, 7), "d": (8, 10), "H": (11, 13), "M": (14, 16), "S": (17, 19)}
+    literal_at = [4, 7, 10, 13, 16]
+    if len(sample) > 19:
+        fields["f"] = (20, len(sample))
+        literal_at.append(19)
+    return fields, literal_at, np.array([ord(sample[i]) for i in literal_at], dtype=np.uint32)
+
+
 def read_columns(texts: list[str], layout: Layout) -> list[int] | None:
     """Naive microseconds of readings laid out like ``layout``'s sample (same length,
-    digits where its digits are, the same other characters), rearranged as ISO 8601
-    text and read by numpy; None when they are not all like that.
-
-    Raises ValueError for an impossible date or time (numpy's reading of the ISO text).
+    ASCII digits where its digits are, the same other characters), computed from their
+    bytes a block at a time; None when they are not all like that, or when a field is
+    out of its range (month 13, 30 February, second 60: the caller's reading one by
+    one says what such a reading is, as it always did).
     """
     fields, literal_at, literal = layout
-    width = len(layout[1]) + sum(end - start for start, end in fields.values())
-    codes = np.array(texts)
-    if codes.dtype.itemsize != 4 * width:  # a longer one (a shorter one ends in NULs)
+    width = len(literal_at) + sum(end - start for start, end in fields.values())
+    joined = "".join(texts)
+    if len(joined) != width * len(texts) or not joined.isascii() or min(map(len, texts)) != width:
         return None
-    chars = codes.view(np.uint32).reshape(len(texts), width)
+    chars = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(len(texts), width)
     if not (chars[:, literal_at] == literal).all():
         return None
-    digits = chars[:, [i for start, end in fields.values() for i in range(start, end)]]
-    if not ((digits >= 48) & (digits <= 57)).all():  # ASCII digits only, as the regex path
+    digits = chars - 48
+    if max(end for _, end in fields.values()) and (digits[:, _digit_columns(fields)] > 9).any():
+        return None  # (uint8: a character below "0" wraps round above 9)
+    value = {name: _number(digits, start, end) for name, (start, end) in fields.items() if name != "f"}
+    year, month, day = value["Y"], value["m"], value["d"]
+    hour, minute, second = value["H"], value["M"], value.get("S", 0)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(month, 1, 12)] + (leap & (month == 2))
+    if not ((year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & (hour <= 23)
+            & (minute <= 59) & (second <= 59)).all():
         return None
-    iso = np.full((len(texts), 26), ord("0"), dtype=np.uint32)
-    for at, ch in _ISO_SEPARATORS:
-        iso[:, at] = ord(ch)
-    for name, at in _ISO_AT:
-        if name in fields:
-            start, end = fields[name]
-            end = min(end, start + 6)  # a fraction is cut at the microsecond
-            iso[:, at : at + end - start] = chars[:, start:end]
-    values: list[int] = iso.view("<U26").ravel().astype("datetime64[us]").astype(np.int64).tolist()
+    seconds = ((_days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second
+    micros = seconds * 1_000_000
+    if "f" in fields:
+        start, end = fields["f"]
+        end = min(end, start + 6)  # a fraction is cut at the microsecond
+        micros += _number(digits, start, end) * 10 ** (6 - (end - start))
+    values: list[int] = micros.tolist()
     return values
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+
+
+def _digit_columns(fields: dict[str, tuple[int, int]]) -> list[int]:
+    return [i for start, end in fields.values() for i in range(start, end)]
+
+
+def _number(digits: np.ndarray, start: int, end: int) -> np.ndarray:
+    """The decimal number in columns [start, end) of each row."""
+    out = np.zeros(digits.shape[0], np.int64)
+    for i in range(start, end):
+        out = out * 10 + digits[:, i]
+    return out
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (Howard Hinnant's algorithm)."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468

@@ -17,9 +17,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-
-from logloom.logtime.strptime import Layout, StrptimeFormat, compile_strptime, layout_of, minute_of, read_columns
+from logloom.logtime.strptime import (
+    Layout,
+    StrptimeFormat,
+    compile_strptime,
+    iso_layout,
+    layout_of,
+    minute_of,
+    read_columns,
+)
 
 # "00".."59" -> microseconds: a dict lookup both converts and validates.
 _SECONDS = {f"{i:02d}": i * 1_000_000 for i in range(60)}
@@ -87,7 +93,7 @@ class TimestampParser:
             self._parse = self._parse_strptime_fast if self._seconds_last else self._parse_strptime
         self.has_instants = self.tz is not None or fmt in ("epoch", "epoch_ms") or "%z" in fmt
         self.parse: Callable[[str], int] = self._parse  # the hot loop calls this, one frame less
-        # numpy reads naive ISO 8601 exactly like _parse_iso (no offsets, letters or commas)
+        # naive ISO 8601 of one width reads from its digits exactly like _parse_iso
         self._vectorizable = fmt == "iso" and self.tz is None
 
     def __call__(self, text: str) -> int:
@@ -100,17 +106,17 @@ class TimestampParser:
     def parse_many(self, texts: list[str]) -> tuple[list[int], dict[int, str]]:
         """Microseconds of each text (0 where it fails) and {index: reason} of the failures.
 
-        Naive ISO readings are converted by numpy in one call (the same values, in C);
+        Naive readings of one fixed width (ISO, or a strptime format ending in its
+        seconds) are computed from their bytes by numpy in one go (the same values);
         anything it cannot take for certain goes one by one, in order (the DST rule
         needs each reading's predecessor).
         """
         if self._vectorizable and texts:
-            joined = "".join(texts)
-            if "," not in joined and joined.count("-") == 2 * len(texts) and joined.isascii():
-                with contextlib.suppress(ValueError, OverflowError):
-                    values: list[int] = np.array(texts, dtype="datetime64[us]").astype(np.int64).tolist()
-                    self.last = values[-1]
-                    return values, {}
+            layout = iso_layout(texts[0])
+            values = read_columns(texts, layout) if layout is not None else None
+            if values is not None:
+                self.last = values[-1]
+                return values, {}
         if self._seconds_last:
             return self._strptime_many(texts)
         out: list[int] = []

@@ -11,11 +11,16 @@ import re
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
+
+import numpy as np
 
 from logloom.config.schema import LogPatterns
 from logloom.logtime.years import timestamp_parser
+from logloom.parse.classify import make_classifier
 from logloom.parse.source import Block
+from logloom.parse.split import TimestampSplit
 from logloom.records import Event
 
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
@@ -71,13 +76,11 @@ class _Target:
 
 
 class _Pattern:
-    __slots__ = ("converters", "event", "name", "named", "regex", "target", "target_type")
+    __slots__ = ("converters", "event", "name", "regex", "target", "target_type")
 
     def __init__(self, spec: Any) -> None:
         self.name: str = spec.name
         self.regex = re.compile(spec.regex)
-        # (name, position in match.groups()) of every named group; unnamed ones are skipped
-        self.named = tuple((name, i - 1) for name, i in self.regex.groupindex.items())
         self.event: str = spec.event
         self.target = _Target(spec.target)
         self.target_type: str | None = spec.target_type
@@ -103,6 +106,7 @@ class LineParser:
         self.timestamps = timestamp_parser(spec.timestamp.format, spec.timestamp.timezone, spec.timestamp.year)
         self._patterns = [_Pattern(p) for p in spec.patterns]
         self._cache: dict[str, _Parsed | str | None] = {}
+        self._fallback: list[int] = []  # patterns a classifier leaves to re (set by BlockParser)
 
     def parse(self, text: str, line_no: int) -> Event | str | None:
         """An Event; None for an unmatched line; the reason (a str) for a malformed one."""
@@ -145,128 +149,157 @@ class LineParser:
             cache[rest] = hit
         return hit  # type: ignore[return-value]
 
-    def _match(self, rest: str) -> _Parsed | str | None:
-        """(event, target, target_type, fields, pattern) of the first pattern that matches."""
-        for p in self._patterns:
+    def _match(self, rest: str, first: int = 0) -> _Parsed | str | None:
+        """(event, target, target_type, fields, pattern) of the first pattern that matches.
+
+        ``first``: a classifier's answer (``classify``): no rewritten pattern before it
+        matches, so only the patterns left to ``re`` are searched before it.
+        """
+        patterns = self._patterns
+        if first > 0:
+            for i in self._fallback:
+                if i >= first:
+                    break
+                pm = patterns[i].regex.search(rest)
+                if pm is not None:
+                    return self._result(patterns[i], pm)
+        for p in patterns[first:] if first > 0 else patterns:
             pm = p.regex.search(rest)
-            if pm is None:
-                continue
-            groups = pm.groups()
-            fields: dict[str, Any] = {k: groups[i] for k, i in p.named if groups[i] is not None}
-            for name, type_name, conv in p.converters:
-                raw = fields.get(name)
-                if raw is not None:
-                    try:
-                        fields[name] = conv(raw)
-                    except (ValueError, OverflowError):
-                        return f"field {name!r} of pattern {p.name!r}: {raw[:80]!r} is not {type_name}"
-            return (p.event, p.target.resolve(fields), p.target_type, fields, p.name)
+            if pm is not None:
+                return self._result(p, pm)
         return None
+
+    @staticmethod
+    def _result(p: _Pattern, pm: re.Match[str]) -> _Parsed | str:
+        fields: dict[str, Any] = pm.groupdict()  # the named groups, in their order
+        if None in fields.values():  # a group that took no part is not captured
+            fields = {k: v for k, v in fields.items() if v is not None}
+        for name, type_name, conv in p.converters:
+            raw = fields.get(name)
+            if raw is not None:
+                try:
+                    fields[name] = conv(raw)
+                except (ValueError, OverflowError):
+                    return f"field {name!r} of pattern {p.name!r}: {raw[:80]!r} is not {type_name}"
+        return (p.event, p.target.resolve(fields), p.target_type, fields, p.name)
 
 
 # -- whole blocks ------------------------------------------------------------------------
 UNMATCHED = -1
 MALFORMED = -2
-_MAX_IDS = 1 << 16  # parse results in one table before both sides start a new one
+_NEW = -3  # a text not in the table yet
+_MAX_IDS = 1 << 16  # texts in the table before both sides start a new one
 
 
 @dataclass
 class ParsedBlock:
-    """The parse of the lines in bytes [start, end) of a log, compact enough to send.
+    """The parse of the ``lines`` lines in bytes [start, end) of a log, compact enough to send.
 
-    Per line a code (an id of a parse result in the reader's table, ``UNMATCHED`` or
-    ``MALFORMED``) and a timestamp. ``new`` holds the results for ids from
-    ``first_new_id`` on; ``first_new_id == 0`` starts a new table.
+    Only event lines are carried: per event its line's index in the block
+    (``index``, ascending), a code (an id of a parse result in the reader's table)
+    and a timestamp. Every other line is either a reject (``rejects``: line index ->
+    (reason, text)) or unmatched noise, which is only counted. ``new`` holds the
+    results for ids from ``first_new_id`` on; ``first_new_id == 0`` starts a new table.
     """
 
     start: int
     end: int
-    codes: array
-    times: array
+    lines: int
+    index: array  # "i": line index of each event
+    codes: array  # "i": its parse result's id
+    times: array  # "q": its timestamp, µs
     new: list[_Parsed]
     first_new_id: int
     rejects: dict[int, tuple[str, str]] = field(default_factory=dict)  # line index -> (reason, text)
     last_ts: int = 0  # the timestamp parser's DST memory after the block
 
+    @property
+    def unmatched(self) -> int:
+        return self.lines - len(self.index) - len(self.rejects)
+
 
 class BlockParser:
     """Block of lines -> ParsedBlock, with the ids of repeated texts kept across blocks.
 
-    Per line only the timestamp regex runs in Python; the timestamps of a block are
-    converted together (``TimestampParser.parse_many``) and the texts after them
-    are mapped to ids with one ``map``. What is not seen before goes through
-    ``LineParser.lookup``. The result is what ``LineParser.parse`` gives, line by line.
+    Per block: the timestamps are split off (``TimestampSplit``: one ``findall`` for
+    the block where the regex allows) and converted together
+    (``TimestampParser.parse_many``); the texts after them are mapped to ids with one
+    ``map`` (texts seen before, noise included, cost one lookup); the others are
+    classified in one pass (``classify``: Hyperscan, or a pure-Python union of the
+    patterns, ``pure`` forces it) and only those some pattern may match are searched
+    with ``re`` for their fields. The result is what ``LineParser.parse`` gives, line
+    by line, whatever the engine.
     """
 
-    def __init__(self, spec: LogPatterns, last_ts: int | None = None) -> None:
+    def __init__(self, spec: LogPatterns, last_ts: int | None = None, *, pure: bool | None = None) -> None:
         self.parser = LineParser(spec)
         if last_ts is not None:
             self.parser.timestamps.last = last_ts
-        self._ids: dict[str, int] = {}  # text after the timestamp -> id
+        self.splitter = TimestampSplit(spec.timestamp.regex)
+        self.classifier = make_classifier([p.regex for p in spec.patterns], pure=pure)
+        self.parser._fallback = sorted(self.classifier.fallback)
+        self._ids: dict[str, int] = {}  # text after the timestamp -> id, or UNMATCHED
+        self._events = 0  # ids handed out in this table
 
     def parse(self, block: Block, texts: list[str] | None = None) -> ParsedBlock:
         """``texts``: the block's ``texts()``, when the caller has them already."""
         ids = self._ids
         if len(ids) > _MAX_IDS:
             ids.clear()
-        out = ParsedBlock(block.start, block.end, array("i"), array("q"), [], len(ids))
+            self._events = 0
+        out = ParsedBlock(block.start, block.end, len(block.lines), array("i"), array("i"), array("q"), [],
+                          self._events)
         if texts is None:
             texts = block.texts()
         self.parser.timestamps.written_by(block.written)
-        search, group = self.parser._ts_regex.search, self.parser._ts_group
-        long = block.long
-        kept: list[int] = []  # indices of lines with a timestamp
-        stamps: list[str] = []
-        rests: list[str] = []
-        for i, line in enumerate(texts):
-            m = search(line)
-            ts_text = m.group(group) if m is not None else None
-            if ts_text is None or (long and i in long):
-                out.rejects[i] = ("no timestamp", line)
-            else:
-                kept.append(i)
-                stamps.append(ts_text)
-                rests.append(line[m.end() :])  # type: ignore[union-attr]
+        kept, stamps, rests, missing = self.splitter.split(texts, skip=block.long)
+        for i, reason in missing.items():
+            out.rejects[i] = (reason, texts[i])
         times, bad = self.parser.timestamps.parse_many(stamps)
-        found: list[int | None] = list(map(ids.get, rests))
-        codes: list[int] = found  # type: ignore[assignment]  # every None is replaced below
-        if None in found:
-            for j, code in enumerate(found):
-                if code is None:
-                    codes[j] = self._new_code(rests[j], texts[kept[j]], kept[j], out)
+        codes = np.fromiter(map(ids.get, rests, repeat(_NEW)), np.int32, len(rests))
+        todo = np.flatnonzero(codes == _NEW)
+        if len(todo):
+            self._classify(codes, todo, rests, texts, kept, out)
         for j, reason in bad.items():
             codes[j] = MALFORMED
-            out.rejects[kept[j]] = (f"bad timestamp: {reason}", texts[kept[j]])
-        if len(kept) == len(texts):
-            out.codes.extend(codes)
-            out.times.extend(times)
-        else:
-            all_codes = [MALFORMED] * len(texts)
-            all_times = [0] * len(texts)
-            for j, i in enumerate(kept):
-                all_codes[i] = codes[j]
-                all_times[i] = times[j]
-            out.codes.extend(all_codes)
-            out.times.extend(all_times)
-        for i, size in long.items():  # kept as rejects above, with the reason to correct
-            out.rejects[i] = (f"line too long ({size} bytes)", out.rejects[i][1])
+            i = kept[j] if kept is not None else j
+            out.rejects[i] = (f"bad timestamp: {reason}", texts[i])
+        for i, size in block.long.items():  # split off as rejects above, with the reason to correct
+            out.rejects[i] = (f"line too long ({size} bytes)", texts[i])
+        events = np.flatnonzero(codes >= 0)
+        index = events if kept is None else np.array(kept, np.int64)[events]
+        out.index.frombytes(index.astype(np.int32).tobytes())
+        out.codes.frombytes(codes[events].tobytes())
+        out.times.frombytes(np.frombuffer(array("q", times), np.int64)[events].tobytes())
         out.last_ts = self.parser.timestamps.last
         return out
 
-    def _new_code(self, rest: str, line: str, i: int, out: ParsedBlock) -> int:
-        """The code of a text after a timestamp that was not in the table at the block's start."""
-        known = self._ids.get(rest)  # earlier in this same block
-        if known is not None:
-            return known
-        hit = self.parser.lookup(rest)
-        if hit is None:
-            return UNMATCHED
-        if isinstance(hit, str):
-            out.rejects[i] = (hit, line)
-            return MALFORMED
-        code = self._ids[rest] = len(self._ids)
-        out.new.append(hit)
-        return code
+    def _classify(self, codes: np.ndarray, todo: np.ndarray, rests: list[str], texts: list[str],
+                  kept: list[int] | None, out: ParsedBlock) -> None:
+        """Fill the codes of the texts not in the table: classified together, then searched."""
+        firsts = self.classifier.first([rests[j] for j in todo.tolist()])
+        if not self.parser._fallback:  # nothing to search where no rewritten pattern matches
+            none = firsts == self.classifier.count
+            codes[todo[none]] = UNMATCHED
+            todo, firsts = todo[~none], firsts[~none]
+        ids = self._ids
+        for j, first in zip(todo.tolist(), firsts.tolist(), strict=True):
+            rest = rests[j]
+            known = ids.get(rest)  # earlier in this same block
+            if known is not None:
+                codes[j] = known
+                continue
+            hit = self.parser._match(rest, max(first, 0))
+            if hit is None:
+                codes[j] = ids[rest] = UNMATCHED  # searched for nothing: never again
+            elif isinstance(hit, str):
+                codes[j] = MALFORMED
+                i = kept[j] if kept is not None else j
+                out.rejects[i] = (hit, texts[i])
+            else:
+                codes[j] = ids[rest] = self._events
+                self._events += 1
+                out.new.append(hit)
 
 
 class EventTable:

@@ -75,10 +75,11 @@ class Block:
         Decoding the block at once is several times faster than line by line, and the
         same: a newline is never part of an invalid UTF-8 sequence.
         """
-        texts = b"\n".join(self.lines).decode("utf-8", "replace").split("\n")
+        text = b"\n".join(self.lines).decode("utf-8", "replace")
+        texts = text.split("\n")
         if len(texts) != len(self.lines):  # cannot happen: lines hold no newline
             raise AssertionError("line split mismatch")
-        if any(t.endswith("\r") for t in texts):
+        if "\r\n" in text or text.endswith("\r"):
             texts = [t[:-1] if t.endswith("\r") else t for t in texts]
         return texts
 
