@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from logloom.errors import ConfigError
 from logloom.fleet.logs import Ledger, expand
 from logloom.fleet.spec import load_fleet
 from tests.fleet.test_fleet_dask import simulate
-from tests.helpers import EXAMPLE_CONFIG, ROOT
+from tests.helpers import EXAMPLE_CONFIG, FLEET_EXTRA, ROOT, run_without
 
 SCREWDRIVER = ROOT / "examples" / "screwdriver_berlin"
 
@@ -117,15 +118,50 @@ def test_the_ledger_knows_a_finished_file_after_rotation_renamed_it(tmp_path: Pa
 
 def test_without_the_fleet_extra_logloom_works_and_fleet_says_how_to_install_it(tmp_path: Path) -> None:
     fleet = _write(tmp_path / "fleet.yaml", f"data: d\nsources:\n  - {{name: a, config: {EXAMPLE_CONFIG}, logs: x}}\n")
-    script = (
-        "import sys\n"
-        "for name in ('dask', 'distributed', 'pyarrow', 'duckdb'):\n"
-        "    sys.modules[name] = None  # as if the extra were not installed\n"
-        "import logloom\n"
-        "from logloom.cli import main\n"
-        f"assert main(['validate', '--config', {str(EXAMPLE_CONFIG)!r}]) == 0\n"
-        f"sys.exit(main(['fleet', 'monitor', {str(fleet)!r}]))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = run_without(FLEET_EXTRA, "fleet", "monitor", fleet)
     assert done.returncode == 2, done.stderr
     assert "pip install 'logloom[fleet]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_followed_fleet_reads_what_is_appended_and_stops_cleanly_on_sigterm(tmp_path: Path, run_cli) -> None:
+    from tests.fleet.conftest import wait_for
+
+    full = simulate(run_cli, tmp_path / "full.log", 80, "--seed", "61", "--sparse", "0.3")
+    content = full.read_bytes()
+    half = content.index(b"\n", len(content) // 2) + 1
+    log = tmp_path / "live.log"
+    log.write_bytes(content[:half])
+    fleet = _write(tmp_path / "fleet.yaml", f"data: out\nsources:\n  - {{name: live, config: {EXAMPLE_CONFIG}, "
+                   f"logs: live.log}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "logloom", "fleet", "monitor", str(fleet), "--workers", "1",
+                             "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        state = tmp_path / "out" / "live" / "machine_state.json"
+
+        def offset() -> int:
+            try:
+                return int(json.loads(state.read_text())["source"]["offset"])
+            except (OSError, ValueError, KeyError):
+                return -1
+
+        wait_for(lambda: offset() == half, timeout=120, what="the first half read")
+        with log.open("ab") as fh:  # the machine writes on
+            fh.write(content[half:])
+        wait_for(lambda: offset() == len(content), timeout=60, what="the appended half read")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopping: every source flushes, checkpoints and ends" in err
+    summary = json.loads((tmp_path / "out" / "fleet_summary.json").read_text())
+    assert summary["failed"] == [] and summary["sources"][0]["lines_read"] == content.count(b"\n")
+    code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path / "plain", "--logs", full, "-q",
+                           "--parquet")
+    assert code == 0, err
+    for name in ("process_metrics.csv", "rejected_lines.log"):
+        assert (tmp_path / "out" / "live" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+    assert (tmp_path / "out" / "parquet" / "source=live" / "part-00001.parquet").read_bytes() == \
+        (tmp_path / "plain" / "parquet" / "source=full" / "part-00001.parquet").read_bytes()

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from logloom.errors import StateFileError
 from logloom.outputs.parquet import ParquetSink
 from logloom.records import MetricRow
-from tests.helpers import EXAMPLE_CONFIG, ROOT
+from tests.helpers import EXAMPLE_CONFIG, ROOT, run_without
 
 SCREWDRIVER = ROOT / "examples" / "screwdriver_berlin"
 
@@ -212,14 +212,7 @@ def _offset(data: Path) -> int:
 
 
 def test_without_pyarrow_parquet_says_how_to_install_it(tmp_path: Path) -> None:
-    script = (
-        "import sys\n"
-        "sys.modules['pyarrow'] = None\n"  # as if the extra were not installed
-        "import logloom\n"
-        "from logloom.cli import main\n"
-        f"sys.exit(main(['monitor', '--config', {str(EXAMPLE_CONFIG)!r}, '--data', {str(tmp_path)!r},"
-        f" '--logs', {str(ROOT / 'data' / 'machine_logs.txt')!r}, '-q', '--parquet']))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = run_without(("pyarrow",), "monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path,
+                       "--logs", ROOT / "data" / "machine_logs.txt", "-q", "--parquet")
     assert done.returncode == 2, done.stderr
     assert "pip install 'logloom[fleet]'" in done.stderr and "Traceback" not in done.stderr

@@ -36,7 +36,7 @@ import bisect
 import math
 import statistics
 from array import array
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,6 +315,11 @@ class BaselineAccumulator:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._values.values())
+
+    def arrays(self) -> Iterator[tuple[tuple[str, str], np.ndarray]]:
+        """((component, metric), its values) in key order, without copying."""
+        for key, values in sorted(self._values.items()):
+            yield key, np.frombuffer(values, dtype=float)
 
     def build(
         self,

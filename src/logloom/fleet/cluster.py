@@ -27,6 +27,7 @@ from logloom.fleet.task import Job, Outcome, run_source
 from logloom.main import request_stop
 
 try:
+    import dask
     from distributed import Client, LocalCluster, as_completed, get_worker
 
     HAVE_DASK = True
@@ -35,7 +36,7 @@ except ImportError:  # the extra is not installed: every command but fleet works
 
 INSTALL = "logloom fleet needs Dask distributed and pyarrow: pip install 'logloom[fleet]'"
 PROGRESS_TOPIC = "logloom-progress"
-CONNECT_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 10
 
 
 def _report(msg: dict[str, Any]) -> None:
@@ -71,6 +72,9 @@ def connect(scheduler: str | None, workers: int | None, sources: int) -> Iterato
             client.close()
         return
     n = workers or max(1, min(sources, _cores()))
+    # the workers' statistical profiler samples every thread's stack 100 times a second,
+    # for a dashboard nobody opens here: a few per cent of a source's CPU
+    dask.config.set({"distributed.worker.profile.enabled": False})
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address=None, silence_logs=logging.WARNING)
     try:

@@ -14,7 +14,6 @@ unlike its peers in the fleet summary. See docs/fleet.md for the method's limits
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,9 +23,8 @@ import numpy as np
 from logloom.config.load import load_config
 from logloom.detect.baseline import BASELINES_DIR as _ARCHIVE
 from logloom.detect.baseline import BaselineAccumulator, load_active, read_metrics_csv, write_baseline_archive
-from logloom.detect.monitoring import anomaly_config, metric_limits
+from logloom.detect.monitoring import LearnHook, anomaly_config, metric_limits
 from logloom.errors import InputError, LogloomError
-from logloom.records import MetricRow, Observer
 
 if TYPE_CHECKING:
     from logloom.fleet.spec import Fleet
@@ -89,33 +87,17 @@ def build_pooled(kind: str, members: list[tuple[str, str, str, str]]) -> dict[st
             "baseline_ids": ids}
 
 
-class PeerStats(Observer):
-    """This run's values per (component, metric), inferred rows left out."""
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], array[float]] = {}
-
-    def on_row(self, row: MetricRow) -> None:
-        if row.state_context.endswith(":inferred"):
-            return
-        key = (row.component_id, row.metric_name)
-        values = self.values.get(key)
-        if values is None:
-            values = self.values[key] = array("d")
-        values.append(row.value)
-
-
-def peer_findings(stats: PeerStats, data_dir: Path, name: str, min_samples: int) -> list[dict[str, Any]]:
+def peer_findings(stats: LearnHook, data_dir: Path, name: str, min_samples: int) -> list[dict[str, Any]]:
     """Each metric's median of this run against the active pooled baseline's, in peer sigmas."""
     baseline = load_active(data_dir)
     if baseline is None or "pooled" not in baseline:
         return []
     found = []
-    for (comp, metric), values in sorted(stats.values.items()):
+    for (comp, metric), values in stats.accumulator.arrays():
         entry = baseline["metrics"].get(comp, {}).get(metric)
         if entry is None or entry["n"] < min_samples or len(values) < MIN_ROWS:
             continue
-        median = float(np.median(np.frombuffer(values, dtype=float)))
+        median = float(np.median(values))
         scale = MAD_SIGMA * entry["mad"] or entry["std"] or 0.01 * abs(entry["median"]) or 1e-9
         z = (median - entry["median"]) / scale
         found.append({"source": name, "component_id": comp, "metric_name": metric, "n": len(values),

@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 
 from logloom.config.load import Config, load_config
 from logloom.detect.baseline import load_active
-from logloom.detect.monitoring import anomaly_config
+from logloom.detect.monitoring import LearnHook, anomaly_config
 from logloom.errors import DataDirBusy, LogloomError
 from logloom.fleet.logs import Ledger, expand
-from logloom.fleet.peers import PeerStats, peer_findings
+from logloom.fleet.peers import peer_findings
 from logloom.main import monitor, record
 from logloom.outputs.state_store import CHECKPOINT, load_state
 from logloom.run import ParquetOptions, RunOptions
@@ -169,17 +169,17 @@ def _monitor_files(job: Job, config: Config, options: RunOptions, files: list[Pa
     before = _counts(data_dir)
     checkpoint_path = _checkpoint_path(data_dir)
     active = load_active(data_dir)
-    stats = PeerStats() if active is not None and "pooled" in active else None
+    stats = LearnHook() if active is not None and "pooled" in active else None
     if stats is not None:
         options.observers = [*options.observers, stats]
     done = 0
     for i, path in enumerate(files):
-        if not ledger.pending(path):
+        last = i == len(files) - 1
+        if not ledger.pending(path) and not (job.follow and last):  # the newest file is followed even when read
             continue
         if not ledger.new(path) and str(path) != checkpoint_path:
             ui.warn(f"{path}: grew after it was read to its end under another name; its new lines are not read")
             continue
-        last = i == len(files) - 1
         options.logs = [path]
         options.follow = job.follow and last  # only the newest file is followed
         _locked(job, lambda: monitor(config, options, ui))
