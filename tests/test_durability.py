@@ -20,7 +20,7 @@ from logloom.engine.engine import Engine
 from logloom.outputs.state_store import SCHEMA_VERSION, load_state
 from tests.helpers import EXAMPLE_CONFIG, ROOT
 
-OUTPUTS = ("process_metrics*.csv", "rejected_lines.log", "anomalies.csv")
+OUTPUTS = ("process_metrics*.csv", "rejected_lines.log", "anomalies.csv", "incidents.csv")
 
 
 def simulate(run_cli, out: Path, *args: str) -> Path:
@@ -105,7 +105,11 @@ def scored_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, di
     assert main(["monitor", "--config", str(EXAMPLE_CONFIG), "--data", str(whole), "--logs", str(bad), "-q"]) == 0
     expected = outputs(whole)
     rules = {line.rsplit(",", 1)[1] for line in expected["anomalies.csv"].decode().splitlines()[1:]}
-    assert {"stuck", "limits", "ewma"} <= rules, rules
+    assert {"stuck", "limits", "ewma", "fault", "fault_end"} <= rules, rules
+    incidents = [line.split(",") for line in expected["incidents.csv"].decode().splitlines()[1:]]
+    kinds = {row[5] for row in incidents}
+    assert {"fault", "stuck", "drift"} <= kinds, kinds  # incidents of every kind, knock-ons attached
+    assert any(row[14] for row in incidents) and any(not row[1] for row in incidents), incidents
     return bad, baseline, expected
 
 

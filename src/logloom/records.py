@@ -1,7 +1,8 @@
 """The small frozen types that cross stage boundaries.
 
 log_parser makes ``Event``; the engine turns events into ``MetricRow`` and
-``StateChange``; scoring turns rows into ``Anomaly``. Timestamps are integer
+``StateChange``; scoring turns rows into ``Anomaly``; the incident tracker groups
+anomalies into ``Incident``. Timestamps are integer
 microseconds: a UTC instant when the log's times are instants (epoch formats,
 explicit offsets, a configured timezone), otherwise the wall-clock reading
 counted as if it were UTC. Differences of them are exact.
@@ -13,6 +14,8 @@ from typing import Any, NamedTuple
 
 METRICS_HEADER = "timestamp,component_id,metric_name,value,unit,state_context"
 ANOMALIES_HEADER = METRICS_HEADER + ",expected,lower,upper,score,rule"
+INCIDENTS_HEADER = ("opened,closed,component_id,metrics,id,kind,state,rules,anomalies,"
+                    "peak_metric,peak_value,unit,expected,peak_score,effects,effect_anomalies,cause")
 INFERRED_SUFFIX = ":inferred"
 
 
@@ -94,6 +97,32 @@ class Progress(NamedTuple):
     components: tuple[ComponentStatus, ...]
 
 
+class Incident(NamedTuple):
+    """One row of incidents.csv: the anomalies of one problem on ``component_id`` and the
+    knock-on anomalies it caused on other components (``effects``).
+
+    ``opened`` and ``last`` are the log times of its first and latest anomaly;
+    ``closed`` is ``last`` once the incident is over, None while it is open. ``peak``
+    is its most severe own anomaly (for a fault, the row that reports its duration
+    once it ended). docs/anomaly-detection.md explains the grouping.
+    """
+
+    id: int
+    opened: int
+    closed: int | None
+    last: int
+    component_id: str
+    kind: str  # fault | stuck | drift | limits | burst
+    state: str  # the state of its first anomaly's visit
+    metrics: tuple[str, ...]  # own metric names, in order of first appearance
+    rules: tuple[str, ...]
+    anomalies: int  # own anomaly rows
+    peak: Anomaly
+    effects: tuple[str, ...]  # "component.metric" of the knock-on anomalies
+    effect_anomalies: int
+    cause: str  # what happened, in words
+
+
 class Observer:
     """Plugin hooks. Subclass and override what you need; every hook is optional.
 
@@ -112,11 +141,25 @@ class Observer:
     def on_violation(self, ts: int, component_id: str, kind: str) -> None:
         """The engine refused an event: kind is ``invalid_transition`` or ``guard_blocked``."""
 
+    def on_fault_start(self, ts: int, component_id: str, state: str) -> None:
+        """A component entered a state marked ``fault: true``."""
+
+    def on_fault_end(self, ts: int, component_id: str, state: str, entered: int | None) -> None:
+        """A component left a fault state it entered at ``entered`` (None: not seen)."""
+
     def on_anomaly(self, anomaly: Anomaly) -> None:
         """A scored row was found anomalous."""
 
     def on_block(self, progress: Progress) -> None:
         """A block of lines was processed (also once before the first, with no rows)."""
+
+    def on_incident(self, change: str, incident: Incident, anomaly: Anomaly | None) -> None:
+        """An incident was ``opened`` or ``updated`` by ``anomaly``, or ``closed`` (None).
+
+        ``incident`` is its state after the change; ``incident.id`` ties the three
+        together. An anomaly on another component than ``incident.component_id`` is
+        a knock-on effect. Called after the block's ``on_anomaly`` calls.
+        """
 
     def close(self) -> None:
         """The run ends; flush what is buffered."""

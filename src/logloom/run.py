@@ -1,10 +1,10 @@
 """One pass of the pipeline: parsed blocks -> engine -> sinks, with the state to resume.
 
 ``Run`` takes ``ParsedBlock``s (from the serial ``BlockParser`` or the parse worker),
-rebuilds each line's Event, steps the engine, scores rows when a scorer is given,
-and writes rows, anomalies and rejected lines. ``state`` is what a checkpoint needs
-to continue exactly where it stopped; ``rewind`` is how a crash gets back to the
-last fully processed line.
+rebuilds each line's Event, steps the engine, scores rows and groups the anomalies
+into incidents when a scorer is given, and writes rows, anomalies, incidents and
+rejected lines. ``state`` is what a checkpoint needs to continue exactly where it
+stopped; ``rewind`` is how a crash gets back to the last fully processed line.
 """
 
 from __future__ import annotations
@@ -18,15 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-import numpy as np
-
 from logloom.config.load import Config
-from logloom.detect.monitoring import ScoringHook
+from logloom.detect.monitoring import ScoringHook, make_tracker
 from logloom.detect.scoring import Mark, Scorer
 from logloom.engine.engine import Engine
 from logloom.errors import InputError, StateFileError
 from logloom.logtime.timestamps import TimeFormatter, TimestampParser
-from logloom.outputs.sinks import AnomalySink, MetricsSink, RejectedSink
+from logloom.outputs.sinks import AnomalySink, IncidentSink, MetricsSink, RejectedSink
 from logloom.outputs.state_store import CHECKPOINT, SCHEMA_VERSION
 from logloom.parse.log_parser import EventTable, ParsedBlock
 from logloom.records import Anomaly, MetricRow, Observer, Progress
@@ -101,7 +99,7 @@ class _BlockStart:
 
     engine: dict[str, Any]
     stats: dict[str, int]
-    scorer: dict[str, Any] | None
+    detection: dict[str, Any] | None
     line_no: int
 
 
@@ -125,7 +123,7 @@ class Run:
         self.engine = Engine(config, strict=options.strict, observers=options.observers)
         self.observers = options.observers
         self._on_block = [o for o in self.observers if type(o).on_block is not Observer.on_block]
-        self.scoring = ScoringHook(scorer) if scorer is not None else None
+        self.scoring = ScoringHook(scorer, make_tracker(config, self.observers)) if scorer is not None else None
         if self.scoring is not None:
             self.engine.observers = [self.scoring, *self.engine.observers]
             self.scoring.scorer.watch(self.engine.components)
@@ -136,6 +134,8 @@ class Run:
         self.metrics = MetricsSink(out_dir, self.format_ts.format_new, options.max_part_mb * 1_000_000, lengths)
         self.rejected = RejectedSink(out_dir, lengths)
         self.anomalies = AnomalySink(out_dir, self.format_ts, lengths) if scorer is not None else None
+        tracker = self.scoring.tracker if self.scoring is not None else None
+        self.incidents = IncidentSink(out_dir, self.format_ts, tracker.open_incidents, lengths) if tracker else None
         self.parquet: ParquetSink | None = None
         self._pallets: PalletTap | None = None
         if options.parquet is not None:
@@ -158,11 +158,11 @@ class Run:
             self.line_no = int(saved["source"]["line_no"])
             last = saved.get("parser", {}).get("last_ts")
             self.parser_last = None if last is None else int(last)
-            if scorer is not None and saved.get("scorer"):
-                try:
-                    scorer.restore(saved["scorer"])
-                except ValueError as exc:
-                    raise StateFileError(f"{CHECKPOINT}: {exc}; move it aside to start over") from None
+            try:
+                if self.scoring is not None:
+                    self.scoring.restore(saved)
+            except ValueError as exc:
+                raise StateFileError(f"{CHECKPOINT}: {exc}; move it aside to start over") from None
         self._at_start = {**self.stats, **self.engine.counters}
         self._report([])
 
@@ -173,10 +173,8 @@ class Run:
         If a line raises, the exception propagates with ``line_no`` at the last fully
         processed line; ``rewind`` then restores the state after that line.
         """
-        self._block_start = _BlockStart(
-            self.engine.state_dict(), dict(self.stats),
-            self.scoring.scorer.to_dict() if self.scoring else None, self.line_no,
-        )
+        self._block_start = _BlockStart(self.engine.state_dict(), dict(self.stats),
+                                        self.scoring.state() if self.scoring else None, self.line_no)
         self.table.update(parsed)
         rows = self._process(parsed, parsed.lines, write=True)
         self.offset = parsed.end
@@ -205,8 +203,8 @@ class Run:
         self.engine.load_state(start.engine)
         self.stats = dict(start.stats)
         self.line_no = start.line_no
-        if self.scoring is not None and start.scorer is not None:
-            self.scoring.scorer.restore(start.scorer, tallies=True)
+        if self.scoring is not None and start.detection is not None:
+            self.scoring.restore(start.detection, tallies=True)
         observers = self.engine.observers
         self.engine.observers = [self.scoring] if self.scoring is not None else []
         try:
@@ -230,14 +228,12 @@ class Run:
         index, codes, times = parsed.index, parsed.codes, parsed.times
         todo = len(index) if count >= parsed.lines else bisect_left(index, count)
         scoring = self.scoring
-        scorer = scoring.scorer if scoring is not None else None
         pending = scoring.pending if scoring is not None else []
         start = self.line_no
         low, high = -math.inf, math.inf
-        if scorer is not None:
-            stuck = scorer.stuck
-            stuck.begin_block(np.frombuffer(times, dtype=np.int64)[:todo],
-                              np.frombuffer(index, dtype=f"i{index.itemsize}")[:todo] + (start + 1))
+        if scoring is not None:
+            stuck = scoring.scorer.stuck
+            scoring.begin_block(times, index, todo, start + 1)
             low, high = stuck.low, stuck.high
         rows_out: list[MetricRow] = []
         marks: list[Mark] = []  # stuck and burst anomalies found on the way
@@ -263,14 +259,14 @@ class Run:
         except BaseException:
             done = index[k]  # the failing line was not fully processed
             pending.clear()
-            self._finish(parsed, rows_out, [], write, k, done)
+            self._finish(parsed, rows_out, None, write, k, done)
             raise
-        anomalies = scorer.score_block(rows_out, marks) if scorer is not None else []
-        self._finish(parsed, rows_out, anomalies, write, todo, done)
+        found = scoring.scorer.score_block(rows_out, marks) if scoring is not None else []
+        self._finish(parsed, rows_out, found, write, todo, done)
         return rows_out
 
-    def _finish(self, parsed: ParsedBlock, rows: list[MetricRow], anomalies: list[Anomaly], write: bool,
-                events: int, done: int) -> None:
+    def _finish(self, parsed: ParsedBlock, rows: list[MetricRow], found: list[tuple[int, Anomaly]] | None,
+                write: bool, events: int, done: int) -> None:
         """Write and count what the first ``done`` lines of ``parsed`` gave (``events`` of them events)."""
         rejects = sorted(i for i in parsed.rejects if i < done)
         if write and rejects:
@@ -278,18 +274,22 @@ class Run:
             for i in rejects:
                 reason, text = parsed.rejects[i]
                 reject(source, start + i + 1, reason, text)
-        self._account(rows, anomalies, write, (events, done - events - len(rejects), len(rejects), done))
+        self._account(rows, found, write, (events, done - events - len(rejects), len(rejects), done))
         self.line_no += done
 
-    def _account(self, rows: list[MetricRow], anomalies: list[Anomaly], write: bool,
+    def _account(self, rows: list[MetricRow], found: list[tuple[int, Anomaly]] | None, write: bool,
                  counts: tuple[int, int, int, int]) -> None:
-        """Write a block's rows (when ``write``) and anomalies; count them."""
+        """Write a block's rows (when ``write``), anomalies and the incidents they close;
+        count them. ``found`` None: the block failed, its anomalies are left to ``rewind``."""
+        anomalies = [a for _, a in found] if found else []
         if write and rows:
             self.metrics.write_rows(rows)
             if self.parquet is not None and self._pallets is not None:
                 self.parquet.write_rows(rows, self._pallets.take(len(rows)))
         if anomalies:
             self._emit_anomalies(anomalies)
+        if found is not None and self.scoring is not None and self.incidents is not None:
+            self.incidents.write_incidents(self.scoring.incidents(rows, found))
         stats = self.stats
         stats["rows_written"] += len(rows)
         stats["anomalies"] += len(anomalies)
@@ -325,7 +325,8 @@ class Run:
 
     # -- outputs and state ---------------------------------------------------------------------
     def _sinks(self) -> list[Sink]:
-        sinks: list[Sink] = [s for s in (self.metrics, self.rejected, self.anomalies) if s is not None]
+        sinks: list[Sink] = [s for s in (self.metrics, self.rejected, self.anomalies, self.incidents)
+                             if s is not None]
         return [*sinks, self.parquet] if self.parquet is not None else sinks
 
     def flush(self, *, sync: bool = False) -> None:
@@ -349,7 +350,7 @@ class Run:
             "source": source,
             "parser": {"last_ts": self.parser_last},
             "engine": self.engine.state_dict(),
-            "scorer": self.scoring.scorer.to_dict() if self.scoring else None,
+            **(self.scoring.state() if self.scoring else {"scorer": None, "incidents": None}),
             "outputs": self.output_lengths(),
             "stats": dict(self.stats),
         }

@@ -261,7 +261,7 @@ def drive(scorer: Scorer, visit: Visit, lines: list[Line], cuts: tuple[int, ...]
                 if visit.state == "RUN" and visit.entered is not None and ts >= visit.entered:
                     rows.append(MetricRow(ts, "c1", "m", (ts - visit.entered) / S, "s", "RUN"))
                 visit.state, visit.entered = name, ts
-        out += scorer.score_block(rows, marks)
+        out += [a for _, a in scorer.score_block(rows, marks)]
     return out
 
 

@@ -95,6 +95,7 @@ class MetricSpec(_Model):
 
 class StateSpec(_Model):
     metrics: list[MetricSpec] = []
+    fault: bool = False  # entering the state opens an incident at once (rule ``fault``)
 
 
 StateRef = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9_\-]+)$")]
@@ -167,10 +168,22 @@ class AnomalySettings(_Model):
     burst: BurstSpec | None = None
 
 
+class IncidentSettings(_Model):
+    """``settings.incidents``: how anomalies are grouped (docs/anomaly-detection.md).
+
+    Every key is optional; the defaults live in ``detect.incidents.IncidentConfig``.
+    """
+
+    hold_s: float | None = Field(default=None, gt=0)
+    drift_hold_s: float | None = Field(default=None, gt=0)
+    knock_on: bool | None = None
+
+
 class Settings(_Model):
     permissive: bool = True
     max_jump: int = Field(default=4, ge=0, le=64)
     anomaly: AnomalySettings = AnomalySettings()
+    incidents: IncidentSettings = IncidentSettings()
 
 
 class ProcessLogic(_Model):

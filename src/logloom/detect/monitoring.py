@@ -1,22 +1,26 @@
 """Wiring the config to the Record and Monitor statistics.
 
 Builds the scorer's inputs from the config (per-metric ``anomaly:`` overrides,
-``settings.anomaly``, the duration metric of each state) and adapts the scorer and
+``settings.anomaly``, the duration metric of each state), the incident tracker's
+(``settings.incidents``, the machine graph's neighbours) and adapts the scorer and
 the baseline accumulator to the engine's observer hooks. No statistics here: they
-live in ``baseline_stats`` and ``scoring``.
+live in ``statistics``, ``scoring`` and ``incidents``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from logloom.config.load import Config
 from logloom.config.schema import DURATION_UNITS, MetricSpec
+from logloom.detect.incidents import IncidentConfig, IncidentTracker, Topology
 from logloom.detect.scoring import Scorer
 from logloom.detect.scoring_model import AnomalyConfig, DurationMetric
 from logloom.detect.statistics import BaselineAccumulator, MetricLimits
-from logloom.records import Anomaly, MetricRow, Observer
+from logloom.records import Anomaly, Incident, MetricRow, Observer
 
 
 def anomaly_config(config: Config) -> AnomalyConfig:
@@ -47,7 +51,7 @@ def state_metrics(config: Config) -> dict[tuple[str, str], DurationMetric]:
     out: dict[tuple[str, str], DurationMetric] = {}
     for cid, state, m in _metrics(config):
         if m.type == "duration" and (cid, state) not in out:
-            out[cid, state] = DurationMetric(m.name, DURATION_UNITS[m.resolved_unit] / 1_000_000)
+            out[cid, state] = DurationMetric(m.name, DURATION_UNITS[m.resolved_unit] / 1_000_000, m.resolved_unit)
     return out
 
 
@@ -55,21 +59,89 @@ def make_scorer(config: Config, baseline: dict[str, Any]) -> Scorer:
     return Scorer(baseline, metric_limits(config), anomaly_config(config), state_metrics(config))
 
 
+def topology(config: Config) -> Topology:
+    """Neighbours: ``next`` in either direction, and components of one station (a shared
+    alias); the duration metrics of every component."""
+    near: dict[str, set[str]] = {c.id: set() for c in config.graph.components}
+    by_alias: dict[str, list[str]] = {}
+    for comp in config.graph.components:
+        for other in comp.next:
+            near[comp.id].add(other)
+            near.setdefault(other, set()).add(comp.id)
+        for alias in comp.aliases:
+            by_alias.setdefault(alias, []).append(comp.id)
+    for ids in by_alias.values():
+        for cid in ids:
+            near[cid].update(i for i in ids if i != cid)
+    durations = {(cid, m.name): DURATION_UNITS[m.resolved_unit] / 1_000_000
+                 for cid, _, m in _metrics(config) if m.type == "duration"}
+    return Topology({c: frozenset(n) for c, n in near.items()}, durations)
+
+
+def make_tracker(config: Config, observers: Sequence[Observer] = ()) -> IncidentTracker:
+    """The run's incident tracker, telling ``observers`` that subscribe (``on_incident``)."""
+    raw = config.logic.settings.incidents.model_dump(exclude_none=True)
+    tracker = IncidentTracker(IncidentConfig.from_mapping(raw), topology(config))
+    subscribers = [o for o in observers if type(o).on_incident is not Observer.on_incident]
+    if subscribers:
+        def tell(change: str, incident: Incident, anomaly: Anomaly | None) -> None:
+            for obs in subscribers:
+                obs.on_incident(change, incident, anomaly)
+
+        tracker.listener = tell
+    return tracker
+
+
 class ScoringHook(Observer):
-    """Feeds the engine's refusals to the scorer; a burst they make waits in ``pending``.
+    """A monitor run's detection around the engine: feeds the engine's refusals and
+    faults to the scorer (the anomalies they make, a burst, a fault state entered or
+    left, wait in ``pending``), prepares each block for the stuck rule, and hands a
+    block's rows and anomalies to the incident tracker.
 
     Rows are scored a block at a time and stuck visits are found from the engine's
     components (``Scorer.watch``), so this is the scorer's only hook into a step.
     """
 
-    def __init__(self, scorer: Scorer) -> None:
+    def __init__(self, scorer: Scorer, tracker: IncidentTracker | None = None) -> None:
         self.scorer = scorer
+        self.tracker = tracker
         self.pending: list[Anomaly] = []  # found during the current step
+        self.ordered = False  # the current block's event lines' times never go back
+
+    def begin_block(self, times: Any, index: Any, count: int, first_line: int) -> None:
+        """Before the first ``count`` event lines of a block: their times and their
+        places in the block (``ParsedBlock.times``, ``.index``), the block's first line."""
+        at = np.frombuffer(times, dtype=np.int64)[:count]
+        self.scorer.stuck.begin_block(at, np.frombuffer(index, dtype=f"i{index.itemsize}")[:count] + first_line)
+        self.ordered = not (at[1:] < at[:-1]).any()
+
+    def incidents(self, rows: list[MetricRow], found: list[tuple[int, Anomaly]]) -> list[Incident]:
+        """The block's rows and anomalies (``Scorer.score_block``) to the incident tracker:
+        the incidents that closed."""
+        return self.tracker.step(rows, found, ordered=self.ordered) if self.tracker is not None else []
+
+    def state(self) -> dict[str, Any]:
+        """The scorer's and the tracker's state, as a checkpoint holds them."""
+        return {"scorer": self.scorer.to_dict(),
+                "incidents": self.tracker.to_dict() if self.tracker is not None else None}
+
+    def restore(self, state: dict[str, Any], *, tallies: bool = False) -> None:
+        """Continue from ``state`` (a checkpoint's keys); ValueError if it cannot."""
+        if state.get("scorer"):
+            self.scorer.restore(state["scorer"], tallies=tallies)
+        if self.tracker is not None and state.get("incidents"):
+            self.tracker.restore(state["incidents"])
 
     def on_violation(self, ts: int, component_id: str, kind: str) -> None:
         found = self.scorer.on_violation(ts, component_id, kind)
         if found:
             self.pending += found
+
+    def on_fault_start(self, ts: int, component_id: str, state: str) -> None:
+        self.pending.append(self.scorer.fault(ts, component_id, state, None))
+
+    def on_fault_end(self, ts: int, component_id: str, state: str, entered: int | None) -> None:
+        self.pending.append(self.scorer.fault(ts, component_id, state, entered, ended=True))
 
 
 class LearnHook(Observer):

@@ -18,6 +18,8 @@ Rules (each anomaly row names its ``rule``; docs/anomaly-detection.md has the ma
   state's duration metric; flagged once per visit, at the first log time past it.
 * ``invalid_burst`` ``count`` violations of one kind within ``window_s`` of log time
   on one component: one row, then the window starts empty.
+* ``fault``   a component entered a state marked ``fault: true`` (value 0), covered
+  by the baseline or not; ``fault_end`` when it leaves it (value: its duration).
 
 Drift rules only run on metrics whose scale is a real MAD (not a discrete metric's
 std or floor fallback), and rows outside the k-limits do not feed EWMA/CUSUM: a spike
@@ -32,13 +34,13 @@ depend on where blocks are cut.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
+from logloom.detect.burst import BurstWatch
 from logloom.detect.drift import cusum_run, ewma_run, nelson_run
 from logloom.detect.scoring_model import (
     AnomalyConfig,
@@ -97,7 +99,8 @@ class Scorer:
         self._ewma_lims, self._ewma_inf = ewma_limits(cfg.ewma_lambda, cfg.ewma_L)
         # stuck: (component, state) -> (duration metric, microseconds until stuck)
         self._stuck_after: dict[tuple[str, str], tuple[DurationMetric, int]] = {}
-        for (component, state), dm in (state_metrics or {}).items():
+        self._durations = dict(state_metrics or {})  # also the metric a fault row names
+        for (component, state), dm in self._durations.items():
             m = self._models.get((component, dm.name))
             if "stuck" in rules and m is not None and m.covered and 0.0 < m.upper < math.inf:
                 self._stuck_after[component, state] = (dm, int(m.upper * dm.unit_seconds * _US))
@@ -113,7 +116,7 @@ class Scorer:
                                 self._stuck, exact_rows=exact)
         self._visits: dict[str, Visit] = {}
         self._pending_uncovered: list[tuple[str, str, int]] = []
-        self._violations: dict[tuple[str, str], deque[int]] = {}
+        self.bursts = BurstWatch(cfg.burst_count, cfg.burst_window_s, cfg.burst_kinds)
 
     def _add(self, key: tuple[str, str], model: MetricModel) -> MetricModel:
         self._models[key] = model
@@ -255,53 +258,54 @@ class Scorer:
         return self._anomaly(m, MetricRow(ts, component, dm.name, elapsed, m.unit, state),
                              m.z(elapsed), "stuck")
 
-    def score_block(self, rows: Sequence[MetricRow], marks: list[Mark]) -> list[Anomaly]:
-        """Every anomaly of a block, in line order: ``score_rows`` of its rows merged
-        with ``marks``, the stuck and burst anomalies found while it ran, each
-        (line, 0 stuck or 1 burst, number of rows before that line, anomaly), and the
-        stuck visits found after it (``StuckWatch.begin_block``)."""
-        scored = self.score_rows(rows)
+    def score_block(self, rows: Sequence[MetricRow], marks: list[Mark]) -> list[tuple[int, Anomaly]]:
+        """Every anomaly of a block in line order, with its place among the rows (``2 i + 1``
+        after ``rows[i]``, ``2 b`` before ``rows[b]``): ``score_rows`` of its rows merged
+        with ``marks``, those found while it ran, each (line, 0 stuck or 1 burst or fault,
+        number of rows before that line, anomaly), and the stuck visits found after it
+        (``StuckWatch.begin_block``)."""
+        scored = [(2 * i + 1, a) for i, a in self.score_rows(rows)]
         found = self.stuck.after_block(rows)
         if found:
             marks = sorted([*marks, *((line, 0, before, a) for line, before, a in found)], key=_found_order)
         if not marks:
-            return [a for _, a in scored]
-        out: list[Anomaly] = []
+            return scored
+        out: list[tuple[int, Anomaly]] = []
         j = 0
         for _, _, before, mark in marks:
-            while j < len(scored) and scored[j][0] < before:
-                out.append(scored[j][1])
+            while j < len(scored) and scored[j][0] < 2 * before:
+                out.append(scored[j])
                 j += 1
-            out.append(mark)
-        out += [a for _, a in scored[j:]]
-        return out
+            out.append((2 * before, mark))
+        return out + scored[j:]
+
+    def fault(self, ts: int, component: str, state: str, entered: int | None, *, ended: bool = False) -> Anomaly:
+        """The ``fault`` anomaly of entering a ``fault: true`` state, or ``fault_end`` of
+        leaving it (with its duration), named after the state's duration metric (else the
+        state)."""
+        dm = self._durations.get((component, state)) or DurationMetric(state)
+        m = self._models.get((component, dm.name))
+        if m is None:
+            m = self._add((component, dm.name), MetricModel.uncovered(component, dm.name, dm.unit))
+            m.reported = dm.name == state  # a state without a duration metric is not a metric
+        value = None if not ended else math.nan if entered is None else round((ts - entered) / _US / dm.unit_seconds, 6)
+        return m.fault(ts, state, value)
 
     # ----------------------------------------------------------- violations
     def on_violation(self, ts: int, component_id: str, kind: str) -> list[Anomaly]:
         """Count a violation; ``count`` of one kind within ``window_s`` make one anomaly."""
-        cfg = self.config
-        if not self._on_burst or kind not in cfg.burst_kinds:
+        count = self.bursts.add(ts, component_id, kind) if self._on_burst else 0
+        if not count:
             return []
-        window = self._violations.setdefault((component_id, kind), deque())
-        window.append(ts)
-        horizon = ts - int(cfg.burst_window_s * _US)
-        while window[0] < horizon:
-            window.popleft()
-        if len(window) < cfg.burst_count:
-            return []
-        count = len(window)
-        window.clear()
         visit = self._visits.get(component_id)
-        key = (component_id, kind)
-        m = self._models.get(key)
+        m = self._models.get((component_id, kind))
         if m is None:
-            m = self._add(key, MetricModel.uncovered(component_id, kind, "count"))
+            m = self._add((component_id, kind), MetricModel.uncovered(component_id, kind, "count"))
             m.reported = True  # a violation counter is not a baseline metric
         m.anomalies += 1
         m.by_rule["invalid_burst"] = m.by_rule.get("invalid_burst", 0) + 1
-        return [Anomaly(ts, component_id, kind, float(count), "count",
-                        visit.state if visit else "", 0.0, 0.0, float(cfg.burst_count - 1),
-                        float(count), "invalid_burst")]
+        return [Anomaly(ts, component_id, kind, float(count), "count", visit.state if visit else "", 0.0, 0.0,
+                        float(self.bursts.count - 1), float(count), "invalid_burst")]
 
     # ---------------------------------------------------------- persistence
     def to_dict(self) -> dict[str, Any]:
@@ -322,7 +326,7 @@ class Scorer:
             "baseline_id": self.baseline_id,
             "drift": drift,
             "flagged": self.stuck.to_dict(),
-            "violations": {f"{c}\t{k}": list(w) for (c, k), w in self._violations.items() if w},
+            "violations": self.bursts.to_dict(),
             "tallies": tallies,
         }
 
@@ -357,15 +361,11 @@ class Scorer:
                 self.stuck.restore({c: (s, e) for c, (s, e, _, f) in state["states"].items() if f})
             else:
                 self.stuck.restore(state["flagged"])
-            self._violations = {}
-            for key, times in state["violations"].items():
-                comp, kind = key.split("\t", 1)
-                self._violations[comp, kind] = deque(int(t) for t in times)
+            self.bursts.restore(state["violations"])
             if tallies:
                 self._restore_tallies(state.get("tallies") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"scorer state is malformed: {exc!r}") from exc
-
 
     def _restore_tallies(self, tallies: Mapping[str, Any]) -> None:
         for key, (rows, anomalies, xmin, xmax, by_rule, unit) in tallies.items():

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from logloom.detect.statistics import METHODS, MetricLimits, forward, inverse, score_table, transform
+from logloom.records import Anomaly
 
 RULES = ("limits", "ewma", "cusum", "nelson2", "stuck", "invalid_burst")
 DEFAULT_RULES = ("limits", "ewma", "stuck", "invalid_burst")
@@ -103,10 +104,11 @@ class AnomalyConfig:
 
 @dataclass(frozen=True)
 class DurationMetric:
-    """The duration metric that measures a state, for the ``stuck`` rule."""
+    """The duration metric that measures a state, for the ``stuck`` and ``fault`` rules."""
 
     name: str
     unit_seconds: float = 1.0  # seconds per unit of the metric (s: 1, min: 60, ms: 0.001)
+    unit: str = "s"
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,21 @@ class MetricModel:
         d = (transform(self.method, x) if self.method else x) - self.center
         z = d * np.where(d > 0.0, self.inv_hi, self.inv_lo)
         return np.nan_to_num(np.clip(z, -1e6, 1e6), nan=0.0)
+
+    def fault(self, ts: int, state: str, value: float | None) -> Anomaly:
+        """The ``fault`` row of entering ``state`` (``value`` None: written as 0), or the
+        ``fault_end`` row of leaving it after ``value`` units (NaN: its start was not
+        seen). Limits and score are the baseline's where it covers the metric, else NaN."""
+        rule = "fault" if value is None else "fault_end"
+        self.anomalies += 1
+        self.by_rule[rule] = self.by_rule.get(rule, 0) + 1
+        nan = math.nan
+        score = self.z(value) if self.covered and value is not None and value == value else nan
+        if not self.covered:
+            return Anomaly(ts, self.component_id, self.metric_name, value or 0.0, self.unit, state,
+                           nan, nan, nan, score, rule)
+        return Anomaly(ts, self.component_id, self.metric_name, value or 0.0, self.unit, state,
+                       self.expected, self.lower, self.upper, score, rule)
 
     def worst(self) -> float | None:
         """The z of this run's value farthest from the centre (None: nothing scored)."""

@@ -71,6 +71,8 @@ class Engine:
         self._on_change = [o.on_state_change for o in observers
                            if type(o).on_state_change is not Observer.on_state_change]
         self._on_violation = [o for o in observers if type(o).on_violation is not Observer.on_violation]
+        self._on_fault = [o for o in observers if type(o).on_fault_start is not Observer.on_fault_start
+                          or type(o).on_fault_end is not Observer.on_fault_end]
 
     def step(self, ev: Event) -> list[MetricRow]:
         """Apply one event; return the rows it wrote, in order."""
@@ -252,6 +254,7 @@ class Engine:
         """Leave the current state by ``t`` at ``ts``; ``visit`` says what is known of the
         visit left (_REAL, or a synthesised one: _INFERRED, _CLOSED by the event)."""
         state = comp.state
+        entered = comp.entered
         metrics = machine.metrics[state]
         if metrics:
             self._measure(comp, state, metrics, ts, rows, visit)
@@ -269,6 +272,13 @@ class Engine:
             change = _new_row(StateChange, (ts, comp.id, state, t.to, t.event, synthesised_to))
             for on_change in self._on_change:
                 on_change(change)
+        faults = machine.faults
+        if faults and self._on_fault and (state in faults or t.to in faults):
+            for obs in self._on_fault:
+                if state in faults:
+                    obs.on_fault_end(ts, comp.id, state, entered)
+                if t.to in faults:
+                    obs.on_fault_start(ts, comp.id, t.to)
 
     def _measure(
         self, comp: Component, state: str, metrics: Sequence[Metric], ts: int, rows: list[MetricRow],

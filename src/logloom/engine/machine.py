@@ -59,6 +59,8 @@ class Machine:
             for state in self.table if t.source == "*" else (t.source,):
                 self.table[state].setdefault(t.event, []).append(t)
         self.uses = frozenset(t.event for t in self.transitions)
+        # states marked ``fault: true``: entering and leaving them is reported
+        self.faults = frozenset(s for s, st in spec.states.items() if st is not None and st.fault)
         self.value_fields = frozenset(
             m.field for ms in self.metrics.values() for m in ms if m.kind == "value" and m.field
         )

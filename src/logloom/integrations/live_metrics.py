@@ -33,7 +33,7 @@ from logloom.config.schema import DURATION_UNITS
 from logloom.detect.monitoring import anomaly_config, metric_limits
 from logloom.detect.statistics import MetricLimits
 from logloom.logtime.timestamps import TimestampParser
-from logloom.records import INFERRED_SUFFIX, Anomaly, ComponentStatus, MetricRow, Observer, Progress
+from logloom.records import INFERRED_SUFFIX, Anomaly, ComponentStatus, Incident, MetricRow, Observer, Progress
 
 
 def _ladder(first_decade: int, last_decade: int) -> tuple[float, ...]:
@@ -190,8 +190,12 @@ class LiveMetrics(Observer):
         with self._lock:
             self._anomalies[key] = self._anomalies.get(key, 0) + 1
 
+    def on_incident(self, change: str, incident: Incident, anomaly: Anomaly | None) -> None:
+        if change == "opened":
+            self.count_incident(incident.component_id, incident.kind)
+
     def count_incident(self, component_id: str, kind: str) -> None:
-        """An incident was opened (the incidents hook calls this)."""
+        """An incident was opened (``on_incident`` calls this)."""
         with self._lock:
             self._incidents[component_id, kind] = self._incidents.get((component_id, kind), 0) + 1
 

@@ -40,7 +40,7 @@ from logloom.errors import InputError
 from logloom.integrations.common import ExtraMissingError
 from logloom.integrations.mqtt_buffer import MessageBuffer
 from logloom.logtime.timestamps import TimeFormatter, TimestampParser
-from logloom.records import Anomaly, Observer, Progress, StateChange
+from logloom.records import Anomaly, Incident, Observer, Progress, StateChange
 
 OPTION = "--mqtt"
 DEFAULT_BUFFER = 10_000
@@ -183,9 +183,9 @@ class MqttPublisher(Observer):
     def on_anomaly(self, anomaly: Anomaly) -> None:
         self._records.append(anomaly)
 
-    def on_incident(self, incident: Any) -> None:
-        """An incident opened or changed (``incident._asdict()`` and ``component_id`` are used)."""
-        self._records.append(incident)
+    def on_incident(self, change: str, incident: Incident, anomaly: Anomaly | None) -> None:
+        """An incident opened, took an anomaly or closed: one message on ``.../incident``."""
+        self._records.append((change, incident))
 
     def on_block(self, progress: Progress) -> None:
         self._hand_off({c.id: (c.state, c.entered) for c in progress.components})
@@ -268,9 +268,16 @@ class MqttPublisher(Observer):
                     "value": rec.value, "unit": rec.unit, "state": rec.state_context, "expected": rec.expected,
                     "lower": rec.lower, "upper": rec.upper, "score": rec.score, "rule": rec.rule}
             return f"{self._topic(rec.component_id)}/anomaly", _json(body), False
-        body = {"seq": seq, **{k: fmt(v) if k in ("opened", "closed") and isinstance(v, int) else v
-                               for k, v in rec._asdict().items()}}
-        return f"{self._topic(rec.component_id)}/incident", _json(body), False
+        change, inc = rec  # (change, Incident)
+        peak = inc.peak
+        body = {"seq": seq, "change": change, "id": inc.id, "opened": fmt(inc.opened),
+                "closed": None if inc.closed is None else fmt(inc.closed), "last": fmt(inc.last),
+                "component": inc.component_id, "kind": inc.kind, "state": inc.state, "metrics": list(inc.metrics),
+                "rules": list(inc.rules), "anomalies": inc.anomalies, "effects": list(inc.effects),
+                "effect_anomalies": inc.effect_anomalies, "cause": inc.cause,
+                "peak": {"metric": peak.metric_name, "value": peak.value, "unit": peak.unit,
+                         "expected": peak.expected, "score": peak.score, "rule": peak.rule}}
+        return f"{self._topic(inc.component_id)}/incident", _json(body), False
 
     def _topic(self, cid: str) -> str:
         return self._topics.get(cid) or f"{self.target.prefix}/{topic_part(cid)}"

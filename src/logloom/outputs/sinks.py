@@ -2,6 +2,8 @@
 
 Every sink knows the byte length of each file it owns, can flush and fsync, and can
 be truncated back to recorded lengths (resume). Rows are formatted here and only here.
+incidents.csv is append-only up to its last closed incident; the open ones follow
+and are rewritten at every flush (``IncidentSink``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from logloom.records import ANOMALIES_HEADER, METRICS_HEADER, Anomaly, MetricRow
+from logloom.records import ANOMALIES_HEADER, INCIDENTS_HEADER, METRICS_HEADER, Anomaly, Incident, MetricRow
 
 FLUSH_BYTES = 1 << 18
 
@@ -37,6 +39,16 @@ def format_anomaly(a: Anomaly, ts_text: str) -> str:
         f"{ts_text},{a.component_id},{a.metric_name},{_num(a.value)},{a.unit},"
         f"{a.state_context},{_num(a.expected)},{_num(a.lower)},{_num(a.upper)},"
         f"{_num(a.score)},{a.rule}\n"
+    )
+
+
+def format_incident(inc: Incident, fmt_ts: Callable[[int], str]) -> str:
+    p = inc.peak
+    closed = "" if inc.closed is None else fmt_ts(inc.closed)
+    return (
+        f"{fmt_ts(inc.opened)},{closed},{inc.component_id},{';'.join(inc.metrics)},{inc.id},{inc.kind},"
+        f"{inc.state},{';'.join(inc.rules)},{inc.anomalies},{p.metric_name},{_num(p.value)},{p.unit},"
+        f"{_num(p.expected)},{_num(p.score)},{';'.join(inc.effects)},{inc.effect_anomalies},{inc.cause}\n"
     )
 
 
@@ -177,6 +189,39 @@ class AnomalySink(TextSink):
     def write_anomalies(self, anomalies: Iterable[Anomaly]) -> None:
         for a in anomalies:
             self.write(format_anomaly(a, self.fmt_ts(a.ts)))
+
+
+class IncidentSink(TextSink):
+    """incidents.csv: the closed incidents in the order they closed, then the open ones
+    (``closed`` empty) as ``open_rows`` gives them, rewritten at every flush.
+
+    ``lengths`` counts the closed rows only: a resume truncates the file to them, and
+    the open incidents, restored with the rest of the state, follow again.
+    """
+
+    def __init__(self, directory: Path, fmt_ts: Callable[[int], str],
+                 open_rows: Callable[[], list[Incident]], lengths: dict[str, int] | None = None) -> None:
+        super().__init__(directory, "incidents", "csv", INCIDENTS_HEADER, float("inf"), lengths)
+        self.fmt_ts = fmt_ts
+        self.open_rows = open_rows
+        self._tail = 0  # bytes of open rows on disk after the closed ones
+
+    def write_incidents(self, incidents: Iterable[Incident]) -> None:
+        for inc in incidents:
+            self.write(format_incident(inc, self.fmt_ts))
+
+    def flush(self, *, sync: bool = False) -> None:
+        if self._tail:  # closed rows go where the open ones were
+            self._fh.truncate(self._sizes[-1])
+            self._tail = 0
+        super().flush()
+        tail = "".join(format_incident(inc, self.fmt_ts) for inc in self.open_rows()).encode("utf-8")
+        if tail:
+            self._fh.write(tail)
+            self._fh.flush()
+            self._tail = len(tail)
+        if sync:
+            os.fsync(self._fh.fileno())
 
 
 class RejectedSink(TextSink):
