@@ -72,6 +72,7 @@ class OpenIncident:
     effect_anomalies: int = 0
     reach: set[str] = field(default_factory=set)  # its component and those its effects are on
     excess: float = 0.0  # seconds: the most its own durations were longer than expected
+    shortfall: float = 0.0  # seconds: the most its own durations were shorter than expected
     own_lost: int = 0  # own anomalies on visits that ended in a jump over lost lines
 
     @classmethod
@@ -82,8 +83,8 @@ class OpenIncident:
     def add(self, a: Anomaly, *, effect: bool, start: int | None = None, excess: float = 0.0,
             lost: bool = False) -> None:
         """Count ``a`` in: its own, or an ``effect``. ``start``: when its visit began (a
-        duration's), ``excess``: the seconds by which it lasted longer than expected,
-        ``lost``: its visit ended in a jump over lost lines."""
+        duration's), ``excess``: the seconds by which it lasted longer than expected
+        (negative: shorter), ``lost``: its visit ended in a jump over lost lines."""
         self.last = max(self.last, a.ts)
         self.touched = max(self.touched, a.ts)
         if effect:
@@ -98,6 +99,7 @@ class OpenIncident:
         self.own_last = max(self.own_last, a.ts)
         self.own_start = min(self.own_start, a.ts if start is None else start)
         self.excess = max(self.excess, excess)
+        self.shortfall = max(self.shortfall, -excess)
         if a.metric_name not in self.metrics:
             self.metrics.append(a.metric_name)
         if a.rule not in self.rules:
@@ -117,7 +119,8 @@ class OpenIncident:
         self.effect_anomalies += self.anomalies
         self.component, self.state, self.peak = a.component_id, a.state_context, a
         self.kind = _KIND.get(a.rule, a.rule)
-        self.metrics, self.rules, self.anomalies, self.excess, self.own_lost = [], [], 0, 0.0, 0
+        self.metrics, self.rules, self.anomalies, self.own_lost = [], [], 0, 0
+        self.excess = self.shortfall = 0.0
         self.drift_last, self.own_start, self.own_last = None, a.ts, a.ts
         self.reach.add(a.component_id)
 
@@ -138,7 +141,7 @@ class OpenIncident:
         return {
             "id": self.id, "component": self.component, "kind": self.kind, "state": self.state,
             "times": [self.opened, self.last, self.own_start, self.own_last, self.touched, self.drift_last],
-            "excess": self.excess, "own_lost": self.own_lost,
+            "excess": [self.excess, self.shortfall], "own_lost": self.own_lost,
             "peak": list(self.peak), "metrics": self.metrics, "rules": self.rules,
             "anomalies": self.anomalies, "effects": self.effects, "effect_anomalies": self.effect_anomalies,
             "reach": sorted(self.reach),
@@ -154,7 +157,7 @@ class OpenIncident:
                    int(own_start), int(own_last), int(touched), None if drift_last is None else int(drift_last), peak,
                    [str(m) for m in d["metrics"]], [str(r) for r in d["rules"]], int(d["anomalies"]),
                    [str(e) for e in d["effects"]], int(d["effect_anomalies"]), {str(c) for c in d["reach"]},
-                   float(d["excess"]), int(d["own_lost"]))
+                   float(d["excess"][0]), float(d["excess"][1]), int(d["own_lost"]))
 
 
 def _severity(a: Anomaly) -> tuple[int, float]:

@@ -16,12 +16,15 @@ Each anomaly joins one incident, by the first of these rules that applies
 3. **same metric, lately**: the incident the metric is its own in, within ``hold_s``
    of that incident's last own anomaly (a chattering metric is held to one incident),
    unless a cause that rule 4 finds opened before it;
-4. **knock-on**: a long-side duration anomaly on a component the machine graph
-   connects to an incident's, whose visit overlaps the cause's (the time its own
-   anomalous visits span, up to now while a stuck visit or fault goes on), and no
-   longer beyond its limit than the cause's own delay (a knock-on delay cannot exceed
-   the delay that caused it), is an *effect* of that incident (the nearest cause
-   first, then the first opened). A stuck visit that a neighbour's anomalous visit
+4. **knock-on**: a duration anomaly on a component the machine graph connects to an
+   incident's is an *effect* of that incident (the nearest cause first, then the
+   first opened) when the cause explains it: a visit that waited for the cause
+   lasted until the cause was over; a longer visit overlapped the cause (the time
+   its own anomalous visits span, up to now while its stuck visit or fault goes on)
+   or began within the cause's delay after it, and lasted no longer beyond its limit
+   than that delay (a knock-on delay cannot exceed the delay that caused it); a
+   shorter one overlapped a cause that was shorter too (and by no more), or began
+   within the cause's delay after it (the line catching up). A stuck visit that a neighbour's anomalous visit
    lies within waited for it: the neighbour's visit becomes the cause (the incident
    is *re-rooted*, e.g. a clamp held closed around a slow dispensing);
 5. **same metric**: the open incident the metric is its own in (a drift is one
@@ -211,12 +214,12 @@ class IncidentTracker:
             return None, False
         key = self._keys.get((component, a.metric_name))
         same = self._open.get(key) if key is not None else None
-        cause = self._cause(a) if self.config.knock_on else None
+        cause, reroot = self._cause(a) if self.config.knock_on else (None, False)
         if same is not None and a.ts <= same.own_last + self._hold \
                 and (cause is None or cause.opened > same.opened):  # 3. same metric, lately
             return same, False
         if cause is not None:  # 4. knock-on
-            if self._waited_for(cause, a):
+            if reroot:
                 cause.reroot(a)
                 return cause, False
             return cause, True
@@ -248,11 +251,12 @@ class IncidentTracker:
 
     @staticmethod
     def _excess(a: Anomaly, per: float) -> float:
-        """Seconds by which ``a``'s visit lasted longer than expected (so far, if stuck)."""
+        """Seconds by which ``a``'s visit lasted longer than expected (so far, if stuck;
+        negative: shorter)."""
         if not per or a.value != a.value:
             return 0.0
         expected = a.expected if a.expected == a.expected and a.rule != "fault_end" else 0.0
-        return max(0.0, (a.value - expected) * per)
+        return (a.value - expected) * per
 
     def _cause_end(self, inc: OpenIncident, now: int) -> int:
         """Until when ``inc``'s cause went on: now while its own stuck visit or fault goes
@@ -271,36 +275,61 @@ class IncidentTracker:
             return max(inc.excess, (now - held[3]) / _US - held[4])
         return inc.excess
 
-    def _cause(self, a: Anomaly) -> OpenIncident | None:
-        """The open incident ``a`` is a knock-on effect of, if any."""
+    def _cause(self, a: Anomaly) -> tuple[OpenIncident | None, bool]:
+        """(the open incident ``a`` is a knock-on effect of, whether ``a``'s visit is its
+        cause instead: see ``_waited_for``); (None, False) if none."""
         component = a.component_id
         per = self._seconds(a)
-        if a.rule not in KNOCK_ON_RULES or not a.score > 0.0 or not per:
-            return None
-        beyond = (a.value - a.upper) * per if a.value > a.upper else 0.0
+        if a.rule not in KNOCK_ON_RULES or not per or a.score != a.score or a.score == 0.0:
+            return None, False
         start = a.ts - round(a.value * per * _US)
         best: tuple[int, int, int] | None = None
-        found = None
+        found, reroot = None, False
         for inc in self._open.values():
-            cause_end = self._cause_end(inc, a.ts)
-            if inc.component == component or a.ts < inc.opened or a.ts < inc.own_start or start > cause_end:
-                continue  # not on another component, or not overlapping the cause
-            hops = self.topology.distance(inc.component, component)
-            if hops >= FAR or beyond > self._delay(inc, a.ts):
+            if inc.component == component or a.ts < inc.opened or a.ts < inc.own_start:
+                continue  # on its own component, or before the cause
+            turned = self._waited_for(inc, a, start)
+            if not turned and not self._explains(inc, a, start, per):
                 continue
+            hops = self.topology.distance(inc.component, component)
             rank = (hops, inc.opened, inc.id)
-            if best is None or rank < best:
-                best, found = rank, inc
-        return found
+            if hops < FAR and (best is None or rank < best):
+                best, found, reroot = rank, inc, turned
+        return found, reroot
 
-    def _waited_for(self, inc: OpenIncident, a: Anomaly) -> bool:
+    def _explains(self, inc: OpenIncident, a: Anomaly, start: int, per: float) -> bool:
+        """Whether ``inc``'s cause explains ``a`` (a duration anomaly whose visit began at
+        ``start``) as a knock-on effect:
+
+        * a visit that waited for the cause lasted until it was over: while the cause
+          (a stuck visit or a fault) still goes on, only a visit that goes on too (a
+          stuck row) can be waiting for it;
+        * a longer visit overlapped the cause or began within the cause's delay after
+          it, and lasted no longer beyond its limit than that delay;
+        * a shorter visit overlapped a cause that was shorter too, and fell no further
+          below its limit than the cause fell short; or began within the cause's delay
+          after it (the line catching up).
+        """
+        if self._holding(inc) and a.rule != "stuck":
+            return False
+        end, delay = self._cause_end(inc, a.ts), self._delay(inc, a.ts)
+        if start > end + delay * _US:
+            return False
+        if a.score > 0.0:
+            return (a.value - a.upper) * per <= delay if a.value > a.upper else True
+        if start > end:
+            return True
+        return (a.lower - a.value) * per <= inc.shortfall if a.value < a.lower else inc.shortfall > 0.0
+
+    def _waited_for(self, inc: OpenIncident, a: Anomaly, start: int) -> bool:
         """Whether ``inc`` is a neighbour's stuck visit, all it holds so far, that ``a``'s
-        visit lies within: the stuck component was waiting for ``a``'s."""
+        longer visit (begun at ``start``) lies within: the stuck component was waiting
+        for ``a``'s (a clamp held closed around a slow dispensing)."""
         held = self._held.get(inc.component)
         if held is None or held[0] != inc.id or held[2] != "stuck" or inc.kind != "stuck" \
-                or inc.anomalies != 1 or self.topology.distance(inc.component, a.component_id) != 1:
+                or inc.anomalies != 1 or a.score <= 0.0:
             return False
-        return a.ts - round(a.value * self._seconds(a) * _US) >= held[3]
+        return start >= held[3] and self.topology.distance(inc.component, a.component_id) == 1
 
     # ------------------------------------------------------------------ reading
     def open_incidents(self) -> list[Incident]:
