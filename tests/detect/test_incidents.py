@@ -7,6 +7,7 @@ The line here is not the simulator's: two infeeds feed one filler (``infeed_a``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -71,7 +72,7 @@ def run(*items: Item | list[Item], tracker: IncidentTracker | None = None) -> li
 
 
 def _ordered(rows: Sequence[MetricRow]) -> bool:
-    return all(a.ts <= b.ts for a, b in zip(rows, rows[1:], strict=False))
+    return all(a.ts <= b.ts for a, b in itertools.pairwise(rows))
 
 
 def quiet(start: float, end: float, every: float = 10.0, comp: str = "capper") -> list[Item]:
@@ -176,7 +177,7 @@ def test_a_stuck_visit_that_waited_for_its_neighbour_is_re_rooted() -> None:
     [inc] = incidents
     assert (inc.component_id, inc.metrics, inc.kind) == ("filler", ("fill_time",), "limits")
     assert inc.effects == ("clamp.clamp_time",) and inc.effect_anomalies == 2
-    assert seconds(inc.opened) == 26.0 and "fill_time 38 s above 20" == inc.cause
+    assert seconds(inc.opened) == 26.0 and inc.cause == "fill_time 38 s above 20"
 
 
 def test_without_knock_on_every_component_has_its_own_incidents() -> None:
@@ -265,7 +266,7 @@ def test_cut_anywhere_and_resumed_from_json_the_incidents_are_the_same(seed: int
     bounds = sorted({0, len(groups), *(int(c * len(groups)) for c in cuts)})
     closed: list[Incident] = []
     state = IncidentTracker(CONFIG, TOPOLOGY).to_dict()
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         tracker = IncidentTracker(CONFIG, TOPOLOGY)
         tracker.restore(json.loads(json.dumps(state)))
         rows, found = block([x for g in groups[a:b] for x in g])
