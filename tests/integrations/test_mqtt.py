@@ -1,7 +1,8 @@
 """--mqtt against a real mosquitto broker on 127.0.0.1, started and stopped by each test.
 
 What should arrive is known from an independent run of the same log (``oracle``:
-an in-process monitor with an observer that keeps every state change and anomaly).
+an in-process monitor with an observer that keeps every state change, anomaly and
+incident change).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 
 from logloom.config.load import load_config
 from logloom.main import RunOptions, monitor
-from logloom.records import Anomaly, Observer, StateChange
+from logloom.records import Anomaly, Incident, Observer, StateChange
 from logloom.ui import UI
 from tests.helpers import EXAMPLE_CONFIG, ROOT, read_rows
 from tests.integrations.live import FollowRun, Mosquitto, Subscriber, wait_for
@@ -33,12 +34,16 @@ class _Keep(Observer):
     def __init__(self) -> None:
         self.changes: list[StateChange] = []
         self.anomalies: list[Anomaly] = []
+        self.incidents: list[tuple[str, Incident]] = []
 
     def on_state_change(self, change: StateChange) -> None:
         self.changes.append(change)
 
     def on_anomaly(self, anomaly: Anomaly) -> None:
         self.anomalies.append(anomaly)
+
+    def on_incident(self, change: str, incident: Incident, anomaly: Anomaly | None) -> None:
+        self.incidents.append((change, incident))
 
 
 def oracle(tmp: Path, log_bytes: bytes, baseline: Path | None = None) -> _Keep:
@@ -97,7 +102,7 @@ def test_every_state_change_and_anomaly_arrives_in_order(tmp_path: Path, run_cli
             for upto, chunk in enumerate(quarters(content), 1):
                 run.append(chunk)
                 run.wait_offset(len(b"".join(quarters(content)[:upto])))
-            total = len(expected.changes) + len(expected.anomalies)
+            total = len(expected.changes) + len(expected.anomalies) + len(expected.incidents)
             wait_for(lambda: len({b.get("seq") for _, b, _ in sub.received()} - {None}) == total,
                      f"{total} messages at the subscriber")
             assert run.stop() == 0
@@ -106,7 +111,12 @@ def test_every_state_change_and_anomaly_arrives_in_order(tmp_path: Path, run_cli
         got = sub.received()
         states = state_messages(got)
         anomalies = {b["seq"]: b for t, b, _ in got if t.endswith("/anomaly")}
-        assert sorted([*states, *anomalies]) == list(range(1, total + 1))
+        incidents = {b["seq"]: (t, b) for t, b, _ in got if t.endswith("/incident")}
+        assert sorted([*states, *anomalies, *incidents]) == list(range(1, total + 1))
+        assert expected.incidents and [(t, b["change"], b["id"], b["kind"], b["anomalies"], b["cause"])
+                                       for t, b in (incidents[s] for s in sorted(incidents))] == [
+            (f"{PREFIX}/{i.component_id}/incident", change, i.id, i.kind, i.anomalies, i.cause)
+            for change, i in expected.incidents]
         in_order = [states[s] for s in sorted(states)]
         assert [t for t, _ in in_order] == [f"{PREFIX}/{c.component_id}/state" for c in expected.changes]
         assert [{k: v for k, v in b.items() if k != "seq"} for _, b in in_order] == [
