@@ -15,7 +15,13 @@ Prints spike recall per factor, cycles until the drift is flagged (mean, p90, wo
 false alarms per 1000 rows over all metrics (and the worst metrics), and with
 ``--speed`` the throughput of ``Scorer.score_rows``.
 
+``--mode incidents`` scores the incidents instead (``bench/incidents.py``: every
+injected problem in one incident, incidents per problem, knock-on rows attached to
+their cause, false incidents per hour on a clean 8-hour shift); the arguments after
+it are that script's.
+
     .venv/bin/python bench/detection.py [--mode synthetic|pipeline] [--seed 1] [--speed]
+    .venv/bin/python bench/detection.py --mode incidents [--seeds 1 2] [--cycles 3000]
 """
 
 from __future__ import annotations
@@ -353,8 +359,13 @@ def drift_delay(log: Path, found: list[dict[str, str]]) -> int | None:
 
 
 def main() -> None:
+    if sys.argv[1:3] == ["--mode", "incidents"]:
+        import incidents  # bench/incidents.py, beside this script
+
+        incidents.main(sys.argv[3:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=["synthetic", "pipeline"], default="synthetic")
+    ap.add_argument("--mode", choices=["synthetic", "pipeline", "incidents"], default="synthetic")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--base-cycles", type=int, default=2000)
     ap.add_argument("--cycles", type=int, default=5000)

@@ -244,13 +244,13 @@ def clean_shift(config: Path, recorded: Path, work: Path, seed: int) -> None:
           f"kinds {dict(Counter(i.kind for i in rec.incidents.values()))}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--cycles", type=int, default=3000, help="pallets per problem shift")
     ap.add_argument("--base-cycles", type=int, default=2000)
     ap.add_argument("--keep", type=Path, help="work in this directory and keep it")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="logloom-incidents-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -255,8 +255,10 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
         return
     ui.notify(describe_run(summary))
     if scorer is not None and not quiet:
-        from logloom.report.summary import render_summary
+        from logloom.report.incidents import load_incidents
+        from logloom.report.summary import render_incidents, render_summary
 
+        render_incidents(ui.err, load_incidents(data_dir))
         render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
                        min_samples=scorer.config.min_samples, floors=_floors(config))
 

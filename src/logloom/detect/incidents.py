@@ -102,6 +102,7 @@ class IncidentTracker:
         self._drift_hold = int(cfg.drift_hold_s * _US)
         self.listener: Listener | None = None
         self.clock = -(1 << 62)  # the latest log time seen (rows and anomalies)
+        self.since: int | None = None  # the first log time seen: rates are per hour since
         self.next_id = 1
         self._open: dict[int, OpenIncident] = {}
         self._keys: dict[tuple[str, str], int] = {}  # (component, metric) -> the incident it is own in
@@ -117,6 +118,8 @@ class IncidentTracker:
         found on the line before ``rows[i]``), in order. ``ordered``: the rows' times
         never go back. Returns the incidents that closed, in the order they closed."""
         closed: list[Incident] = []
+        if self.since is None and (rows or found):
+            self.since = min([*(r[0] for r in rows[:1]), *(a.ts for _, a in found[:1])])
         prefix = _Prefix(rows, self.clock, ordered)
         releases = _Releases(rows, self._held)
         for at, a in found:
@@ -341,6 +344,7 @@ class IncidentTracker:
         return {
             "schema_version": STATE_VERSION,
             "clock": self.clock,
+            "since": self.since,
             "next_id": self.next_id,
             "open": [inc.to_dict() for inc in self._open.values()],
             "keys": [[c, m, i] for (c, m), i in self._keys.items()],
@@ -355,6 +359,8 @@ class IncidentTracker:
             raise ValueError(f"incident state: unknown schema_version {state.get('schema_version')!r}")
         try:
             self.clock = int(state["clock"])
+            since = state.get("since")
+            self.since = None if since is None else int(since)
             self.next_id = int(state["next_id"])
             self._open = {}
             for entry in state["open"]:

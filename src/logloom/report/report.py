@@ -19,10 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from logloom.report.data import MAX_POINTS, ComponentData, Decimator, load, per_component_counters
+from logloom.report.incidents import (
+    FLOOD_COUNT,
+    LOST,
+    MANAGEABLE_PER_HOUR,
+    IncidentReport,
+    caused,
+    lasted,
+    load_incidents,
+    notable,
+)
 from logloom.report.present import clip, label, when
 from logloom.viz.scene import VizComponent, VizScene
 
 ANOMALY_ROWS = 500  # per component in the table; the charts show all
+INCIDENT_ROWS = 300  # the most notable in the table; the strip shows all
+KIND_COLORS = {"fault": "#d62728", "stuck": "#9467bd", "drift": "#ff7f0e", "limits": "#1f77b4",
+               "burst": "#8c564b", LOST: "#98a2b3"}
 
 
 # --- geometry: everything the template draws, in SVG user units -------------------
@@ -236,6 +249,37 @@ def anomaly_rows(axis: Axis, cd: ComponentData, limit: int = ANOMALY_ROWS, *,
     ]
 
 
+def incident_model(axis: Axis, report: IncidentReport | None, order: list[str]) -> dict[str, Any] | None:
+    """The incidents section: a strip per component (a bar per incident, from its first
+    anomaly to its last, coloured by kind), the table, and the alarm rates."""
+    if report is None:
+        return None
+    rates = report.rates
+    lanes = [c for c in order if any(r.component == c for r in report.incidents)]
+    lanes += sorted({r.component for r in report.incidents} - set(lanes))
+    bars = []
+    for r in report.incidents:
+        x0 = axis.x(r.opened)
+        x1 = axis.x(r.closed if r.closed is not None else axis.t1)
+        bars.append({"x": x0, "w": max(x1 - x0, 2.5), "y": 4 + 16 * lanes.index(r.component),
+                     "color": KIND_COLORS.get(r.kind, "#667085"),
+                     "title": f"#{r.id} {r.component}, {axis.when(r.opened)}, {lasted(r)}: {r.cause}"})
+    shown, rest = notable(report.incidents, INCIDENT_ROWS)
+
+    def row(r: Any) -> dict[str, Any]:
+        return {"id": r.id, "opened": axis.when(r.opened), "lasted": lasted(r), "component": r.component,
+                "kind": r.kind, "cause": r.cause, "caused": caused(r), "anomalies": r.anomalies}
+
+    return {
+        "rates": rates, "manageable": MANAGEABLE_PER_HOUR, "flood_count": FLOOD_COUNT,
+        "floods": [(axis.when(a), axis.when(b), n) for a, b, n in rates.floods],
+        "lanes": [(4 + 16 * i + 11, name) for i, name in enumerate(lanes)], "height": 16 * len(lanes) + 26,
+        "bars": bars, "kinds": [(k, c) for k, c in KIND_COLORS.items() if any(r.kind == k for r in report.incidents)],
+        "rows": [row(r) for r in shown], "others": [row(r) for r in rest if r.kind != LOST][:INCIDENT_ROWS],
+        "lost": sum(r.kind == LOST for r in rest),
+    }
+
+
 def time_range(data: Mapping[str, ComponentData]) -> tuple[float, float]:
     lo, hi = math.inf, -math.inf
     for cd in data.values():
@@ -302,6 +346,7 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
         skipped=got["skipped"],
         max_points=max_points,
         components=models,
+        incidents=incident_model(axis, load_incidents(data_dir), list(got["data"])),
         ticks=axis.ticks(),
         geo={"left": LEFT, "width": WIDTH, "right": RIGHT, "top": CHART_TOP, "h": CHART_H},
     )

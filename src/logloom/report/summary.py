@@ -1,13 +1,14 @@
 """Terminal tables (rich): the monitor summary and the baseline commands' output.
 
-Takes plain data (``Scorer.summary_rows()``, a baseline dict, ``list_baselines``)
-and only renders it; nothing here computes a statistic. Lower limits are shown no
+Takes plain data (``Scorer.summary_rows()``, ``load_incidents``, a baseline dict,
+``list_baselines``) and only renders it; nothing here computes a statistic. Lower limits are shown no
 lower than their metric can be (``present.clip``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
@@ -16,6 +17,16 @@ from rich.table import Table
 
 from logloom.detect.baseline import BaselineInfo
 from logloom.detect.scoring_model import SummaryRow
+from logloom.report.incidents import (
+    FLOOD_COUNT,
+    LOST,
+    MANAGEABLE_PER_HOUR,
+    IncidentReport,
+    IncidentRow,
+    caused,
+    lasted,
+    notable,
+)
 from logloom.report.present import clip
 
 
@@ -32,6 +43,76 @@ def fmt_range(lower: float | None, upper: float | None, unit: str) -> str:
     if lower is None or upper is None:
         return "-"
     return f"{fmt(lower)}..{fmt(upper)} {unit}".rstrip()
+
+
+def render_incidents(console: Console, report: IncidentReport | None, *, limit: int = 12) -> None:
+    """What happened, where, when, for how long and what it caused, one line per
+    incident (the most notable ``limit``, the rest counted), then the alarm rates."""
+    if report is None:
+        return
+    rates = report.rates
+    if not rates.total:
+        console.print(f"[bold]No incidents[/] in {_hours(rates.hours)} of log")
+        return
+    shown, rest = notable(report.incidents, limit)
+    lost = sum(r.kind == LOST for r in rest)
+    head = f"[bold]{_count(rates.total, 'incident')}[/] in {_hours(rates.hours)} of log"
+    if rates.open:
+        head += f", {rates.open} still open"
+    console.print(head)
+    if shown:
+        days = len({_day(r.opened, report) for r in report.incidents}) > 1
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+        for name in ("opened", "lasted", "component", "what happened", "what it caused"):
+            table.add_column(name, no_wrap=name in ("opened", "lasted", "component"), overflow="fold")
+        for r in shown:
+            table.add_row(_when(r.opened, report, days), lasted(r), r.component,
+                          f"[bold red]{r.cause}[/]" if r.kind == "fault" else r.cause, caused(r))
+        console.print(table)
+    others = [f"{_count(len(rest) - lost, 'more')} ({_kinds(r for r in rest if r.kind != LOST)})"] \
+        if len(rest) > lost else []
+    if lost:
+        others.append(f"{_count(lost, 'incident')} from lost log lines (visits that ended in a jump)")
+    if others:
+        console.print("and " + "; ".join(others) + ": see incidents.csv")
+    render_alarm_rates(console, report)
+
+
+def render_alarm_rates(console: Console, report: IncidentReport) -> None:
+    """Incidents per hour (overall, per component), floods and bad actors (ISA-18.2)."""
+    rates = report.rates
+    load = "[red]above[/]" if rates.per_hour > MANAGEABLE_PER_HOUR else "within"
+    floods = (f"[bold red]{_count(len(rates.floods), 'flood')}[/]" if rates.floods else "no floods") + \
+        f" (more than {FLOOD_COUNT} in 10 minutes; the most in 10 minutes: {rates.peak_10min})"
+    console.print(f"alarm rate: {rates.per_hour:.2g} incidents per hour, {load} the ~{MANAGEABLE_PER_HOUR:g} "
+                  f"an operator can handle (EEMUA 191); {floods}")
+    console.print("  per component: " + ", ".join(f"{c} {n / max(rates.hours, 1e-9):.2g}/h"
+                                                  for c, n, _ in rates.per_component[:6]))
+    console.print("  bad actors: " + ", ".join(f"{a} {n} ({share:.0%})" for a, n, share in rates.bad_actors))
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 or what == "more" else f"{n} {what}s"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
+def _day(t: float, report: IncidentReport) -> str:
+    return _when(t, report, True)[:5]
+
+
+def _when(t: float, report: IncidentReport, days: bool) -> str:
+    """A log time as the log reads it (a naive log's times are counted as UTC)."""
+    return datetime.fromtimestamp(t, report.clock.tz or UTC).strftime("%m-%d %H:%M:%S" if days else "%H:%M:%S")
+
+
+def _kinds(rows: Iterable[IncidentRow]) -> str:
+    kinds: dict[str, int] = {}
+    for r in rows:
+        kinds[r.kind] = kinds.get(r.kind, 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
 def render_summary(console: Console, rows: Sequence[SummaryRow],
@@ -79,7 +160,7 @@ def render_anomalous_metrics(console: Console, rows: Sequence[SummaryRow],
     for r in found:
         lower = clip(r.lower, floors.get((r.component_id, r.metric_name)))
         table.add_row(f"{r.component_id}.{r.metric_name}",
-                      f"[bold red]{r.anomalies}[/]" + (f" of {r.rows}" if r.rows else ""),
+                      f"[bold red]{r.anomalies}[/]" + (f" of {r.rows}" if r.rows >= r.anomalies else ""),
                       ", ".join(f"{rule} {n}" for rule, n in sorted(r.by_rule.items())), fmt(r.worst),
                       fmt_range(lower, r.upper, r.unit) if r.covered else "[dim]not covered[/]")
     console.print(table)
