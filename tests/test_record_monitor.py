@@ -64,13 +64,25 @@ def test_a_stuck_state_is_flagged_while_it_lasts(shifts: tuple[Path, Path, Path]
     assert float(first["value"]) > float(first["upper"])
 
 
-def test_monitor_without_a_baseline_warns_and_writes_metrics(tmp_path: Path, run_cli) -> None:
+def test_monitor_without_a_baseline_warns_and_writes_metrics(tmp_path: Path, run_cli, make_config) -> None:
+    """Without a baseline nothing is scored; a fault state is flagged all the same."""
     log = tmp_path / "s.log"
-    assert run_cli("simulate", "--config", EXAMPLE_CONFIG, "--out", log, "--cycles", "5", "--quiet")[0] == 0
+    assert run_cli("simulate", "--config", EXAMPLE_CONFIG, "--out", log, "--cycles", "8", "--quiet",
+                   "--anomalies", "fault:l1_dispenser@4")[0] == 0
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path / "d", "--logs", log)
-    assert code == 0 and "no active baseline" in err
+    assert code == 0 and "no active baseline" in err and "fault states are still flagged" in err
     assert (tmp_path / "d" / "process_metrics.csv").read_text().count("\n") > 10
-    assert not (tmp_path / "d" / "anomalies.csv").exists()
+    rules = [a["rule"] for a in _anomalies(tmp_path / "d")]
+    assert rules == ["fault", "fault_end"]
+    with (tmp_path / "d" / "incidents.csv").open() as fh:
+        [incident] = list(csv.DictReader(fh))
+    assert (incident["component_id"], incident["kind"]) == ("l1_dispenser", "fault")
+    assert "1 incident in" in err and "fault: ERROR for" in err
+    no_faults = make_config(EXAMPLE_CONFIG, edit=lambda d: d["process_logic.yaml"]["machines"]["dispenser"]
+                            ["states"]["ERROR"].pop("fault"))
+    code, _, err = run_cli("monitor", "--config", no_faults, "--data", tmp_path / "e", "--logs", log)
+    assert code == 0 and "no active baseline" in err and "fault" not in err
+    assert not (tmp_path / "e" / "anomalies.csv").exists()
 
 
 def test_baseline_commands(shifts: tuple[Path, Path, Path], run_cli) -> None:

@@ -259,8 +259,9 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
         from logloom.report.summary import render_incidents, render_summary
 
         render_incidents(ui.err, load_incidents(data_dir))
-        render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
-                       min_samples=scorer.config.min_samples, floors=_floors(config))
+        if scorer.baseline_id:  # without a baseline only fault states are flagged
+            render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
+                           min_samples=scorer.config.min_samples, floors=_floors(config))
 
 
 def _floors(config: Config) -> dict[tuple[str, str], float]:

@@ -311,9 +311,11 @@ def resumed_states(data_dir: Path) -> dict[str, str]:
 def _active_scorer(config: Config, data_dir: Path, ui: UI) -> Scorer | None:
     baseline = load_active(data_dir)
     if baseline is None:
-        ui.warn(f"no active baseline ({data_dir / BASELINE_FILE}): metrics are written but not scored; "
-                "run `logloom record` on a good shift first")
-        return None
+        faults = any(s is not None and s.fault for m in config.logic.machines.values() for s in m.states.values())
+        ui.warn(f"no active baseline ({data_dir / BASELINE_FILE}): metrics are written but not scored"
+                + ("; fault states are still flagged" if faults else "")
+                + "; run `logloom record` on a good shift first")
+        return make_scorer(config, None) if faults else None
     if baseline.get("config_sha256") and baseline["config_sha256"] != config.sha256:
         ui.warn(f"{baseline.get('id')} was recorded with another version of the configs; "
                 "limits of changed metrics may not fit")

@@ -55,7 +55,8 @@ def state_metrics(config: Config) -> dict[tuple[str, str], DurationMetric]:
     return out
 
 
-def make_scorer(config: Config, baseline: dict[str, Any]) -> Scorer:
+def make_scorer(config: Config, baseline: dict[str, Any] | None) -> Scorer:
+    """The run's scorer (``baseline`` None: nothing is covered, only fault states are flagged)."""
     return Scorer(baseline, metric_limits(config), anomaly_config(config), state_metrics(config))
 
 
