@@ -143,7 +143,6 @@ class Run:
             self._pallets = PalletTap(self.engine.by_id)
             self.engine.observers = [*self.engine.observers, self._pallets]
         self.table = EventTable()
-        self._resolutions: list[tuple[Any, ...]] = []
         self.stats = dict.fromkeys(STAT_KEYS, 0)
         self.line_no = 0
         self.offset = 0
@@ -224,7 +223,7 @@ class Run:
         """
         step = self.engine.step_parts
         step_resolved = self.engine.step_resolved
-        resolved = self._resolved(parsed)
+        resolved = self.table.resolved(self.engine.resolve)
         index, codes, times = parsed.index, parsed.codes, parsed.times
         todo = len(index) if count >= parsed.lines else bisect_left(index, count)
         scoring = self.scoring
@@ -295,18 +294,6 @@ class Run:
         stats["anomalies"] += len(anomalies)
         for key, n in zip(("events", "unmatched", "malformed", "lines_read"), counts, strict=True):
             stats[key] += n
-
-    def _resolved(self, parsed: ParsedBlock) -> list[tuple[Any, ...]]:
-        """Per parse result (comp, event, target, target_type, fields), ``comp`` resolved
-        once where the line names a known component (None: route it, or unknown)."""
-        resolved = self._resolutions
-        if parsed.first_new_id == 0:
-            resolved.clear()
-        resolve = self.engine.resolve
-        for event, target, target_type, fields, _ in self.table.results[len(resolved) :]:
-            comp = resolve(target, target_type, event) if target is not None else None
-            resolved.append((comp, event, target, target_type, fields))
-        return resolved
 
     def _emit_anomalies(self, found: list[Anomaly]) -> None:
         assert self.anomalies is not None

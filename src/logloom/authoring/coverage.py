@@ -39,7 +39,6 @@ class Coverage:
         self.engine = Engine(config, strict=strict)
         self.blocks = BlockParser(config.patterns)
         self.table = EventTable()
-        self._resolved: list[tuple[Any, ...]] = []
         self.hits: dict[str, int] = {p.name: 0 for p in config.patterns.patterns}
         self.samples: dict[str, tuple[int, str]] = {}
         self.tally: dict[_Key, int] = {}
@@ -61,7 +60,7 @@ class Coverage:
         texts = block.texts()
         parsed = self.blocks.parse(block, texts)
         self.table.update(parsed)
-        resolved = self._resolve(parsed)
+        resolved = self.table.resolved(self.engine.resolve)
         self._count_patterns(parsed, texts)
         engine, tally = self.engine, self.tally
         for code, ts in zip(parsed.codes, parsed.times, strict=True):  # the event lines, in order
@@ -73,30 +72,17 @@ class Coverage:
             tally[key] = tally.get(key, 0) + 1
         for i in sorted(parsed.rejects):
             self._malformed(i, parsed)
-        noise = np.ones(parsed.lines, bool)  # neither an event nor a reject: unmatched
-        noise[np.frombuffer(parsed.index, np.int32)] = False
-        noise[list(parsed.rejects)] = False
-        unmatched = np.flatnonzero(noise).tolist()
-        if unmatched:
+        if parsed.unmatched:  # the lines that are neither events nor rejects
+            noise = np.ones(parsed.lines, dtype=bool)
+            noise[np.frombuffer(parsed.index, dtype=np.int32)] = False
+            noise[list(parsed.rejects)] = False
+            unmatched = np.flatnonzero(noise).tolist()
             self.unmatched.add_many([self.lines + i + 1 for i in unmatched], [texts[i] for i in unmatched])
-        self.lines += len(texts)
-
-    def _resolve(self, parsed: ParsedBlock) -> list[tuple[Any, ...]]:
-        """Per parse result (comp, event, target, target_type, fields), as ``Run._resolved``."""
-        resolved = self._resolved
-        if parsed.first_new_id == 0:
-            resolved.clear()
-        resolve = self.engine.resolve
-        for event, target, target_type, fields, _ in self.table.results[len(resolved) :]:
-            comp = resolve(target, target_type, event) if target is not None else None
-            resolved.append((comp, event, target, target_type, fields))
-        return resolved
+        self.lines += parsed.lines
 
     def _count_patterns(self, parsed: ParsedBlock, texts: list[str]) -> None:
         results = self.table.results
         for code, n in Counter(parsed.codes).items():
-            if code < 0:
-                continue
             name = results[code][4]
             self.hits[name] += n
             if name not in self.samples:

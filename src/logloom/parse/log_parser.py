@@ -307,10 +307,22 @@ class EventTable:
 
     def __init__(self) -> None:
         self.results: list[_Parsed] = []
+        self._resolved: list[tuple[Any, ...]] = []
 
     def update(self, parsed: ParsedBlock) -> None:
         if parsed.first_new_id == 0:
             self.results.clear()
+            self._resolved.clear()
         if len(self.results) != parsed.first_new_id:
             raise AssertionError("parse result ids out of step")
         self.results.extend(parsed.new)
+
+    def resolved(self, resolve: Callable[[str, str | None, str], Any]) -> list[tuple[Any, ...]]:
+        """Per result (comp, event, target, target_type, fields), ``comp`` =
+        ``resolve(target, target_type, event)`` once where the line names a target (the
+        engine's component, None if unknown), None where it names none (routed)."""
+        resolved = self._resolved
+        for event, target, target_type, fields, _ in self.results[len(resolved) :]:
+            comp = resolve(target, target_type, event) if target is not None else None
+            resolved.append((comp, event, target, target_type, fields))
+        return resolved
