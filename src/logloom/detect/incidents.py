@@ -410,21 +410,18 @@ class _Releases:
 
     def __init__(self, rows: Sequence[MetricRow], held: Mapping[str, tuple[Any, ...]]) -> None:
         self._rows = rows
-        self._of: dict[str, list[int]] | None = None
         self._due: list[tuple[int, str]] = []
         for component, (_, _, kind, *_) in held.items():
             if kind == "stuck":
                 self.watch(component, 0)
 
     def watch(self, component: str, at: int) -> None:
-        """A stuck visit of ``component`` is held from place ``at`` on."""
+        """A stuck visit of ``component`` is held from place ``at`` on. The rows are read
+        forward from there: a stuck visit usually ends a few rows later."""
         self._due = [d for d in self._due if d[1] != component]
-        if self._of is None:
-            self._of = {}
-            for i, row in enumerate(self._rows):
-                self._of.setdefault(row[1], []).append(i)
-        for r in self._of.get(component, ()):
-            if 2 * r + 1 > at:
+        rows = self._rows
+        for r in range(at // 2, len(rows)):
+            if rows[r][1] == component:
                 self._due.append((r, component))
                 self._due.sort()
                 return
