@@ -244,7 +244,9 @@ def test_tls_and_password(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPat
     try:
         sub = Subscriber(broker.port, f"{PREFIX}/#", ca_certs=str(certs["ca"]), username="line1", password="s3cret")
         log = ROOT / "examples" / "dispense_line" / "input.log"
-        expected = oracle(tmp_path, log.read_bytes()).changes
+        keep = oracle(tmp_path, log.read_bytes())
+        expected = keep.changes
+        messages = len(keep.changes) + len(keep.anomalies) + len(keep.incidents)  # faults are flagged unscored
         url = f"mqtts://127.0.0.1:{broker.port}/{PREFIX}"
         base = ["monitor", "--config", EXAMPLE_CONFIG, "--logs", log, "--mqtt", url, "--mqtt-ca", certs["ca"],
                 "--mqtt-username", "line1"]
@@ -256,7 +258,7 @@ def test_tls_and_password(tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("LOGLOOM_MQTT_PASSWORD", "wrong")  # refused: reported, the run is not stopped
         code, _, err = run_cli(*base, "--data", tmp_path / "d2")
         assert code == 0 and "refused the connection: Not authorized" in err, err
-        assert SUMMARY.search(err).groups() == ("0", str(len(expected)))  # type: ignore[union-attr]
+        assert SUMMARY.search(err).groups() == ("0", str(messages))  # type: ignore[union-attr]
         assert (tmp_path / "d2" / "process_metrics.csv").read_bytes() == (
             tmp_path / "d1" / "process_metrics.csv").read_bytes()  # the files do not depend on the broker
     finally:
@@ -274,3 +276,50 @@ def test_bad_urls_and_a_missing_extra_exit_2(tmp_path: Path, run_cli, monkeypatc
     code, _, err = run_cli("monitor", "--config", config, "--data", tmp_path / "d", "--logs", log,
                            "--mqtt", "mqtt://127.0.0.1/p")
     assert code == 2 and "pip install 'logloom[mqtt]'" in err
+
+
+def test_incidents_go_to_their_topic_and_are_counted(tmp_path: Path) -> None:
+    """The incident hook (opened, updated, closed) of both integrations, fed by hand: the
+    times and the open-incident gauge (a real run's incidents: the first test)."""
+    from logloom.integrations.live_metrics import LiveMetrics
+    from logloom.integrations.mqtt import MqttSettings, start_mqtt
+    from logloom.records import Progress
+    broker = Mosquitto(tmp_path / "broker").start()
+    try:
+        sub = Subscriber(broker.port, f"{PREFIX}/+/incident")
+        config = load_config(EXAMPLE_CONFIG)
+        said: list[str] = []
+        publisher = start_mqtt(config, MqttSettings(f"mqtt://127.0.0.1:{broker.port}/{PREFIX}"), said.append,
+                               said.append)
+        live = LiveMetrics(config, None)
+        t0 = 1_768_989_600_000_000  # 2026-01-21T10:00:00
+        peak = Anomaly(t0 + 95_000_000, "l2_dispenser", "downtime", 95.0, "s", "ERROR", float("nan"), 0.0, 30.0,
+                       float("inf"), "fault")
+        opened = Incident(7, t0, None, t0, "l2_dispenser", "fault", "ERROR", ("downtime",), ("fault",), 1,
+                               peak, (), 0, "l2_dispenser entered ERROR")
+        updated = opened._replace(last=t0 + 95_000_000, anomalies=2, effects=("l1_dispenser.idle_time",),
+                                  effect_anomalies=1)
+        closed = updated._replace(closed=t0 + 95_000_000)
+        for observer in (publisher, live):
+            observer.on_block(Progress([], None, {}, ()))
+            observer.on_incident("opened", opened, None)
+        assert live.snapshot().open_incidents["l2_dispenser"] == 1
+        for observer in (publisher, live):
+            observer.on_incident("updated", updated, peak)
+            observer.on_incident("closed", closed, None)
+            observer.on_block(Progress([], None, {}, ()))
+        got = wait_for(lambda: r if len(r := sub.received()) == 3 else None, "three incident messages")
+        publisher.close()
+        sub.close()
+        assert [t for t, _, _ in got] == [f"{PREFIX}/l2_dispenser/incident"] * 3
+        first, second, last = (b for _, b, _ in got)
+        assert (first["change"], first["id"], first["opened"], first["closed"]) == (
+            "opened", 7, "2026-01-21T10:00:00", None)
+        assert (second["change"], second["effects"], second["peak"]["metric"], second["peak"]["expected"],
+                second["peak"]["score"]) == ("updated", ["l1_dispenser.idle_time"], "downtime", None, None)
+        assert (last["change"], last["closed"], last["component"]) == ("closed", "2026-01-21T10:01:35", "l2_dispenser")
+        assert first["seq"] < second["seq"] < last["seq"]
+        snap = live.snapshot()
+        assert snap.incidents == {("l2_dispenser", "fault"): 1} and snap.open_incidents["l2_dispenser"] == 0
+    finally:
+        broker.stop()

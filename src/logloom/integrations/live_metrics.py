@@ -96,7 +96,8 @@ class Snapshot(NamedTuple):
     log_time_s: float | None  # the newest log time as epoch seconds (naive logs: as if UTC)
     series: tuple[SeriesView, ...]
     anomalies: dict[tuple[str, str, str], int]  # (component, metric, rule) -> count this process
-    incidents: dict[tuple[str, str], int]  # (component, kind) -> count this process
+    incidents: dict[tuple[str, str], int]  # (component, kind) -> opened in this process
+    open_incidents: dict[str, int]  # component -> incidents open now (seen opening in this process)
 
 
 def limit_buckets(entry: Mapping[str, Any], lim: MetricLimits | None, *, non_negative: bool) -> list[float] | None:
@@ -177,6 +178,7 @@ class LiveMetrics(Observer):
         self._progress: Progress | None = None
         self._anomalies: dict[tuple[str, str, str], int] = {}
         self._incidents: dict[tuple[str, str], int] = {}
+        self._open: dict[int, str] = {}  # incident id -> component, while open
 
     # -- hooks (the processing thread) ---------------------------------------------------
     def on_block(self, progress: Progress) -> None:
@@ -191,13 +193,14 @@ class LiveMetrics(Observer):
             self._anomalies[key] = self._anomalies.get(key, 0) + 1
 
     def on_incident(self, change: str, incident: Incident, anomaly: Anomaly | None) -> None:
-        if change == "opened":
-            self.count_incident(incident.component_id, incident.kind)
-
-    def count_incident(self, component_id: str, kind: str) -> None:
-        """An incident was opened (``on_incident`` calls this)."""
+        """Count incidents as they open; keep which are open (``id`` -> component)."""
         with self._lock:
-            self._incidents[component_id, kind] = self._incidents.get((component_id, kind), 0) + 1
+            if change == "opened":
+                key = (incident.component_id, incident.kind)
+                self._incidents[key] = self._incidents.get(key, 0) + 1
+                self._open[incident.id] = incident.component_id
+            elif change == "closed":
+                self._open.pop(incident.id, None)
 
     def _add_rows(self, rows: list[MetricRow]) -> None:
         """Count a block's rows into their buckets: grouped by series, one numpy pass each."""
@@ -232,12 +235,15 @@ class LiveMetrics(Observer):
                 for s in self.series
             )
             anomalies, incidents = dict(self._anomalies), dict(self._incidents)
+            open_incidents: dict[str, int] = dict.fromkeys(self.states, 0)
+            for component in self._open.values():
+                open_incidents[component] = open_incidents.get(component, 0) + 1
         newest = progress.newest_ts if progress is not None else None
         log_time = newest / 1_000_000 if newest is not None else None
         lag = None if log_time is None else self.wall_clock() - log_time
         return Snapshot(
             dict(progress.stats) if progress else {}, progress.components if progress else (), self.states,
-            newest, lag, log_time, views, anomalies, incidents,
+            newest, lag, log_time, views, anomalies, incidents, open_incidents,
         )
 
     def wall_clock(self) -> float:

@@ -129,6 +129,11 @@ def families(snap: Snapshot, baseline_id: str,
     for (comp, kind), n in sorted(snap.incidents.items()):
         incidents.add_metric([comp, kind], n)
     yield incidents
+    open_now = GaugeMetricFamily("logloom_open_incidents", "Incidents open now, by the component they are on.",
+                                 labels=["component"])
+    for comp, n in snap.open_incidents.items():
+        open_now.add_metric([comp], n)
+    yield open_now
     for status in extra_status:
         yield from _status_families(status(), GaugeMetricFamily, CounterMetricFamily)
 
