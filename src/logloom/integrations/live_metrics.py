@@ -44,8 +44,7 @@ def _ladder(first_decade: int, last_decade: int) -> tuple[float, ...]:
 DURATION_BUCKETS = _ladder(-2, 4)  # 0.01 s .. 10 000 s (2 h 47 min)
 VALUE_BUCKETS = _ladder(-2, 5)  # 0.01 .. 100 000 of the metric's unit
 
-_KEY = itemgetter(1, 2, 5)  # (component, metric, state_context) of a MetricRow
-_VALUE = itemgetter(3)
+_COMPONENT, _METRIC, _VALUE = itemgetter(1), itemgetter(2), itemgetter(3)  # of a MetricRow
 
 
 @dataclass(eq=False, slots=True)
@@ -162,15 +161,7 @@ class LiveMetrics(Observer):
 
     def __init__(self, config: Config, baseline: Mapping[str, Any] | None) -> None:
         self.series = build_series(config, baseline)
-        self._ids: dict[tuple[str, str, str], int] = {}
-        index = {(s.component, s.metric): i for i, s in enumerate(self.series)}
-        for comp in config.graph.components:
-            machine = config.logic.machines[comp.type]
-            for state in machine.states:
-                for m in machine.metrics_of(state):
-                    # inferred steps' zero durations are left out, as the baseline leaves them
-                    self._ids[comp.id, m.name, state] = index[comp.id, m.name]
-                    self._ids[comp.id, m.name, state + INFERRED_SUFFIX] = -1
+        self._ids = {(s.component, s.metric): i for i, s in enumerate(self.series)}
         self.states = {c.id: tuple(config.logic.machines[c.type].states) for c in config.graph.components}
         stamps = TimestampParser(config.patterns.timestamp.format, config.patterns.timestamp.timezone)
         self.instants = stamps.has_instants
@@ -205,8 +196,13 @@ class LiveMetrics(Observer):
     def _add_rows(self, rows: list[MetricRow]) -> None:
         """Count a block's rows into their buckets: grouped by series, one numpy pass each."""
         n = len(rows)
-        sid = np.fromiter(map(self._ids.get, map(_KEY, rows), repeat(-1, n)), dtype=np.int64, count=n)
+        # zip hands each (component, metric) pair in one reused tuple: no tuple made per row
+        pairs = zip(map(_COMPONENT, rows), map(_METRIC, rows), strict=True)
+        sid = np.fromiter(map(self._ids.get, pairs, repeat(-1, n)), dtype=np.int64, count=n)
         values = np.fromiter(map(_VALUE, rows), dtype=np.float64, count=n)
+        for i in np.flatnonzero(values == 0.0).tolist():  # inferred steps write 0.0 (so do idle counts):
+            if rows[i][5].endswith(INFERRED_SUFFIX):  # left out, as the baseline leaves them out
+                sid[i] = -1
         order = np.argsort(sid, kind="stable")  # stable: each series keeps log order, so [-1] is its last
         sid, values = sid[order], values[order]
         cuts = (np.flatnonzero(np.diff(sid)) + 1).tolist()
