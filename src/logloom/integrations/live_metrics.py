@@ -4,9 +4,9 @@
 the components' states and a histogram per duration or value metric, and hands a
 consistent copy (``snapshot``) to whoever exposes them (``prometheus.py``).
 
-Cost on the processing loop: nothing per row or state change. Per block, the
-block's rows are grouped by metric with numpy and counted into their buckets; per
-anomaly one dict increment.
+Cost on the processing loop: no Python call per row or state change. Per block,
+each row's metric is looked up in one C-level pass, and the rows are grouped by
+metric and counted into their buckets with numpy; per anomaly one dict increment.
 
 Buckets: where the active baseline covers a metric, they are its limits and the
 quantiles between them (``limit_buckets``), so a bucket edge is the alarm limit;

@@ -9,7 +9,7 @@ is ``list.append`` itself), and once per block that list to a bounded buffer
 (``MessageBuffer``, oldest dropped and counted when full). A publisher thread
 encodes and hands messages to paho-mqtt, whose network thread talks to the broker:
 
-- publishing spends at most 3 % of the CPU the processing thread spends, plus 2 % of
+- publishing spends at most 1 % of the CPU the processing thread spends, plus 2 % of
   one core while it waits for lines (``CpuBudget``), and at most ``rate`` messages a
   second: a backlog larger than the buffer is dropped, never waited for;
 - at most ``WINDOW`` messages unacknowledged; paho resends them after a reconnect;
@@ -27,7 +27,6 @@ encodes and hands messages to paho-mqtt, whose network thread talks to the broke
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -42,15 +41,16 @@ from logloom.config.load import Config
 from logloom.errors import InputError
 from logloom.integrations.common import ExtraMissingError
 from logloom.integrations.mqtt_buffer import CpuBudget, MessageBuffer
-from logloom.logtime.timestamps import TimeFormatter, TimestampParser
+from logloom.integrations.mqtt_messages import IncidentChange, Messages
 from logloom.records import Anomaly, Incident, Observer, Progress, StateChange
 
 OPTION = "--mqtt"
 DEFAULT_BUFFER = 10_000
 DEFAULT_RATE = 500.0  # messages a second
 WINDOW = 100  # handed to paho and not yet acknowledged by the broker
+BATCH = 10  # messages published at one wake-up of the publisher, at least (unless fewer wait)
 CLOSE_WAIT_S = 2.0
-CLOSE_KEEP = 1_000  # a batch run's backlog at its end: the newest, then every current state
+CLOSE_KEEP = 500  # a batch run's backlog at its end: the newest, then every current state
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 10
 CONNECT_TIMEOUT_S = 3.0
 
@@ -103,11 +103,6 @@ def parse_url(url: str) -> MqttTarget:
         raise bad("no topic prefix")
     tls = parts.scheme == "mqtts"
     return MqttTarget(parts.hostname, port or (8883 if tls else 1883), prefix, tls)
-
-
-def topic_part(component_id: str) -> str:
-    """A component id as one topic level (``/``, ``+`` and ``#`` become ``_``)."""
-    return component_id.replace("/", "_").replace("+", "_").replace("#", "_")
 
 
 def start_mqtt(config: Config, settings: MqttSettings, say: Callable[[str], None],
@@ -168,10 +163,7 @@ class MqttPublisher(Observer):
         self.published = 0  # acknowledged by the broker
         self._outstanding = 0  # handed to paho, not yet acknowledged
         self._said: set[str] = set()
-        stamps = TimestampParser(config.patterns.timestamp.format, config.patterns.timestamp.timezone)
-        self._fmt = TimeFormatter("iso", tz=stamps.tz, instants=stamps.has_instants)
-        prefix = target.prefix
-        self._topics = {c.id: f"{prefix}/{topic_part(c.id)}" for c in config.graph.components}
+        self._messages = Messages(config, target.prefix)
         self._thread = threading.Thread(target=self._run, name="logloom-mqtt", daemon=True)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -189,8 +181,8 @@ class MqttPublisher(Observer):
         self._records.append(anomaly)
 
     def on_incident(self, change: str, incident: Incident, anomaly: Anomaly | None) -> None:
-        """An incident opened, took an anomaly or closed: one message on ``.../incident``."""
-        self._records.append((change, incident))
+        """An incident was opened, updated (by ``anomaly``) or closed: one message on its component."""
+        self._records.append(IncidentChange(change, incident))
 
     def on_block(self, progress: Progress) -> None:
         self._budget.note_main()
@@ -224,27 +216,28 @@ class MqttPublisher(Observer):
                     return
                 if self._closing:  # the processing is over: nothing left to slow down
                     tokens = burst
-                wait = self._wait_for(tokens) or (
+                wait = self._wait_for(tokens, burst) or (
                     0.0 if self._closing or self._budget.credit() > 0 else self._budget.wait_s())
                 if wait:
                     self._cond.wait(wait)
                     continue
-                items = self._buffer.take(int(min(tokens, WINDOW - self._outstanding, 50)))
-                resync = self._resync_messages() if not items and self._resync else []
+                items = self._buffer.take(int(min(tokens, WINDOW - self._outstanding, 5 * BATCH)))
+                resync = self._messages.resync(self._current) if not items and self._resync else []
                 self._resync = self._resync and not resync
                 tokens -= len(items) + len(resync)
                 self._outstanding += len(items) + len(resync)
-            for topic, payload, retain in [self._encode(seq, rec) for seq, rec in items] + resync:
+            for topic, payload, retain in [self._messages.encode(seq, rec) for seq, rec in items] + resync:
                 self.client.publish(topic, payload, qos=1, retain=retain)
 
-    def _wait_for(self, tokens: float) -> float:
+    def _wait_for(self, tokens: float, burst: float) -> float:
         """Seconds to wait before publishing again (0: go on); called with the lock held."""
         if not self._connected or self._outstanding >= WINDOW:
             return 0.1
         if not self._buffer and not self._resync:
             return 0.1 if self._closing else 0.5
-        if tokens < 1:
-            return (1 - tokens) / self.rate
+        need = min(burst, BATCH)  # wake up for a batch, not a message: each wake takes the GIL from the loop
+        if tokens < need and not self._closing:
+            return (need - tokens) / self.rate
         return 0.0
 
     def _first_connect(self) -> bool:
@@ -264,38 +257,6 @@ class MqttPublisher(Observer):
                     return False
                 self._first_pending = True
             delay = min(delay * 2, RECONNECT_MAX_S)
-
-    def _encode(self, seq: int, rec: Any) -> tuple[str, str, bool]:
-        fmt = self._fmt
-        if type(rec) is StateChange:
-            ts, cid, before, after, event, inferred = rec
-            body: dict[str, Any] = {"seq": seq, "ts": fmt(ts), "component": cid, "state": after, "from": before,
-                                    "event": event, "inferred": inferred}
-            return f"{self._topic(cid)}/state", _json(body), True
-        if type(rec) is Anomaly:
-            body = {"seq": seq, "ts": fmt(rec.ts), "component": rec.component_id, "metric": rec.metric_name,
-                    "value": rec.value, "unit": rec.unit, "state": rec.state_context, "expected": rec.expected,
-                    "lower": rec.lower, "upper": rec.upper, "score": rec.score, "rule": rec.rule}
-            return f"{self._topic(rec.component_id)}/anomaly", _json(body), False
-        change, inc = rec  # (change, Incident)
-        peak = inc.peak
-        body = {"seq": seq, "change": change, "id": inc.id, "opened": fmt(inc.opened),
-                "closed": None if inc.closed is None else fmt(inc.closed), "last": fmt(inc.last),
-                "component": inc.component_id, "kind": inc.kind, "state": inc.state, "metrics": list(inc.metrics),
-                "rules": list(inc.rules), "anomalies": inc.anomalies, "effects": list(inc.effects),
-                "effect_anomalies": inc.effect_anomalies, "cause": inc.cause,
-                "peak": {"metric": peak.metric_name, "value": peak.value, "unit": peak.unit,
-                         "expected": peak.expected, "score": peak.score, "rule": peak.rule}}
-        return f"{self._topic(inc.component_id)}/incident", _json(body), False
-
-    def _topic(self, cid: str) -> str:
-        return self._topics.get(cid) or f"{self.target.prefix}/{topic_part(cid)}"
-
-    def _resync_messages(self) -> list[tuple[str, str, bool]]:
-        return [(f"{self._topic(cid)}/state",
-                 _json({"ts": None if entered is None else self._fmt(entered), "component": cid, "state": state,
-                        "resync": True}), True)
-                for cid, (state, entered) in self._current.items()]
 
     # -- paho's network thread -----------------------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -331,7 +292,8 @@ class MqttPublisher(Observer):
         with self._cond:
             self._outstanding -= 1
             self.published += 1
-            self._cond.notify()
+            if self._closing or self._outstanding == WINDOW - 1:  # else no one waits for an acknowledgement
+                self._cond.notify()
 
     def _say_once(self, key: str, message: str) -> None:
         if key not in self._said:
@@ -376,11 +338,3 @@ class MqttPublisher(Observer):
                        "or they were undelivered at exit)")
         else:
             self._say(message)
-
-
-def _json(body: dict[str, Any]) -> str:
-    """Compact JSON; a NaN or infinite number becomes null (JSON has none)."""
-    for k, v in body.items():
-        if isinstance(v, float) and not math.isfinite(v):
-            body[k] = None
-    return json.dumps(body, separators=(",", ":"))
