@@ -6,6 +6,7 @@ files and the checkpoint while it runs, run_summary.json once it has stopped.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import socket
@@ -154,6 +155,14 @@ def test_scrape_during_follow_matches_the_files_and_run_summary(tmp_path: Path, 
     written = Counter((r[1], r[2], r[10]) for r in read_rows(data / "anomalies.csv"))
     exposed = {(lab["component"], lab["metric"], lab["rule"]): v for lab, v in samples(m, "logloom_anomalies_total")}
     assert exposed == written and sum(written.values()) == summary["anomalies"]
+    # incidents by kind, and those still open, against incidents.csv
+    incidents = list(csv.DictReader((data / "incidents.csv").open()))
+    opened: Counter[str] = Counter()  # by the kind each opened as (a stuck visit may end up lost_lines)
+    for lab, v in samples(m, "logloom_incidents_total"):
+        opened[lab["component"]] += int(v)
+    assert incidents and opened == Counter(r["component_id"] for r in incidents)
+    still_open = Counter(r["component_id"] for r in incidents if not r["closed"])
+    assert {lab["component"]: v for lab, v in samples(m, "logloom_open_incidents") if v} == still_open
     # buckets from the active baseline's limits, which are also exposed for dashboards
     learned = baseline["l1_dispenser"]["process_cycle_time"]
     edges = {float(lab["le"]) for lab, _ in samples(m, "logloom_duration_seconds_bucket")
