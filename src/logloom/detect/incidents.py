@@ -52,21 +52,18 @@ or ``closed`` (``anomaly`` None), in log order. ``Incident`` is a frozen record
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
-import numpy as np
-
 from logloom.detect.incident_model import FAR, KNOCK_ON_RULES, OpenIncident, Topology
-from logloom.records import INFERRED_SUFFIX, Anomaly, Incident, MetricRow
+from logloom.detect.incident_rows import Prefix, Releases, ended_by_jump
+from logloom.records import Anomaly, Incident, MetricRow
 
 __all__ = ["IncidentConfig", "IncidentTracker", "Listener", "Topology"]
 
 STATE_VERSION = 1
 _US = 1_000_000
-_row_ts = itemgetter(0)
 Listener = Callable[[str, Incident, Anomaly | None], None]
 
 
@@ -120,13 +117,13 @@ class IncidentTracker:
         closed: list[Incident] = []
         if self.since is None and (rows or found):
             self.since = min([*(r[0] for r in rows[:1]), *(a.ts for _, a in found[:1])])
-        prefix = _Prefix(rows, self.clock, ordered)
-        releases = _Releases(rows, self._held)
+        prefix = Prefix(rows, self.clock, ordered)
+        releases = Releases(rows, self._held)
         for at, a in found:
             for r, component in releases.until(at):
                 self._release(component, rows, r)
             self._tick(max(prefix.until((at + 1) // 2), a.ts), closed)
-            self._add(a, releases, at, at % 2 == 1 and _ended_by_jump(rows, at // 2))
+            self._add(a, releases, at, at % 2 == 1 and ended_by_jump(rows, at // 2))
         for r, component in releases.until(2 * len(rows)):
             self._release(component, rows, r)
         self._tick(prefix.until(len(rows)), closed)
@@ -152,7 +149,7 @@ class IncidentTracker:
             if self.listener is not None:
                 self.listener("closed", record, None)
 
-    def _add(self, a: Anomaly, releases: _Releases, at: int, lost: bool) -> None:
+    def _add(self, a: Anomaly, releases: Releases, at: int, lost: bool) -> None:
         """Place ``a`` (at ``at``); ``lost``: its visit ended in a jump over lost lines."""
         inc, effect = self._place(a)
         change = "updated"
@@ -191,7 +188,7 @@ class IncidentTracker:
         iid, state, *_ = self._held.pop(component)
         inc, row = self._open[iid], rows[r]
         inc.touched = max(inc.touched, row.ts)
-        if inc.component == component and _ended_by_jump(rows, r):
+        if inc.component == component and ended_by_jump(rows, r):
             inc.own_lost += 1  # the stuck row: no line said the visit ended, lines were lost
         if row.state_context == state:
             self._visits[component] = (state, row.ts, iid)
@@ -372,61 +369,3 @@ class IncidentTracker:
                           for c, (i, s, k, e, x) in state["held"].items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"incident state is malformed: {exc!r}") from exc
-
-
-def _ended_by_jump(rows: Sequence[MetricRow], i: int) -> bool:
-    """Whether ``rows[i]`` ends a visit left by a permissive jump (inferred rows of its
-    component follow at the same time): lines were lost, its duration is not the state's."""
-    ts, component = rows[i][0], rows[i][1]
-    for j in range(i + 1, len(rows)):
-        row = rows[j]
-        if row[0] != ts:
-            return False
-        if row[1] == component and row[5].endswith(INFERRED_SUFFIX):
-            return True
-    return False
-
-
-class _Prefix:
-    """The latest time among the first ``k`` rows of a block (and the time before it)."""
-
-    def __init__(self, rows: Sequence[MetricRow], before: int, ordered: bool) -> None:
-        self._rows = rows
-        self._before = before
-        self._max: np.ndarray | None = None
-        if not ordered and rows:
-            self._max = np.maximum.accumulate(np.fromiter(map(_row_ts, rows), np.int64, len(rows)))
-
-    def until(self, k: int) -> int:
-        if k <= 0:
-            return self._before
-        last = int(self._max[k - 1]) if self._max is not None else self._rows[k - 1][0]
-        return last if last > self._before else self._before
-
-
-class _Releases:
-    """Where the stuck visits held on components end: the first row of the component
-    after the stuck anomaly (the row its visit's end writes), as places ``2 r + 1``."""
-
-    def __init__(self, rows: Sequence[MetricRow], held: Mapping[str, tuple[Any, ...]]) -> None:
-        self._rows = rows
-        self._due: list[tuple[int, str]] = []
-        for component, (_, _, kind, *_) in held.items():
-            if kind == "stuck":
-                self.watch(component, 0)
-
-    def watch(self, component: str, at: int) -> None:
-        """A stuck visit of ``component`` is held from place ``at`` on. The rows are read
-        forward from there: a stuck visit usually ends a few rows later."""
-        self._due = [d for d in self._due if d[1] != component]
-        rows = self._rows
-        for r in range(at // 2, len(rows)):
-            if rows[r][1] == component:
-                self._due.append((r, component))
-                self._due.sort()
-                return
-
-    def until(self, at: int) -> Iterable[tuple[int, str]]:
-        """The releases at places up to ``at``, in order (each once)."""
-        while self._due and 2 * self._due[0][0] + 1 <= at:
-            yield self._due.pop(0)
