@@ -111,12 +111,34 @@ def test_a_run_closed_after_its_last_checkpoint_keeps_its_last_part(tmp_path: Pa
     sink.committed()
     sink.close()
     assert [p.name for p in sink.paths()] == ["part-00001.parquet"]
+    assert not list((tmp_path / "stage").rglob("*.arrows"))  # the checkpoint's rows are all in the part
     sink = ParquetSink(tmp_path / "pq", "m1", tmp_path / "stage", None, lengths, part_rows=100)
     _write(sink, rows[12:])
     sink.close()
     assert [p.name for p in sink.paths()] == ["part-00001.parquet", "part-00002.parquet"]
     assert len(parquet_rows(tmp_path / "pq", "m1")) == 30
     assert not list((tmp_path / "stage").rglob("part-00001.arrows"))
+
+
+def test_a_part_closed_with_rows_after_the_checkpoint_is_written_again_from_staging(tmp_path: Path) -> None:
+    """Closed with rows the checkpoint does not know (no final checkpoint), then resumed from
+    that checkpoint: the part is not kept, the staging file rebuilds it, nothing is doubled."""
+    rows = _rows(40, 3)
+    whole = ParquetSink(tmp_path / "whole", "m1", tmp_path / "whole_stage", None, None, part_rows=100)
+    _write(whole, rows)
+    whole.close()
+    sink = ParquetSink(tmp_path / "pq", "m1", tmp_path / "stage", None, None, part_rows=100)
+    _write(sink, rows[:15])
+    sink.flush(sync=True)
+    lengths = sink.lengths()
+    sink.committed()
+    _write(sink, rows[15:22])
+    sink.close()
+    assert list((tmp_path / "stage").rglob("part-00001.arrows"))  # still needed
+    sink = ParquetSink(tmp_path / "pq", "m1", tmp_path / "stage", None, lengths, part_rows=100)
+    _write(sink, rows[15:])
+    sink.close()
+    assert parquet_files(tmp_path / "pq") == parquet_files(tmp_path / "whole")
 
 
 def test_a_closed_part_changed_behind_its_back_is_a_clear_error(tmp_path: Path) -> None:

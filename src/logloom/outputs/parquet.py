@@ -45,6 +45,7 @@ KEY_PREFIX = "parquet:"
 STAGING_DIR = "parquet-staging"
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 _STAGE_RE = re.compile(r"^part-(\d{5,})\.arrows$")
+_ROWS_RE = re.compile(r"^part-(\d{5,})\.rows$")
 
 
 def metrics_schema(tz: str | None) -> pa.Schema:
@@ -100,6 +101,7 @@ class ParquetSink:
         self._stage: BinaryIO | None = None
         self._stage_len = 0
         self._obsolete: list[Path] = []  # staging files of closed parts, until committed
+        self._recorded = self._committed = (0, -1)  # (open part, staged rows) of lengths(), of the durable one
         self._restore({k.removeprefix(KEY_PREFIX): v for k, v in (lengths or {}).items()
                        if k.startswith(KEY_PREFIX + self.partition + "/")})
 
@@ -123,6 +125,7 @@ class ParquetSink:
         parts = {k.removeprefix(prefix): v for k, v in recorded.items() if _PART_RE.match(k.removeprefix(prefix))}
         staged = [(int(m.group(1)), v) for k, v in recorded.items() if (m := _STAGE_RE.match(k.removeprefix(prefix)))]
         stage_no, stage_len = staged[0] if staged else (0, 0)
+        rows = {int(m.group(1)): v for k, v in recorded.items() if (m := _ROWS_RE.match(k.removeprefix(prefix)))}
         for name, size in parts.items():
             path = self.directory / name
             actual = path.stat().st_size if path.exists() else -1
@@ -132,7 +135,7 @@ class ParquetSink:
         self._parts = dict(parts)
         numbers = [int(m.group(1)) for n in parts if (m := _PART_RE.match(n))]
         self._number = max([*numbers, stage_no - 1, 0]) + 1
-        rebuild = stage_no > 0 and not self._adopt(stage_no, stage_len)
+        rebuild = stage_no > 0 and not self._adopt(stage_no, rows.get(stage_no))
         for path in self.directory.iterdir():  # parts and temp files the checkpoint does not know
             if (_PART_RE.match(path.name) and path.name not in self._parts) or path.name.endswith(".parquet.tmp"):
                 path.unlink()
@@ -141,17 +144,17 @@ class ParquetSink:
                 path.unlink()
         if rebuild:
             self._rebuild(stage_len)
+            self._recorded = self._committed = (self._number, self._part_n)  # what the checkpoint holds
         fsync_dir(self.directory)
 
-    def _adopt(self, number: int, length: int) -> bool:
+    def _adopt(self, number: int, rows: int | None) -> bool:
         """A part closed after the last checkpoint (at the end of the run) holding exactly
-        the staged rows the checkpoint recorded is kept as it is."""
+        the rows the checkpoint recorded as staged is kept as it is."""
         part = self.directory / _part_name(number)
-        if not part.exists():
+        if rows is None or not part.exists():
             return False
         try:
-            staged = self._read_stage(number, length)
-            adopt = pq.ParquetFile(part).metadata.num_rows == sum(b.num_rows for b in staged)
+            adopt = pq.ParquetFile(part).metadata.num_rows == rows
         except (OSError, pa.ArrowInvalid):
             return False
         if adopt:
@@ -274,10 +277,12 @@ class ParquetSink:
 
     # -- checkpointing ---------------------------------------------------------------------
     def lengths(self) -> dict[str, int]:
-        """Closed parts' sizes and the staging file's length, as of the last flush."""
+        """Closed parts' sizes, and the staging file's length and rows, as of the last flush."""
         out = {self._key(name): size for name, size in self._parts.items()}
         if self._stage is not None:
             out[self._key(self._stage_path(self._number).name)] = self._stage_len
+            out[self._key(f"part-{self._number:05d}.rows")] = self._part_n
+        self._recorded = (self._number, self._part_n if self._stage is not None else -1)
         return out
 
     def committed(self) -> None:
@@ -286,11 +291,23 @@ class ParquetSink:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         self._obsolete = []
+        self._committed = self._recorded
 
     def close(self) -> None:
-        """Close the open part (a run's rows are all in the dataset when it ends)."""
+        """Close the open part (a run's rows are all in the dataset when it ends).
+
+        When the last durable checkpoint recorded exactly these rows as staged (monitor
+        checkpoints just before it closes), the next run keeps the part as it is
+        (``_adopt``), so its staging file is no longer needed and goes now.
+        """
         self.flush(sync=True)
+        closing = (self._number, self._part_n)
         self._close_part()
         if self._stage is not None:
             self._stage.close()
             self._stage = None
+        if closing == self._committed and closing[1] > 0:
+            stage = self._stage_path(closing[0])
+            self._obsolete = [p for p in self._obsolete if p != stage]
+            with contextlib.suppress(FileNotFoundError):
+                stage.unlink()
