@@ -20,6 +20,7 @@ import click
 from logloom import __version__
 from logloom.config.load import Config, load_config
 from logloom.detect.baseline import activate, list_baselines, show_baseline
+from logloom.engine.engine import Engine
 from logloom.errors import ConfigError, InputError, LogloomError
 from logloom.integrations.options import integration_options, make_observers
 from logloom.main import RunOptions, check_readable, file_size, monitor, parse_log, parse_texts, record, resumed_states
@@ -174,10 +175,17 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, 
     if lines and log is not None:
         raise click.UsageError("give --logs or --line, not both")
     config = _load(config_dir, ui)
+    engine = Engine(config)  # resolves a line's target as a run would: id, then alias of target_type
+
+    def component(target: str, target_type: str | None, event: str) -> str | None:
+        found = engine.resolve(target, target_type, event)
+        return None if found is None else found.id
+
     if lines:
-        parse_texts(config, lines, sys.stdout)
+        parse_texts(config, lines, sys.stdout, component)
         return
-    counts = parse_log(config, log or data_dir / "machine_logs.txt", sys.stdout, show_all=show_all)
+    counts = parse_log(config, log or data_dir / "machine_logs.txt", sys.stdout, show_all=show_all,
+                       resolve=component)
     ui.notify(f"{counts['lines']} lines: {counts['events']} events, {counts['unmatched']} unmatched, "
               f"{counts['malformed']} malformed")
 

@@ -260,8 +260,13 @@ def test_the_parse_command_prints_events_as_json_lines(tmp_path, run_cli) -> Non
     code, out, err = run_cli("parse", "--config", EXAMPLE_CONFIG, "--logs", log)
     events = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and "4 lines: 2 events, 1 unmatched, 1 malformed" in err
+    # the alias L1 of a clamp line resolves to the component a run would give it to
     assert events[0] == {"line": 1, "time": "2026-01-21T10:00:00", "event": "CLAMP_CLOSE", "target": "L1",
-                         "target_type": "clamp", "pattern": "clamp_closed", "fields": {"station": "L1"}}
+                         "component": "l1_clamp", "target_type": "clamp", "pattern": "clamp_closed",
+                         "fields": {"station": "L1"}}
     assert (events[1]["line"], events[1]["target"], events[1]["fields"]) == (4, None, {"volume": 12.5})
+    assert events[1]["component"] is None and "first in first out" in events[1]["routed"]
     code, out, _ = run_cli("parse", "--config", EXAMPLE_CONFIG, "--logs", log, "--all")
-    assert [sorted(json.loads(line))[-1] for line in out.splitlines()] == ["time", "malformed", "unmatched", "time"]
+    shown = [json.loads(line) for line in out.splitlines()]
+    assert [sorted(s)[-1] for s in shown] == ["time", "text", "unmatched", "time"]
+    assert shown[1] == {"line": 2, "malformed": "no timestamp", "text": "noise"}  # what the line said

@@ -36,7 +36,7 @@ def test_parse_reads_stdin_with_a_dash_and_through_dev_stdin() -> None:
         done = logloom("parse", "--config", EXAMPLE_CONFIG, "--logs", source, "--all", stdin=lines)
         assert done.returncode == 0, done.stderr
         got = [json.loads(line) for line in done.stdout.splitlines()]
-        assert [sorted(g)[-1] for g in got] == ["time", "malformed", "unmatched", "time"]
+        assert [sorted(g)[-1] for g in got] == ["time", "text", "unmatched", "time"]
         assert (got[0]["event"], got[0]["target"], got[3]["fields"]) == ("CLAMP_CLOSE", "L1", {"volume": 12.5})
         assert b"4 lines: 2 events, 1 unmatched, 1 malformed" in done.stderr
 
@@ -110,11 +110,13 @@ def test_parse_line_says_what_one_line_becomes(run_cli) -> None:  # type: ignore
     assert code == 0
     event, unmatched, bad_field, no_time = (json.loads(line) for line in out.splitlines())
     assert event == {"line": 1, "time": "2026-01-21T10:00:02", "event": "PROCESS_END", "target": None,
+                     "component": None, "routed": "at run time, first in first out (SPEC 4.2)",
                      "target_type": "dispenser", "pattern": "process_finished", "fields": {"volume": 12.5}}
     assert unmatched == {"line": 2, "unmatched": "2026-01-21 10:00:03 [DEBUG] heartbeat 7",
                          "time": "2026-01-21T10:00:03", "reason": "no pattern matches the text after the timestamp",
                          "searched": " [DEBUG] heartbeat 7"}
-    assert bad_field == {"line": 3, "malformed": "field 'volume' of pattern 'process_finished': '1.2.3' is not float"}
-    assert no_time == {"line": 4, "malformed": "no timestamp"}
+    assert bad_field == {"line": 3, "malformed": "field 'volume' of pattern 'process_finished': '1.2.3' is not float",
+                         "text": "2026-01-21 10:00:04 Process finished volume=1.2.3ml"}
+    assert no_time == {"line": 4, "malformed": "no timestamp", "text": "no time here"}
     code, _, err = run_cli("parse", "--config", EXAMPLE_CONFIG, "--line", "x", "--logs", "-")
     assert code == 2 and "not both" in err

@@ -139,8 +139,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_report_contents(data_dir: Path, tmp_path: Path) -> None:
-    out = build_report(data_dir, CONFIG, tmp_path / "r" / "report.html")
-    assert out == tmp_path / "r" / "report.html"
+    out = build_report(data_dir, CONFIG, tmp_path / "report.html")
+    assert out == tmp_path / "report.html"
     page = parse(out)
 
     # self-contained: nothing to fetch, nothing to run

@@ -23,7 +23,8 @@ from logloom.parse.stream import Stream, is_stream
 from logloom.records import Event
 
 Kind = Literal["event", "unmatched", "malformed"]
-SHOWN_CHARS = 200  # of an unmatched line's text
+SHOWN_CHARS = 200  # of an unmatched or malformed line's text
+Resolve = Callable[[str, str | None, str], str | None]  # (target, target_type, event) -> component id
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,22 @@ class LineOutcome:
     ts: int | None = None  # the line's time, when it has one
     searched: str | None = None  # what the patterns were tried on (text after the timestamp)
 
-    def to_dict(self, format_ts: Callable[[int], str]) -> dict[str, Any]:
+    def to_dict(self, format_ts: Callable[[int], str], resolve: Resolve | None = None) -> dict[str, Any]:
+        """The JSON object of ``parse``; ``resolve``: the component id a named target means
+        (None: no such component), to show it beside the name the line used."""
         if self.event is not None:
             e = self.event
-            return {"line": self.line_no, "time": format_ts(e.ts), "event": e.event, "target": e.target,
-                    "target_type": e.target_type, "pattern": e.pattern, "fields": e.fields}
+            shown = {"line": self.line_no, "time": format_ts(e.ts), "event": e.event, "target": e.target}
+            if resolve is not None:
+                if e.target is None:
+                    shown["component"], shown["routed"] = None, "at run time, first in first out (SPEC 4.2)"
+                else:
+                    shown["component"] = resolve(e.target, e.target_type, e.event)
+                    if shown["component"] is None:
+                        shown["unknown_target"] = f"no component id or alias {e.target!r}"
+            return {**shown, "target_type": e.target_type, "pattern": e.pattern, "fields": e.fields}
         if self.kind == "malformed":
-            return {"line": self.line_no, "malformed": self.reason}
+            return {"line": self.line_no, "malformed": self.reason, "text": self.text[:SHOWN_CHARS]}
         out: dict[str, Any] = {"line": self.line_no, "unmatched": self.text[:SHOWN_CHARS]}
         if self.ts is not None:
             out["time"] = format_ts(self.ts)
@@ -76,11 +86,12 @@ def too_long(line_no: int, text: str, size: int) -> LineOutcome:
 
 
 # -- the parse command ---------------------------------------------------------------------
-def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False) -> dict[str, int]:
+def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False,
+              resolve: Resolve | None = None) -> dict[str, int]:
     """Write the events of ``log`` (a file, or ``-`` for stdin) to ``out`` as JSON lines
     (``show_all``: the other lines too). Nothing else runs. Returns the line counts."""
     parser = LineParser(config.patterns)
-    write = _writer(parser, out)
+    write = _writer(parser, out, resolve)
     counts = dict.fromkeys(("lines", "events", "unmatched", "malformed"), 0)
     for block in log_blocks(log, config.patterns.max_line_bytes):
         parser.timestamps.written_by(block.written)
@@ -94,22 +105,23 @@ def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False)
     return counts
 
 
-def parse_texts(config: Config, texts: Iterable[str], out: TextIO) -> list[LineOutcome]:
+def parse_texts(config: Config, texts: Iterable[str], out: TextIO,
+                resolve: Resolve | None = None) -> list[LineOutcome]:
     """What each of ``texts`` becomes, in order, as if they were consecutive lines of a log
     (``parse --line``): every outcome is written, unmatched and malformed ones too."""
     parser = LineParser(config.patterns)
-    write = _writer(parser, out)
+    write = _writer(parser, out, resolve)
     outcomes = [explain(parser, text, n) for n, text in enumerate(texts, start=1)]
     for outcome in outcomes:
         write(outcome)
     return outcomes
 
 
-def _writer(parser: LineParser, out: TextIO) -> Callable[[LineOutcome], None]:
+def _writer(parser: LineParser, out: TextIO, resolve: Resolve | None) -> Callable[[LineOutcome], None]:
     fmt = TimeFormatter("iso", tz=parser.timestamps.tz, instants=parser.timestamps.has_instants)
 
     def write(outcome: LineOutcome) -> None:
-        out.write(json.dumps(outcome.to_dict(fmt)) + "\n")
+        out.write(json.dumps(outcome.to_dict(fmt, resolve)) + "\n")
 
     return write
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from logloom.outputs.paths import require_folder
 from logloom.report.data import MAX_POINTS, ComponentData, Decimator, load, per_component_counters
 from logloom.report.incidents import (
     FLOOD_COUNT,
@@ -302,6 +303,7 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
     """
     import jinja2
 
+    require_folder(out, "--out")
     got = load(data_dir, config_dir, max_points)
     scene: VizScene = got["scene"]
     colors = {s: "#{:02x}{:02x}{:02x}".format(*rgb) for s, rgb in scene.state_colors.items()}
@@ -350,6 +352,5 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
         ticks=axis.ticks(),
         geo={"left": LEFT, "width": WIDTH, "right": RIGHT, "top": CHART_TOP, "h": CHART_H},
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from logloom.errors import InputError
+from logloom.outputs.paths import require_folder
 from logloom.simulator.options import DEFAULT_CYCLES, DEFAULT_START, SimError, SimOptions
 from logloom.simulator.options import parse_anomalies as _parse_anomalies
 from logloom.simulator.run import SimSummary, simulate
@@ -84,10 +86,13 @@ def simulate_command(out: Path, config_dir: Path, cycles: int | None, lines: int
             consequences=consequences, config_dir=config_dir,
         )
         options.check()
+        require_folder(out, "--out")
         with _progress(quiet, lines or cycles or 0, "lines" if lines else "pallets") as advance:
             summary = simulate(out, options, advance)
     except SimError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.param) from None
+    except InputError as exc:
+        raise click.UsageError(str(exc)) from None
     except OSError as exc:
         raise click.UsageError(f"{exc.filename}: {exc.strerror}") from None
     if not quiet:

@@ -10,6 +10,7 @@ connected to and the layout). Every hook only appends to a list; data leaves wit
 
 from __future__ import annotations
 
+import os
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
@@ -44,6 +45,14 @@ def _rgba32(rgb: RGB) -> int:
 
 
 def import_rerun() -> Any:
+    """The Rerun SDK, imported with its own log lines kept to errors.
+
+    The SDK prints coloured ``WARN`` lines of its internals to stderr (a viewer still
+    connecting at shutdown, ...); logloom says what matters itself. Its errors (a
+    viewer or recording losing data) still show. ``RUST_LOG`` set by the user wins
+    (``RUST_LOG=warn`` shows the warnings again).
+    """
+    os.environ.setdefault("RUST_LOG", "error")
     try:
         import rerun
     except ImportError as exc:

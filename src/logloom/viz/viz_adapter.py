@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from logloom.errors import InputError
+from logloom.outputs.paths import require_folder
 from logloom.records import Observer
 from logloom.viz.observer import (
     INSTALL_HINT,
@@ -182,10 +183,8 @@ def make_viz_observer(
     say = notify or (lambda msg: print(msg, file=sys.stderr))
     sinks: list[Any] = []
     if save is not None:
-        if save.is_dir():
-            raise InputError(f"--viz-save {save}: is a directory; name a FILE.rrd")
+        require_folder(save, "--viz-save")
         try:
-            save.parent.mkdir(parents=True, exist_ok=True)
             sinks.append(rr.FileSink(str(save)))
         except (OSError, RuntimeError) as exc:  # the SDK reports file errors as RuntimeError
             raise InputError(f"--viz-save {save}: cannot write it ({exc})") from exc
