@@ -11,13 +11,13 @@ import importlib
 import json
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import click
 
 from logloom import __version__
+from logloom.cli_options import FullHelpGroup, config_dir, data_dir, dirs, ignored, run_options, viz_options
 from logloom.config.load import Config, load_config
 from logloom.detect.baseline import activate, list_baselines, show_baseline
 from logloom.engine.engine import Engine
@@ -31,47 +31,6 @@ from logloom.ui import UI
 
 # ``summary`` (rich's tables) and ``report`` are imported by the commands that draw or write
 # them: a quiet monitor needs neither, and each costs milliseconds of start-up.
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _options(*options: Callable[[F], F]) -> Callable[[F], F]:
-    """One decorator applying several click options, in the order given."""
-
-    def apply(fn: F) -> F:
-        for option in reversed(options):
-            fn = option(fn)
-        return fn
-
-    return apply
-
-
-_config_dir = click.option("--config", "config_dir", type=click.Path(path_type=Path), default=Path("config"),
-                           show_default=True, help="Directory of the four YAML configs.")
-_dirs = _options(
-    _config_dir,
-    click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
-                 show_default=True, help="Dynamic state and outputs."),
-)
-_run_options = _options(
-    click.option("--strict", is_flag=True, help="No permissive jumps: a missing transition is invalid."),
-    click.option("--max-part-mb", type=click.FloatRange(min=0.001), default=100.0, show_default=True,
-                 help="Start process_metrics_partN.csv when a file passes this size (MB = 10^6 bytes)."),
-    click.option("--time-format", type=click.Choice(["iso", "epoch"]), default="iso", show_default=True,
-                 help="Output timestamps as ISO 8601 or float epoch seconds."),
-    click.option("--quiet", "-q", is_flag=True, help="No progress bar, no notices."),
-    click.option("--parallel/--serial", default=None,
-                 help="Parse in a second process while this one runs the engine "
-                      "[default: for files over 8 MB on 2+ cores; never with --follow]."),
-)
-_viz_options = _options(
-    click.option("--viz", is_flag=True, help="Show the run in the Rerun viewer (needs logloom[viz])."),
-    click.option("--viz-save", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.rrd",
-                 help="Save a Rerun recording of the run (works headless)."),
-    click.option("--viz-serve", is_flag=False, flag_value="127.0.0.1", default=None, metavar="[HOST[:PORT]]",
-                 help="Serve the recording on 127.0.0.1:9876, or the address given."),
-)
-
 
 def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Path | None, serve: str | None,
              initial_states: dict[str, str] | None = None) -> None:
@@ -94,7 +53,7 @@ def _load(config_dir: Path, ui: UI) -> Config:
     return config
 
 
-class _Commands(click.Group):
+class _Commands(FullHelpGroup):
     """The command group; ``simulate`` (which imports numpy and its own tables) is
     loaded only when it is used, so the other commands start faster."""
 
@@ -119,8 +78,9 @@ def cli() -> None:
 
 
 @cli.command()
-@_dirs
-def validate(config_dir: Path, data_dir: Path) -> None:
+@config_dir
+@ignored("--data", "it checks the configs only")
+def validate(config_dir: Path) -> None:
     """Check the four configs; print OK and a summary, or every problem found."""
     ui = UI()
     config = _load(config_dir, ui)
@@ -139,7 +99,7 @@ def validate(config_dir: Path, data_dir: Path) -> None:
 
 
 @cli.command("test")
-@_config_dir
+@config_dir
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--quiet", "-q", is_flag=True, help="Print only the failing cases and the count.")
 def test_cmd(config_dir: Path, files: tuple[Path, ...], quiet: bool) -> None:
@@ -159,7 +119,7 @@ def test_cmd(config_dir: Path, files: tuple[Path, ...], quiet: bool) -> None:
 
 
 @cli.command()
-@_dirs
+@dirs
 @click.option("--logs", "log", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), metavar="FILE",
               help="Log file, or - for stdin [default: DATA/machine_logs.txt].")
 @click.option("--line", "lines", multiple=True, metavar="TEXT",
@@ -191,13 +151,13 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, 
 
 
 @cli.command("coverage")
-@_dirs
+@dirs
 @click.option("--logs", "logs", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), multiple=True,
               metavar="FILE", help="Log file(s) read in order (repeatable), or - for stdin "
                                    "[default: DATA/machine_logs.txt].")
 @click.option("--strict", is_flag=True, help="No permissive jumps: a missing transition is invalid.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as one JSON object.")
-@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, metavar="N",
               help="Templates of unmatched lines to print (--json has all).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no notices.")
 def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool, as_json: bool, top: int,
@@ -222,7 +182,7 @@ def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], stric
 
 
 @cli.command("monitor")
-@_dirs
+@dirs
 @click.option("--logs", "log", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), metavar="FILE",
               help="Log file, or - for stdin (a stream: read to its end, no resume) "
                    "[default: DATA/machine_logs.txt].")
@@ -236,8 +196,8 @@ def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], stric
 @click.option("--from-start", is_flag=True,
               help="Archive the current outputs and checkpoint under DATA/runs/<time>/ (nothing is deleted; "
                    "the baselines stay) and process the log again from its start.")
-@_run_options
-@_viz_options
+@run_options
+@viz_options
 @integration_options
 def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
                 parquet: bool, parquet_part_rows: int, from_start: bool, strict: bool, max_part_mb: float,
@@ -278,12 +238,12 @@ def _floors(config: Config) -> dict[tuple[str, str], float]:
 
 
 @cli.command("record")
-@_dirs
+@dirs
 @click.option("--logs", "logs", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), multiple=True,
               metavar="FILE", help="Log file(s) of a good shift, repeatable; - for stdin "
                                    "[default: DATA/machine_logs.txt].")
-@_run_options
-@_viz_options
+@run_options
+@viz_options
 def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool,
                max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None, viz: bool,
                viz_save: Path | None, viz_serve: str | None) -> None:
@@ -303,7 +263,7 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
 
 
 @cli.command("report")
-@_dirs
+@dirs
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="The HTML file to write [default: DATA/report.html].")
 def report_cmd(config_dir: Path, data_dir: Path, out: Path | None) -> None:
@@ -314,14 +274,15 @@ def report_cmd(config_dir: Path, data_dir: Path, out: Path | None) -> None:
     click.echo(f"wrote {build_report(data_dir, config_dir, out or data_dir / 'report.html')}")
 
 
-@cli.group("baseline")
+@cli.group("baseline", cls=FullHelpGroup)
 def baseline_group() -> None:
     """Manage the archive of recorded baselines."""
 
 
 @baseline_group.command("list")
-@_dirs
-def baseline_list(config_dir: Path, data_dir: Path) -> None:
+@data_dir
+@ignored("--config", "a baseline is read from DATA alone")
+def baseline_list(data_dir: Path) -> None:
     """List the archived baselines (* marks the active one)."""
     from logloom.report.summary import render_baseline_list
 
@@ -329,9 +290,10 @@ def baseline_list(config_dir: Path, data_dir: Path) -> None:
 
 
 @baseline_group.command("show")
-@_dirs
+@data_dir
+@ignored("--config", "a baseline is read from DATA alone")
 @click.argument("baseline_id")
-def baseline_show(config_dir: Path, data_dir: Path, baseline_id: str) -> None:
+def baseline_show(data_dir: Path, baseline_id: str) -> None:
     """Show the statistics and limits of one archived baseline."""
     from logloom.report.summary import render_baseline
 
@@ -339,9 +301,10 @@ def baseline_show(config_dir: Path, data_dir: Path, baseline_id: str) -> None:
 
 
 @baseline_group.command("activate")
-@_dirs
+@data_dir
+@ignored("--config", "a baseline is read from DATA alone")
 @click.argument("baseline_id")
-def baseline_activate(config_dir: Path, data_dir: Path, baseline_id: str) -> None:
+def baseline_activate(data_dir: Path, baseline_id: str) -> None:
     """Make an archived baseline the active one (monitor scores against it)."""
     activate(data_dir, baseline_id)
     click.echo(f"{baseline_id} is now the active baseline")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from logloom.cli_options import FullHelpGroup
 from logloom.fleet.cluster import echo
 from logloom.fleet.runner import run_fleet, summary_path, table
 from logloom.fleet.spec import load_fleet
@@ -22,7 +23,7 @@ _strict = click.option("--strict", is_flag=True, help="No permissive jumps: a mi
 _quiet = click.option("--quiet", "-q", is_flag=True, help="No progress lines; the summary table only.")
 
 
-@click.group("fleet")
+@click.group("fleet", cls=FullHelpGroup)
 def fleet_group() -> None:
     """Many sources at once on Dask distributed (needs logloom[fleet]); see docs/fleet.md."""
 

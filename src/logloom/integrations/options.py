@@ -24,8 +24,9 @@ _OPTIONS = (
     click.option("--mqtt", "mqtt_url", metavar="mqtt://HOST[:PORT]/PREFIX",
                  help="Publish state changes and anomalies to PREFIX/<component>/state|anomaly|incident "
                       "(mqtts:// for TLS; needs logloom[mqtt])."),
-    click.option("--mqtt-username", envvar="LOGLOOM_MQTT_USERNAME", help="Broker user [env LOGLOOM_MQTT_USERNAME]."),
-    click.option("--mqtt-password", envvar="LOGLOOM_MQTT_PASSWORD",
+    click.option("--mqtt-username", envvar="LOGLOOM_MQTT_USERNAME", metavar="USER",
+                 help="Broker user [env LOGLOOM_MQTT_USERNAME]."),
+    click.option("--mqtt-password", envvar="LOGLOOM_MQTT_PASSWORD", metavar="PASSWORD",
                  help="Broker password; prefer the environment variable LOGLOOM_MQTT_PASSWORD "
                       "(a command line is visible to every user of the machine)."),
     click.option("--mqtt-ca", type=_FILE, metavar="FILE",

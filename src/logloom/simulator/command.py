@@ -32,33 +32,34 @@ def _start(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime
 
 
 @click.command("simulate")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The log to write; <out>.truth.csv, .anomalies.csv and .affected.csv "
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, metavar="FILE",
+              help="The log to write (its folder must exist); <out>.truth.csv, .anomalies.csv and .affected.csv "
                    "go beside it.")
 @click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("config"), show_default=True, help="The config directory.")
-@click.option("--cycles", type=click.IntRange(min=1),
+              default=Path("config"), show_default=True, metavar="DIR",
+              help="Directory of the four YAML configs.")
+@click.option("--cycles", type=click.IntRange(min=1), metavar="N",
               help=f"Pallets through the whole line [default: {DEFAULT_CYCLES}].")
-@click.option("--lines", type=click.IntRange(min=1),
+@click.option("--lines", type=click.IntRange(min=1), metavar="N",
               help="Stop after exactly this many lines instead.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int, default=0, show_default=True, metavar="S",
               help="Same seed, same bytes.")
-@click.option("--start", default=DEFAULT_START.isoformat(), callback=_start, show_default=True,
+@click.option("--start", default=DEFAULT_START.isoformat(), callback=_start, show_default=True, metavar="ISO",
               help="Wall-clock time the log starts at.")
-@click.option("--noise", type=_RATIO, default=0.1, show_default=True,
+@click.option("--noise", type=_RATIO, default=0.1, show_default=True, metavar="R",
               help="Share of lines that are timestamped noise matching no pattern.")
-@click.option("--sparse", type=_RATIO, default=0.0, show_default=True,
+@click.option("--sparse", type=_RATIO, default=0.0, show_default=True, metavar="R",
               help="Share of finish lines written without their station, where FIFO "
                    "routing still picks the right dispenser.")
 @click.option("--ambiguous-sparse", is_flag=True,
               help="Write --sparse finish lines even where FIFO routing picks wrongly.")
-@click.option("--drop", type=_RATIO, default=0.0, show_default=True,
+@click.option("--drop", type=_RATIO, default=0.0, show_default=True, metavar="R",
               help="Share of state-changing lines left out (forces jumps).")
-@click.option("--garbage", type=_RATIO, default=0.0, show_default=True,
+@click.option("--garbage", type=_RATIO, default=0.0, show_default=True, metavar="R",
               help="Share of lines that are random bytes without a timestamp.")
-@click.option("--disorder", type=_RATIO, default=0.0, show_default=True,
+@click.option("--disorder", type=_RATIO, default=0.0, show_default=True, metavar="R",
               help="Share of lines written after the next one (timestamps out of order).")
-@click.option("--faults", type=_RATIO, default=0.0, show_default=True,
+@click.option("--faults", type=_RATIO, default=0.0, show_default=True, metavar="R",
               help="Chance per dispensing that the dispenser faults and is reset.")
 @click.option("--anomalies", "anomalies", multiple=True, metavar="SPEC[,SPEC...]",
               help="Injected anomalies: spike:COMP.METRIC@CYCLExFACTOR, "
