@@ -76,7 +76,7 @@ class UnmatchedLines:
         self.samples: dict[str, tuple[int, str, str]] = {}  # masked -> (line number, line, rest)
         self.not_clustered = 0
         self.total = 0
-        self._masked: dict[str, str] = {}  # a line with its digit runs as 0 -> its masked rest
+        self._masked: dict[str, str] = {}  # a line with every digit as 0 -> its masked rest
 
     def add_many(self, line_nos: list[int], lines: list[str]) -> None:
         """Unmatched lines in log order: their numbers and whole texts.
