@@ -44,6 +44,7 @@ def test_the_layers_hold() -> None:
     ("integrations/common.py", "from logloom.viz import scene",
      "logloom.integrations is not allowed to import logloom.viz"),
     ("outputs/sinks.py", "import paho.mqtt.client", "logloom.outputs is not allowed to import paho"),
+    ("lifecycle/resume.py", "from logloom.main import monitor", "logloom.lifecycle is not allowed to import logloom.main"),
 ])
 def test_a_forbidden_import_breaks_the_check(tmp_path: Path, module: str, line: str, broken: str) -> None:
     """A copy of the package with one import added by hand fails, naming the import."""
@@ -72,7 +73,7 @@ def test_no_module_is_two_ideas() -> None:
 
 def test_each_stage_is_a_package_with_a_docstring() -> None:
     stages = ["config", "logtime", "parse", "engine", "detect", "outputs", "viz", "integrations", "report",
-              "simulator", "fleet"]
+              "simulator", "fleet", "lifecycle"]
     for stage in stages:
         init = PACKAGE / stage / "__init__.py"
         assert init.read_text().startswith('"""'), f"{stage}/__init__.py says what the stage owns"

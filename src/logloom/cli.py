@@ -1,7 +1,10 @@
 """The command line: turns arguments into a call into ``main`` and maps errors to exit codes.
 
-Exit status (SPEC 2): 0 done; 2 the user's input is wrong (one clear message, no
-traceback); 1 an internal failure (after a crash snapshot).
+Exit status (SPEC 2): 0 done; 2 the user's input or environment is wrong (one clear
+message, no traceback: a bad config, a missing file, a read-only or full data
+directory, edited state); 3 done, but part of a source could not be read (a rotated
+file that was not found; the summary's ``gaps`` says what); 1 an internal failure
+(a bug; the traceback says whether a crash snapshot was written).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from logloom.ui import UI
 
 # ``summary`` (rich's tables) and ``report`` are imported by the commands that draw or write
 # them: a quiet monitor needs neither, and each costs milliseconds of start-up.
+
+EXIT_GAP = 3  # done, but part of a source could not be read
+
 
 def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Path | None, serve: str | None,
              initial_states: dict[str, str] | None = None) -> None:
@@ -196,13 +202,16 @@ def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], stric
 @click.option("--from-start", is_flag=True,
               help="Archive the current outputs and checkpoint under DATA/runs/<time>/ (nothing is deleted; "
                    "the baselines stay) and process the log again from its start.")
+@click.option("--rotated", "rotated", multiple=True, metavar="GLOB",
+              help="Where rotated files of the log go, if not beside it as FILE.1, FILE-DATE, FILE.2.gz... "
+                   "(a glob relative to the log's folder; repeatable).")
 @run_options
 @viz_options
 @integration_options
 def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
-                parquet: bool, parquet_part_rows: int, from_start: bool, strict: bool, max_part_mb: float,
-                time_format: str, quiet: bool, parallel: bool | None, viz: bool, viz_save: Path | None,
-                viz_serve: str | None, **integrations: Any) -> None:
+                parquet: bool, parquet_part_rows: int, from_start: bool, rotated: tuple[str, ...], strict: bool,
+                max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None, viz: bool,
+                viz_save: Path | None, viz_serve: str | None, **integrations: Any) -> None:
     """Process the log from the last checkpoint; write metrics and score them.
 
     A second monitor on the same log reads only what was added since; --from-start
@@ -213,16 +222,16 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
     options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
                          max_part_mb=max_part_mb, time_format=time_format, quiet=quiet, follow=follow,
                          checkpoint_every=checkpoint_every, parallel=parallel, from_start=from_start,
-                         parquet=ParquetOptions(part_rows=parquet_part_rows) if parquet else None)
+                         parquet=ParquetOptions(part_rows=parquet_part_rows) if parquet else None,
+                         rotated=list(rotated))
     _add_viz(options, config_dir, ui, viz, viz_save, viz_serve, None if from_start else resumed_states(data_dir))
     options.observers += make_observers(config, data_dir, integrations, ui.notify, ui.warn, ui.always)
     summary, scorer = monitor(config, options, ui)
+    for gap in summary["gaps"]:
+        ui.warn(f"not read: {gap}")
     quiet_run = None if log and is_stream(log) else nothing_new(summary, data_dir, viz_save)
-    if quiet_run is not None:
-        ui.notify(quiet_run)
-        return
-    ui.notify(describe_run(summary))
-    if scorer is not None and not quiet:
+    ui.notify(quiet_run or describe_run(summary))
+    if scorer is not None and not quiet and quiet_run is None:
         from logloom.report.incidents import load_incidents
         from logloom.report.summary import render_incidents, render_summary
 
@@ -230,6 +239,8 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
         if scorer.baseline_id:  # without a baseline only fault states are flagged
             render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
                            min_samples=scorer.config.min_samples, floors=_floors(config))
+    if summary["gaps"]:
+        raise click.exceptions.Exit(EXIT_GAP)
 
 
 def _floors(config: Config) -> dict[tuple[str, str], float]:
@@ -260,6 +271,9 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
 
         render_baseline(ui.err, baseline, _floors(config))
     click.echo(f"recorded {baseline_id} and made it the active baseline")
+    from logloom.main import tell_running_monitor
+
+    tell_running_monitor(data_dir, baseline_id, ui.always)
 
 
 @cli.command("report")
@@ -308,6 +322,10 @@ def baseline_activate(data_dir: Path, baseline_id: str) -> None:
     """Make an archived baseline the active one (monitor scores against it)."""
     activate(data_dir, baseline_id)
     click.echo(f"{baseline_id} is now the active baseline")
+    from logloom.main import tell_running_monitor
+
+    tell_running_monitor(data_dir, baseline_id, UI().always)
+
 
 
 def main(argv: list[str] | None = None) -> int:

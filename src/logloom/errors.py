@@ -4,7 +4,10 @@
     ├── ConfigError         a config file (one report listing every problem)
     ├── InputError          a log file, an option, a missing path
     │   └── DataDirBusy     another process writes the data directory
-    └── StateFileError      a checkpoint, snapshot or baseline that cannot be read
+    ├── StateFileError      a checkpoint, snapshot or baseline that cannot be read, or
+    │                       that no longer fits the outputs it counts
+    └── OutputError         a file in --data that cannot be written (read-only, full
+                            disk, a symlink): the environment, not a bug
 
 Anything else escaping the pipeline is a bug: exit 1 after a crash snapshot.
 """
@@ -60,3 +63,11 @@ class DataDirBusy(InputError):
 
 class StateFileError(LogloomError):
     """A state file (checkpoint, snapshot, baseline) is corrupt or of an unknown version."""
+
+
+class OutputError(LogloomError):
+    """A file in the data directory cannot be written: read-only, full disk, a symlink.
+
+    The message names the file and the OS error; ``monitor`` adds what state the
+    outputs are in.
+    """

@@ -10,20 +10,26 @@ stopped; ``rewind`` is how a crash gets back to the last fully processed line.
 from __future__ import annotations
 
 import math
-import os
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
 
 from logloom.config.load import Config
+from logloom.detect.clock import ClockWatch
+from logloom.detect.clock import describe as describe_step
+from logloom.detect.clock import step_anomaly as clock_anomaly
 from logloom.detect.monitoring import ScoringHook, make_tracker
 from logloom.detect.scoring import Mark, Scorer
 from logloom.engine.engine import Engine
-from logloom.errors import InputError, StateFileError
+from logloom.errors import StateFileError
 from logloom.logtime.timestamps import TimeFormatter, TimestampParser
+from logloom.outputs.parquet_options import PalletTap, ParquetOptions, open_parquet_sink
 from logloom.outputs.sinks import AnomalySink, IncidentSink, MetricsSink, RejectedSink
 from logloom.outputs.state_store import CHECKPOINT, SCHEMA_VERSION
 from logloom.parse.log_parser import EventTable, ParsedBlock
@@ -33,7 +39,8 @@ if TYPE_CHECKING:
     from logloom.outputs.parquet import ParquetSink
 
 CHECKPOINT_EVERY_S = 1.0
-STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies")
+STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies",
+             "time_back_steps", "time_back_lines")
 
 _new_event = tuple.__new__  # Event(...) through NamedTuple.__new__ costs twice as much
 
@@ -52,45 +59,15 @@ class RunOptions:
     checkpoint_every: float = CHECKPOINT_EVERY_S
     parallel: bool | None = None  # None: a parse worker for large files when there are 2+ cores
     from_start: bool = False  # monitor: archive the outputs and checkpoint, process afresh
+    rotated: list[str] = field(default_factory=list)  # globs of rotated files beside the usual names
     observers: list[Observer] = field(default_factory=list)
     parquet: ParquetOptions | None = None  # also write the rows as a Parquet dataset
-
-
-@dataclass
-class ParquetOptions:
-    """Where the Parquet dataset goes: ``<root>/source=<source>/`` (default root DATA/parquet;
-    default source the log file's name without its extension)."""
-
-    root: Path | None = None
-    source: str | None = None
-    part_rows: int = 1_000_000
 
 
 class Sink(Protocol):
     def flush(self, *, sync: bool = False) -> None: ...
     def lengths(self) -> dict[str, int]: ...
     def close(self) -> None: ...
-
-
-class PalletTap(Observer):
-    """The pallet each component holds when it writes a row, in the rows' order.
-
-    A block's rows are written after the block, when the components may hold other
-    pallets: the pallets are taken as each row is made. ``take(n)`` returns those of
-    the first ``n`` rows seen (a failing line's rows, seen but not written, are dropped).
-    """
-
-    def __init__(self, components: dict[str, Any]) -> None:
-        self._components = components
-        self._pallets: list[str | None] = []
-
-    def on_row(self, row: MetricRow) -> None:
-        self._pallets.append(self._components[row.component_id].pallet)
-
-    def take(self, n: int) -> list[str | None]:
-        taken = self._pallets[:n]
-        self._pallets = []
-        return taken
 
 
 @dataclass
@@ -101,6 +78,7 @@ class _BlockStart:
     stats: dict[str, int]
     detection: dict[str, Any] | None
     line_no: int
+    clock: dict[str, Any] = field(default_factory=dict)
 
 
 class Run:
@@ -120,6 +98,7 @@ class Run:
         scorer: Scorer | None = None,
     ) -> None:
         self.config = config
+        self.out_dir = out_dir
         self.engine = Engine(config, strict=options.strict, observers=options.observers)
         self.observers = options.observers
         self._on_block = [o for o in self.observers if type(o).on_block is not Observer.on_block]
@@ -130,16 +109,19 @@ class Run:
         ts_spec = TimestampParser(config.patterns.timestamp.format, config.patterns.timestamp.timezone)
         self.format_ts = TimeFormatter(options.time_format, tz=ts_spec.tz, instants=ts_spec.has_instants)
         lengths = saved["outputs"] if saved else None
+        tails = saved.get("output_tails") if saved else None
         # the metrics sink keeps its own last-timestamp cache per batch of rows
-        self.metrics = MetricsSink(out_dir, self.format_ts.format_new, options.max_part_mb * 1_000_000, lengths)
-        self.rejected = RejectedSink(out_dir, lengths)
-        self.anomalies = AnomalySink(out_dir, self.format_ts, lengths) if scorer is not None else None
-        tracker = self.scoring.tracker if self.scoring is not None else None
-        self.incidents = IncidentSink(out_dir, self.format_ts, tracker.open_incidents, lengths) if tracker else None
+        self.metrics = MetricsSink(out_dir, self.format_ts.format_new, options.max_part_mb * 1_000_000, lengths,
+                                   tails=tails)
+        self.rejected = RejectedSink(out_dir, lengths, tails)
+        self.anomalies = AnomalySink(out_dir, self.format_ts, lengths, tails) if scorer is not None else None
+        opened = self.scoring.tracker.open_incidents if self.scoring and self.scoring.tracker else None
+        self.incidents = IncidentSink(out_dir, self.format_ts, opened, lengths, tails) if opened else None
         self.parquet: ParquetSink | None = None
         self._pallets: PalletTap | None = None
         if options.parquet is not None:
-            self.parquet = _parquet_sink(options, out_dir, self.format_ts.tz, lengths)
+            log = options.logs[0] if options.logs else Path("machine_logs.txt")
+            self.parquet = open_parquet_sink(options.parquet, log, options.follow, out_dir, self.format_ts.tz, lengths)
             self._pallets = PalletTap(self.engine.by_id)
             self.engine.observers = [*self.engine.observers, self._pallets]
         self.table = EventTable()
@@ -151,7 +133,11 @@ class Run:
         self.started = time.monotonic()
         self.resumed_from: str | None = saved["written_at"] if saved else None
         self._block_start = _BlockStart({}, {}, None, 0)
+        self.clock = ClockWatch()
+        self.warnings: list[str] = []  # for the console (main shows and clears them)
+        self.checkpointed: tuple[int, str] | None = None  # (line, written_at) of the latest checkpoint
         if saved:
+            self.clock.restore(saved.get("clock"))
             self.engine.load_state(saved["engine"])
             self.stats.update({k: int(saved["stats"].get(k, 0)) for k in STAT_KEYS})
             self.line_no = int(saved["source"]["line_no"])
@@ -173,7 +159,8 @@ class Run:
         processed line; ``rewind`` then restores the state after that line.
         """
         self._block_start = _BlockStart(self.engine.state_dict(), dict(self.stats),
-                                        self.scoring.state() if self.scoring else None, self.line_no)
+                                        self.scoring.state() if self.scoring else None, self.line_no,
+                                        self.clock.to_dict())
         self.table.update(parsed)
         rows = self._process(parsed, parsed.lines, write=True)
         self.offset = parsed.end
@@ -202,6 +189,7 @@ class Run:
         self.engine.load_state(start.engine)
         self.stats = dict(start.stats)
         self.line_no = start.line_no
+        self.clock.restore(start.clock)
         if self.scoring is not None and start.detection is not None:
             self.scoring.restore(start.detection, tallies=True)
         observers = self.engine.observers
@@ -230,31 +218,38 @@ class Run:
         pending = scoring.pending if scoring is not None else []
         start = self.line_no
         low, high = -math.inf, math.inf
+        steps, behind = self.clock.scan(np.frombuffer(times, dtype=np.int64)[:todo],
+                                        np.frombuffer(index, dtype=f"i{index.itemsize}")[:todo], start + 1)
+        at_steps = {s.index: clock_anomaly(s, self.source_name) for s in steps} if scoring is not None else {}
         if scoring is not None:
             stuck = scoring.scorer.stuck
             scoring.begin_block(times, index, todo, start + 1)
             low, high = stuck.low, stuck.high
         rows_out: list[MetricRow] = []
-        marks: list[Mark] = []  # stuck and burst anomalies found on the way
+        marks: list[Mark] = []  # stuck, burst and time_back (the loop pauses before those) anomalies
         done = count  # lines fully processed
-        k = 0
+        k = lo = 0
         try:
-            for k in range(todo):
-                ts = times[k]
-                if not low <= ts <= high:  # never without a scorer
-                    line_no = start + index[k] + 1
-                    marks += [(line_no, 0, len(rows_out), a) for a in stuck.reached(ts)]
-                    low, high = stuck.low, stuck.high
-                comp, event, target, target_type, fields = resolved[codes[k]]
-                if comp is not None:
-                    rows = step_resolved(ts, comp, event, fields)
-                else:
-                    rows = step(ts, event, target, target_type, fields)
-                if pending:
-                    marks += [(start + index[k] + 1, 1, len(rows_out), a) for a in pending]
-                    pending.clear()
-                if rows:
-                    rows_out += rows
+            for hi in [*at_steps, todo]:
+                for k in range(lo, hi):
+                    ts = times[k]
+                    if not low <= ts <= high:  # never without a scorer
+                        line_no = start + index[k] + 1
+                        marks += [(line_no, 0, len(rows_out), a) for a in stuck.reached(ts)]
+                        low, high = stuck.low, stuck.high
+                    comp, event, target, target_type, fields = resolved[codes[k]]
+                    if comp is not None:
+                        rows = step_resolved(ts, comp, event, fields)
+                    else:
+                        rows = step(ts, event, target, target_type, fields)
+                    if pending:
+                        marks += [(start + index[k] + 1, 1, len(rows_out), a) for a in pending]
+                        pending.clear()
+                    if rows:
+                        rows_out += rows
+                if hi in at_steps:
+                    marks.append((start + index[hi] + 1, -1, len(rows_out), at_steps[hi]))
+                lo = hi
         except BaseException:
             done = index[k]  # the failing line was not fully processed
             pending.clear()
@@ -262,6 +257,10 @@ class Run:
             raise
         found = scoring.scorer.score_block(rows_out, marks) if scoring is not None else []
         self._finish(parsed, rows_out, found, write, todo, done)
+        self.stats["time_back_steps"] += len(steps)
+        self.stats["time_back_lines"] += behind
+        if write:
+            self.warnings += [describe_step(s, self.source_name) for s in steps]
         return rows_out
 
     def _finish(self, parsed: ParsedBlock, rows: list[MetricRow], found: list[tuple[int, Anomaly]] | None,
@@ -302,12 +301,12 @@ class Run:
             for a in found:
                 obs.on_anomaly(a)
 
-    def processed_offset(self, parsed: ParsedBlock, fh: BinaryIO) -> int:
-        """Byte offset after the last fully processed line of ``parsed`` (read back from ``fh``)."""
+    def processed_offset(self, parsed: ParsedBlock, read_range: Callable[[int, int], bytes]) -> int:
+        """Byte offset after the last fully processed line of ``parsed`` (read back from the file)."""
         done = self.line_no - self._block_start.line_no
         if done <= 0:
             return parsed.start
-        raw = os.pread(fh.fileno(), parsed.end - parsed.start, parsed.start)
+        raw = read_range(parsed.start, parsed.end - parsed.start)
         return min(parsed.start + sum(len(line) + 1 for line in raw.split(b"\n")[:done]), parsed.end)
 
     # -- outputs and state ---------------------------------------------------------------------
@@ -322,6 +321,11 @@ class Run:
 
     def output_lengths(self) -> dict[str, int]:
         return {name: n for sink in self._sinks() for name, n in sink.lengths().items()}
+
+    def output_tails(self) -> dict[str, str]:
+        """A digest of each CSV output's last bytes (the checkpoint's check against edits)."""
+        text = (self.metrics, self.rejected, self.anomalies, self.incidents)
+        return {n: d for s in text if s for n, d in s.tails().items()}
 
     def committed(self) -> None:
         """The state of ``state()`` is durable: files it no longer needs may go."""
@@ -339,7 +343,9 @@ class Run:
             "engine": self.engine.state_dict(),
             **(self.scoring.state() if self.scoring else {"scorer": None, "incidents": None}),
             "outputs": self.output_lengths(),
+            "output_tails": self.output_tails(),
             "stats": dict(self.stats),
+            "clock": self.clock.to_dict(),
         }
 
     def summary(self, sources: list[str]) -> dict[str, Any]:
@@ -357,7 +363,19 @@ class Run:
             **({"parquet": [str(p) for p in self.parquet.paths()]} if self.parquet is not None else {}),
             "resumed_from": self.resumed_from,
             "this_run": this_run,
+            "baseline": self.scoring.scorer.baseline_id if self.scoring else None,
         }
+
+    def set_scorer(self, scorer: Scorer) -> None:
+        """Score against ``scorer``'s (newly activated) baseline from now on; anomalies.csv begun if need be."""
+        old = self.scoring
+        self.scoring = old.switched(scorer) if old else ScoringHook(scorer, make_tracker(self.config, self.observers))
+        self.engine.observers = [self.scoring, *(o for o in self.engine.observers if o is not old)]
+        scorer.watch(self.engine.components)
+        if self.anomalies is None:
+            self.anomalies = AnomalySink(self.out_dir, self.format_ts)
+        if self.incidents is None and self.scoring.tracker is not None:
+            self.incidents = IncidentSink(self.out_dir, self.format_ts, self.scoring.tracker.open_incidents)
 
     def close(self) -> None:
         for sink in self._sinks():
@@ -367,21 +385,3 @@ class Run:
 
 
 _NO_TIME = -(1 << 61)  # below it, the parser's memory holds no time read yet
-
-
-def _parquet_sink(options: RunOptions, out_dir: Path, tz: Any, lengths: dict[str, int] | None) -> ParquetSink:
-    """The Parquet sink (pyarrow, an optional extra, is imported only now)."""
-    assert options.parquet is not None
-    try:
-        from logloom.outputs.parquet import ROLL_SECONDS, STAGING_DIR, ParquetSink
-    except ImportError as exc:
-        if not (exc.name or "").startswith("pyarrow"):
-            raise
-        raise InputError("--parquet needs pyarrow: pip install 'logloom[fleet]'") from None
-    log = options.logs[0] if options.logs else Path("machine_logs.txt")
-    source = options.parquet.source or ("stdin" if str(log) == "-" else log.stem)
-    root = options.parquet.root or out_dir / "parquet"
-    return ParquetSink(root, source, out_dir / STAGING_DIR, None if tz is None else str(tz), lengths,
-                       part_rows=options.parquet.part_rows, roll_seconds=ROLL_SECONDS if options.follow else None)
-
-

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from logloom.config.regex_risk import nested_quantifier
 from logloom.config.salvage import follows_from, salvage
 from logloom.config.schema import LogPatterns, MachineGraph, ProcessLogic, VizResources
 from logloom.config.usage import check_event_use
@@ -183,6 +184,7 @@ def _check_patterns(
         ts_re = re.compile(pats.timestamp.regex)
         if "ts" not in ts_re.groupindex:
             f.add(("timestamp", "regex"), "the timestamp regex has no (?P<ts>...) group")
+        _check_backtracking(pats.timestamp.regex, "the timestamp regex", ("timestamp", "regex"), pats, f)
     except re.error as exc:
         f.add(("timestamp", "regex"), f"invalid regex: {exc}")
     try:
@@ -216,6 +218,7 @@ def _check_patterns(
         except re.error as exc:
             f.add((*base, "regex"), f"pattern '{p.name}': invalid regex: {exc}")
             continue
+        _check_backtracking(p.regex, f"pattern '{p.name}'", (*base, "regex"), pats, f)
         for fname in p.fields:
             if fname not in groups:
                 f.add((*base, "fields", fname), f"pattern '{p.name}' has no group (?P<{fname}>...)")
@@ -239,6 +242,17 @@ def _check_patterns(
                 f"unknown machine type '{p.target_type}'",
                 _choices(p.target_type, logic.machines),
             )
+
+
+def _check_backtracking(regex: str, what: str, key: KeyPath, pats: LogPatterns,
+                        f: ConfigFile) -> None:
+    nested = nested_quantifier(regex)
+    if nested:
+        f.add(key, f"{what} repeats a '{nested}' inside an unbounded repeat: a line that almost matches can "
+                   f"take exponential time (a line gets {pats.max_match_seconds:g} s of CPU to match, "
+                   "max_match_seconds, then it is rejected)",
+              "make the repeated part unambiguous, e.g. (?:a+b)+ instead of (a+)+b, or use an atomic group (?>...)",
+              warning=True)
 
 
 def _check_viz(

@@ -221,6 +221,8 @@ class LogPatterns(_Model):
     timestamp: TimestampSpec
     patterns: list[PatternSpec] = Field(min_length=1)
     max_line_bytes: int = Field(default=1 << 20, ge=256)
+    # CPU seconds one line may take to match before it is rejected (parse/budget.py)
+    max_match_seconds: float = Field(default=0.5, gt=0, le=3600)
 
 
 # -- viz_resources.yaml ----------------------------------------------------------------

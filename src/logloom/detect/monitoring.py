@@ -121,6 +121,12 @@ class ScoringHook(Observer):
         the incidents that closed."""
         return self.tracker.step(rows, found, ordered=self.ordered) if self.tracker is not None else []
 
+    def switched(self, scorer: Scorer) -> ScoringHook:
+        """This hook for another (newly activated) baseline: the incidents go on, the
+        scorer keeps only what still applies (drift statistics start afresh)."""
+        scorer.restore(self.scorer.to_dict())
+        return ScoringHook(scorer, self.tracker)
+
     def state(self) -> dict[str, Any]:
         """The scorer's and the tracker's state, as a checkpoint holds them."""
         return {"scorer": self.scorer.to_dict(),

@@ -1,17 +1,33 @@
 """Output files: buffered, ordered, partitioned CSV writers and the rejected-lines log.
 
-Every sink knows the byte length of each file it owns, can flush and fsync, and can
-be truncated back to recorded lengths (resume). Rows are formatted here and only here.
-incidents.csv is append-only up to its last closed incident; the open ones follow
-and are rewritten at every flush (``IncidentSink``).
+Every sink knows the byte length of each file it owns and a digest of the bytes
+before that end, can flush and fsync, and can be truncated back to recorded
+lengths (resume) after checking that the file still ends there as it was written.
+Rows are formatted here and only here. Files are opened with ``O_NOFOLLOW``; a
+write the environment refuses is an ``OutputError``, and the file is cut back to
+its last whole flush so that its recorded length stays true. incidents.csv is
+append-only up to its last closed incident; the open ones follow and are rewritten
+at every flush (``IncidentSink``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
+from logloom.errors import StateFileError
+from logloom.outputs.state_store import (
+    CHECKPOINT,
+    START_OVER,
+    TAIL_BYTES,
+    ensure_dir,
+    open_for_write,
+    output_error,
+    tail_digest,
+)
 from logloom.records import ANOMALIES_HEADER, INCIDENTS_HEADER, METRICS_HEADER, Anomaly, Incident, MetricRow
 
 FLUSH_BYTES = 1 << 18
@@ -61,7 +77,7 @@ class TextSink:
 
     Parts are ``<stem>.<ext>``, ``<stem>_part2.<ext>``, ... each starting with the
     header; a line is never split. ``lengths()`` tells the bytes of every part as
-    they are after ``flush()``.
+    they are after ``flush()``, ``tails()`` a digest of each part's last bytes.
     """
 
     def __init__(
@@ -72,6 +88,7 @@ class TextSink:
         header: str | None,
         max_bytes: float = float("inf"),
         lengths: dict[str, int] | None = None,
+        tails: dict[str, str] | None = None,
     ) -> None:
         self.directory = directory
         self.stem = stem
@@ -81,35 +98,73 @@ class TextSink:
         self._buffer: list[str] = []
         self._buffered = 0
         self._sizes: list[int] = []
-        directory.mkdir(parents=True, exist_ok=True)
-        self._restore(lengths or {})
-        self._fh = open(self.part_path(len(self._sizes)), "ab")  # noqa: SIM115
+        self._tails: list[bytes] = []  # the last TAIL_BYTES written to each part
+        ensure_dir(directory)
+        self._restore(lengths or {}, tails or {})
+        self._fh = self._open(self.part_path(len(self._sizes)), os.O_WRONLY | os.O_APPEND)
 
     def part_path(self, number: int) -> Path:
         suffix = "" if number == 1 else f"_part{number}"
         return self.directory / f"{self.stem}{suffix}.{self.ext}"
 
-    def _restore(self, lengths: dict[str, int]) -> None:
-        """Truncate the parts back to ``lengths``; remove parts it does not know."""
+    @staticmethod
+    def _open(path: Path, flags: int) -> BinaryIO:
+        """An unbuffered file: what ``flush`` hands over is with the OS, nothing is left
+        in a buffer to be written (or fail) when the object is collected."""
+        return os.fdopen(open_for_write(path, flags | os.O_CREAT), "wb", buffering=0)
+
+    def _restore(self, lengths: dict[str, int], tails: dict[str, str]) -> None:
+        """Truncate the parts back to ``lengths``; remove parts it does not know.
+
+        A part must still hold, before its recorded end, the bytes that were written
+        there (``tails``): an edit before the end would otherwise merge rows.
+        """
         number = 1
         while True:
             path = self.part_path(number)
             if path.name in lengths:
                 size = lengths[path.name]
-                with open(path, "ab") as fh:
-                    if fh.tell() < size:
-                        raise OSError(f"{path} is shorter ({fh.tell()} bytes) than its checkpoint ({size})")
-                    fh.truncate(size)
+                with self._open(path, os.O_RDWR) as fh:
+                    self._check_end(path, fh, size, tails.get(path.name))
+                    try:
+                        fh.truncate(size)
+                    except OSError as exc:
+                        raise output_error(path, exc) from None
+                    self._tails.append(os.pread(fh.fileno(), min(size, TAIL_BYTES), size - min(size, TAIL_BYTES)))
                 self._sizes.append(size)
-            elif path.exists():
+            elif path.is_symlink() or path.exists():
                 path.unlink()
             elif number > len(lengths) + 1:
                 break
             number += 1
         if not self._sizes:
-            path = self.part_path(1)
-            path.write_text(self.header, encoding="utf-8")
+            with self._open(self.part_path(1), os.O_WRONLY | os.O_TRUNC) as fh:
+                self._write_all(self.part_path(1), fh, self.header.encode("utf-8"))
             self._sizes.append(_nbytes(self.header))
+            self._tails.append(self.header.encode("utf-8")[-TAIL_BYTES:])
+
+    @staticmethod
+    def _check_end(path: Path, fh: BinaryIO, size: int, digest: str | None) -> None:
+        have = os.fstat(fh.fileno()).st_size
+        way_out = START_OVER.format(state=path.parent / CHECKPOINT)
+        if have < size:
+            raise StateFileError(f"{path}: {have} bytes, shorter than the {size} that {CHECKPOINT} counts (it was "
+                                 f"truncated, edited or restored from an older copy); {way_out}")
+        if digest is None or size == 0:
+            return
+        before = os.pread(fh.fileno(), min(size, TAIL_BYTES), size - min(size, TAIL_BYTES))
+        if tail_digest(before) != digest or not before.endswith(b"\n"):
+            raise StateFileError(f"{path}: the bytes before byte {size}, where {CHECKPOINT} says it ends, are not "
+                                 f"what logloom wrote there (the file was edited); {way_out}")
+
+    @staticmethod
+    def _write_all(path: Path, fh: BinaryIO, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[fh.write(view) or 0 :]
+        except OSError as exc:
+            raise output_error(path, exc) from None
 
     def write(self, text: str) -> None:
         size = _nbytes(text)
@@ -138,40 +193,63 @@ class TextSink:
         self.flush()
         self._fh.close()
         path = self.part_path(len(self._sizes) + 1)
-        self._fh = open(path, "wb")  # noqa: SIM115
+        self._fh = self._open(path, os.O_WRONLY | os.O_TRUNC)
         self._buffer = [self.header] if self.header else []
         self._buffered = _nbytes(self.header)
         self._sizes.append(0)
+        self._tails.append(b"")
         self.flush()
 
     def flush(self, *, sync: bool = False) -> None:
+        """Hand the buffer to the OS (and, with ``sync``, to the disk).
+
+        If the OS refuses part of it (a full disk), the part is cut back to its last
+        whole flush before the ``OutputError``: ``lengths`` stays what is on disk.
+        """
+        path = self.part_path(len(self._sizes))
         if self._buffer:
-            self._fh.write("".join(self._buffer).encode("utf-8"))
-            self._sizes[-1] += self._buffered
+            data = "".join(self._buffer).encode("utf-8")
+            try:
+                self._write_all(path, self._fh, data)
+            except BaseException:
+                with contextlib.suppress(OSError):  # if not, the checkpoint's lengths still tell where to cut
+                    os.ftruncate(self._fh.fileno(), self._sizes[-1])
+                raise
+            self._sizes[-1] += len(data)
+            self._tails[-1] = (self._tails[-1] + data)[-TAIL_BYTES:]
             self._buffer = []
             self._buffered = 0
-        self._fh.flush()
         if sync:
-            os.fsync(self._fh.fileno())
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                raise output_error(path, exc) from None
 
     def lengths(self) -> dict[str, int]:
         """Bytes of every part, as on disk after the last flush."""
         return {self.part_path(i + 1).name: n for i, n in enumerate(self._sizes)}
 
+    def tails(self) -> dict[str, str]:
+        """A digest of the last bytes of every part after the last flush (see ``_restore``)."""
+        return {self.part_path(i + 1).name: tail_digest(t) for i, t in enumerate(self._tails)}
+
     def paths(self) -> list[Path]:
         return [self.part_path(i + 1) for i in range(len(self._sizes))]
 
     def close(self) -> None:
-        self.flush()
-        self._fh.close()
+        try:
+            self.flush()
+        finally:
+            self._fh.close()
 
 
 class MetricsSink(TextSink):
     """process_metrics.csv and its parts."""
 
     def __init__(self, directory: Path, fmt_ts: Callable[[int], str], max_bytes: float,
-                 lengths: dict[str, int] | None = None, stem: str = "process_metrics") -> None:
-        super().__init__(directory, stem, "csv", METRICS_HEADER, max_bytes, lengths)
+                 lengths: dict[str, int] | None = None, stem: str = "process_metrics",
+                 tails: dict[str, str] | None = None) -> None:
+        super().__init__(directory, stem, "csv", METRICS_HEADER, max_bytes, lengths, tails)
         self.fmt_ts = fmt_ts
 
     def write_rows(self, rows: Iterable[MetricRow]) -> None:
@@ -182,8 +260,8 @@ class AnomalySink(TextSink):
     """anomalies.csv (one file)."""
 
     def __init__(self, directory: Path, fmt_ts: Callable[[int], str],
-                 lengths: dict[str, int] | None = None) -> None:
-        super().__init__(directory, "anomalies", "csv", ANOMALIES_HEADER, float("inf"), lengths)
+                 lengths: dict[str, int] | None = None, tails: dict[str, str] | None = None) -> None:
+        super().__init__(directory, "anomalies", "csv", ANOMALIES_HEADER, float("inf"), lengths, tails)
         self.fmt_ts = fmt_ts
 
     def write_anomalies(self, anomalies: Iterable[Anomaly]) -> None:
@@ -200,8 +278,9 @@ class IncidentSink(TextSink):
     """
 
     def __init__(self, directory: Path, fmt_ts: Callable[[int], str],
-                 open_rows: Callable[[], list[Incident]], lengths: dict[str, int] | None = None) -> None:
-        super().__init__(directory, "incidents", "csv", INCIDENTS_HEADER, float("inf"), lengths)
+                 open_rows: Callable[[], list[Incident]], lengths: dict[str, int] | None = None,
+                 tails: dict[str, str] | None = None) -> None:
+        super().__init__(directory, "incidents", "csv", INCIDENTS_HEADER, float("inf"), lengths, tails)
         self.fmt_ts = fmt_ts
         self.open_rows = open_rows
         self._tail = 0  # bytes of open rows on disk after the closed ones
@@ -211,24 +290,31 @@ class IncidentSink(TextSink):
             self.write(format_incident(inc, self.fmt_ts))
 
     def flush(self, *, sync: bool = False) -> None:
+        path = self.part_path(1)
         if self._tail:  # closed rows go where the open ones were
-            self._fh.truncate(self._sizes[-1])
+            try:
+                self._fh.truncate(self._sizes[-1])
+            except OSError as exc:
+                raise output_error(path, exc) from None
             self._tail = 0
         super().flush()
         tail = "".join(format_incident(inc, self.fmt_ts) for inc in self.open_rows()).encode("utf-8")
         if tail:
-            self._fh.write(tail)
-            self._fh.flush()
-            self._tail = len(tail)
+            self._tail = len(tail)  # before the write: a part of it on disk is cut the next time
+            self._write_all(path, self._fh, tail)
         if sync:
-            os.fsync(self._fh.fileno())
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                raise output_error(path, exc) from None
 
 
 class RejectedSink(TextSink):
     """rejected_lines.log: ``<source>:<line>: <reason>: <text>``, the text cut at 500 chars."""
 
-    def __init__(self, directory: Path, lengths: dict[str, int] | None = None) -> None:
-        super().__init__(directory, "rejected_lines", "log", None, float("inf"), lengths)
+    def __init__(self, directory: Path, lengths: dict[str, int] | None = None,
+                 tails: dict[str, str] | None = None) -> None:
+        super().__init__(directory, "rejected_lines", "log", None, float("inf"), lengths, tails)
 
     def reject(self, source: str, line_no: int, reason: str, text: str) -> None:
         shown = text if len(text) <= 500 else text[:500] + f"... ({len(text)} chars)"

@@ -17,6 +17,7 @@ from typing import Any, Literal, TextIO
 
 from logloom.config.load import Config
 from logloom.logtime.timestamps import TimeFormatter
+from logloom.parse.budget import OutOfTime, bounded, out_of_time
 from logloom.parse.log_parser import LineParser
 from logloom.parse.source import Block, LineReader, open_log
 from logloom.parse.stream import Stream, is_stream
@@ -80,6 +81,30 @@ def explain(parser: LineParser, text: str, line_no: int) -> LineOutcome:
     return LineOutcome(line_no, text, "event", event=Event(line_no, ts, *hit), ts=ts)
 
 
+class _Explainer:
+    """``explain`` with the bound on matching time (``max_match_seconds``): a line that runs
+    out of it is malformed with that reason, and the parser, maybe interrupted half-way,
+    is replaced by a fresh one (its timestamp memory carried over)."""
+
+    def __init__(self, config: Config) -> None:
+        self.spec = config.patterns
+        self.parser = LineParser(config.patterns)
+        self._written: int | None = None
+
+    def written_by(self, written: int | None) -> None:
+        self._written = written
+        self.parser.timestamps.written_by(written)
+
+    def __call__(self, text: str, line_no: int) -> LineOutcome:
+        try:
+            return bounded(self.spec.max_match_seconds, explain, self.parser, text, line_no)
+        except OutOfTime:
+            last, self.parser = self.parser.timestamps.last, LineParser(self.spec)
+            self.parser.timestamps.last = last
+            self.parser.timestamps.written_by(self._written)
+            return LineOutcome(line_no, text, "malformed", reason=out_of_time(self.spec.max_match_seconds))
+
+
 def too_long(line_no: int, text: str, size: int) -> LineOutcome:
     """A line longer than ``max_line_bytes`` (only its first bytes were kept)."""
     return LineOutcome(line_no, text, "malformed", reason=f"line too long ({size} bytes)")
@@ -90,15 +115,15 @@ def parse_log(config: Config, log: Path, out: TextIO, *, show_all: bool = False,
               resolve: Resolve | None = None) -> dict[str, int]:
     """Write the events of ``log`` (a file, or ``-`` for stdin) to ``out`` as JSON lines
     (``show_all``: the other lines too). Nothing else runs. Returns the line counts."""
-    parser = LineParser(config.patterns)
-    write = _writer(parser, out, resolve)
+    lines = _Explainer(config)
+    write = _writer(lines.parser, out, resolve)
     counts = dict.fromkeys(("lines", "events", "unmatched", "malformed"), 0)
     for block in log_blocks(log, config.patterns.max_line_bytes):
-        parser.timestamps.written_by(block.written)
+        lines.written_by(block.written)
         for i, text in enumerate(block.texts()):
             counts["lines"] += 1
             n = counts["lines"]
-            outcome = too_long(n, text, block.long[i]) if i in block.long else explain(parser, text, n)
+            outcome = too_long(n, text, block.long[i]) if i in block.long else lines(text, n)
             counts["events" if outcome.kind == "event" else outcome.kind] += 1
             if show_all or outcome.kind == "event":
                 write(outcome)
@@ -109,9 +134,9 @@ def parse_texts(config: Config, texts: Iterable[str], out: TextIO,
                 resolve: Resolve | None = None) -> list[LineOutcome]:
     """What each of ``texts`` becomes, in order, as if they were consecutive lines of a log
     (``parse --line``): every outcome is written, unmatched and malformed ones too."""
-    parser = LineParser(config.patterns)
-    write = _writer(parser, out, resolve)
-    outcomes = [explain(parser, text, n) for n, text in enumerate(texts, start=1)]
+    lines = _Explainer(config)
+    write = _writer(lines.parser, out, resolve)
+    outcomes = [lines(text, n) for n, text in enumerate(texts, start=1)]
     for outcome in outcomes:
         write(outcome)
     return outcomes

@@ -2,16 +2,20 @@
 
 Lines are split on b"\\n" only; a line longer than ``max_line_bytes`` is never held
 whole: its first bytes are kept for the rejected-lines log and the rest skipped.
+A file is known by its ``Identity`` (device, inode and a hash of its first line),
+never by how its path is spelt. A gzip file (a rotated log) reads as its content;
+a stream (FIFO, character device) reads from where it is, without seeking.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +24,8 @@ from logloom.errors import InputError
 
 BLOCK = 1 << 20
 KEEP_OF_LONG_LINE = 200
+TAIL = 256  # bytes before an offset whose digest tells that the file still holds what was read
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,44 @@ def open_log(path: Path) -> BinaryIO:
 
 
 def identify(path: Path) -> Identity:
-    with path.open("rb") as fh:
-        return _identity_of(fh)
+    with open_source(path) as fh:
+        return identity_of(fh)
+
+
+def is_gzip(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(2) == _GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def open_source(path: Path) -> BinaryIO:
+    """The file's bytes: a gzip file decompressed, anything else as it is (a pipe is
+    never peeked into)."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = False
+    if regular and is_gzip(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def read_range(fh: BinaryIO, start: int, length: int) -> bytes:
+    """``length`` bytes of the (decompressed) file from ``start``, without moving ``fh``."""
+    if isinstance(fh, gzip.GzipFile):
+        with gzip.open(fh.name, "rb") as again:
+            again.seek(start)
+            return again.read(length)
+    return os.pread(fh.fileno(), length, start)
+
+
+def tail_digest(fh: BinaryIO, offset: int) -> str | None:
+    """A digest of the ``TAIL`` bytes before ``offset`` (None: fewer are there)."""
+    n = min(offset, TAIL)
+    data = read_range(fh, offset - n, n)
+    return hashlib.sha256(data).hexdigest() if len(data) == n else None
 
 
 @dataclass
@@ -96,7 +138,8 @@ class LineReader:
         self._pending = b""  # bytes read past the last newline
         self._skipping = 0  # > 0: inside an over-long line, this many bytes seen
         self._long_head = b""
-        fh.seek(offset)
+        if offset:
+            fh.seek(offset)  # a stream starts where it is (offset 0)
 
     def read_block(self, *, take_partial: bool, size: int = BLOCK) -> Block | None:
         """The next block of whole lines, or None when nothing complete is there yet."""
@@ -162,69 +205,6 @@ class LineReader:
             size = min(BLOCK, size + size // 10)
 
 
-class Tail:
-    """A log file read from an offset, optionally followed like ``tail -F``.
-
-    Without ``follow``, ``next_block`` returns None at the end of the file; a final
-    line without newline is returned only with ``take_partial``. With ``follow`` it
-    returns None when nothing complete is there *yet*, and on each such call notices:
-
-    - rotation (the path now names another file): the old file is read to its end
-      first, so lines written before the rename are not lost, then the new file is
-      read from its start;
-    - truncation in place (copy-truncate): the file is read again from its start.
-    """
-
-    def __init__(self, path: Path, offset: int, *, follow: bool, max_line_bytes: int,
-                 notify: Callable[[str], None], take_partial: bool = True) -> None:
-        self.path = path
-        self.follow = follow
-        self.take_partial = take_partial and not follow
-        self.max_line = max_line_bytes
-        self.notify = notify
-        self.fh: BinaryIO = path.open("rb")
-        self.identity = _identity_of(self.fh)
-        self.reader = LineReader(self.fh, offset, max_line_bytes)
-
-    @property
-    def offset(self) -> int:
-        return self.reader.offset
-
-    def next_block(self) -> Block | None:
-        block = self.reader.read_block(take_partial=self.take_partial)
-        if block is not None or not self.follow:
-            return block
-        return self._check_rotation()
-
-    def _check_rotation(self) -> Block | None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return None  # rotated away, the new file not created yet
-        mine = os.fstat(self.fh.fileno())
-        if (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino):
-            # drain what was written to the old file before its rename, newline or not
-            rest = self.reader.read_block(take_partial=True)
-            if rest is not None:
-                return rest
-            self.fh.close()
-            self.fh = self.path.open("rb")
-            self.identity = _identity_of(self.fh)
-            self.reader = LineReader(self.fh, 0, self.max_line)
-            self.notify(f"{self.path}: rotated; reading the new file from its start")
-            return self.reader.read_block(take_partial=False)
-        if mine.st_size < self.reader.offset:
-            self.reader = LineReader(self.fh, 0, self.max_line)
-            self.notify(f"{self.path}: truncated; reading it again from its start")
-            return self.reader.read_block(take_partial=False)
-        if self.identity.head == "" and mine.st_size > 0:
-            self.identity = _identity_of(self.fh)  # the first line has arrived
-        return None
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 def _written(fh: BinaryIO) -> int | None:
     """When what was just read from ``fh`` had been written by: a file's modification
     time, or now for a stream (None when ``fh`` is not an OS file)."""
@@ -235,9 +215,12 @@ def _written(fh: BinaryIO) -> int | None:
     return st.st_mtime_ns // 1000 if stat.S_ISREG(st.st_mode) else time.time_ns() // 1000
 
 
-def _identity_of(fh: BinaryIO) -> Identity:
+def identity_of(fh: BinaryIO) -> Identity:
+    """The identity of the open file ``fh`` (of its content, for a gzip file)."""
     st = os.fstat(fh.fileno())
-    first = os.pread(fh.fileno(), 4096, 0)
+    if not stat.S_ISREG(st.st_mode):
+        return Identity(st.st_dev, st.st_ino, "")
+    first = read_range(fh, 0, 4096)
     line, nl, _ = first.partition(b"\n")
     head = hashlib.sha256(line + nl).hexdigest() if nl or len(first) == 4096 else ""
     return Identity(st.st_dev, st.st_ino, head)

@@ -1,5 +1,6 @@
 """How figures are shown to people: a run's one-line description, labels for
-run_summary.json's keys, and limits clipped at the physical bound of their metric.
+run_summary.json's keys, limits clipped at the physical bound of their metric, and
+what the log itself got wrong (its time going back, parts not read).
 
 A learned lower limit can fall below what a metric can be (a robust limit of
 ``median - k * scale`` for retries is -0.7): durations and counts are never below
@@ -23,6 +24,8 @@ LABELS = {
     "transitions": "transitions", "jumps": "jumps over lost lines", "inferred_steps": "inferred steps",
     "guard_blocked": "blocked by a guard", "invalid_transition": "invalid transitions",
     "data_only": "data-only events", "missing_value": "missing values", "negative_duration": "negative durations",
+    "time_back_steps": "steps back of the log's time (over 1 s)", "time_back_lines": "lines earlier than one before",
+    "baseline": "scored against",
 }
 BOUNDED_BELOW = ("duration", "count")  # metric types that are never below 0
 
@@ -68,7 +71,39 @@ def describe_run(summary: Mapping[str, Any]) -> str:
     if summary.get("resumed_from"):
         text += (f"; since the outputs began: {summary['lines_read']} lines, {summary['rows_written']} rows, "
                  f"{summary['anomalies']} anomalies")
+    if this.get("time_back_steps") or this.get("time_back_lines"):
+        text += (f"; the log's time went back {this['time_back_steps']} time(s) by more than a second, and "
+                 f"{this['time_back_lines']} line(s) are earlier than a line before them (a clock set back, "
+                 "or lines written twice)")
+    negative = _negative_durations(summary)
+    if negative:
+        text += f"; {negative} visit(s) ended before they began (no duration row written)"
+    if summary.get("baseline"):
+        text += f"; scored against {summary['baseline']}"
     return text
+
+
+def _negative_durations(summary: Mapping[str, Any]) -> int:
+    components = summary.get("components")
+    if not isinstance(components, Mapping):
+        return 0
+    return sum(int(c.get("negative_duration", 0)) for c in components.values() if isinstance(c, Mapping))
+
+
+def integrity_notes(summary: Mapping[str, Any]) -> list[str]:
+    """What the run summary says about the log itself: its time going back, visits that
+    ended before they began, parts of a source that could not be read (for the report)."""
+    notes = []
+    steps, behind = summary.get("time_back_steps", 0), summary.get("time_back_lines", 0)
+    if steps or behind:
+        notes.append(f"the log's time went back {steps} time(s) by more than a second (rule time_back in the "
+                      f"anomalies, component log), and {behind} line(s) are earlier than a line before them: "
+                      "a clock set back, or lines written twice.")
+    negative = _negative_durations(summary)
+    if negative:
+        notes.append(f"{negative} visit(s) ended before they began; no duration row was written for them.")
+    notes += [f"not read: {gap}" for gap in summary.get("gaps") or []]
+    return notes
 
 
 def nothing_new(summary: Mapping[str, Any], data_dir: Path, recording: Path | None = None) -> str | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from logloom.outputs.paths import require_folder
+from logloom.outputs.state_store import write_bytes_atomic
 from logloom.report.data import MAX_POINTS, ComponentData, Decimator, load, per_component_counters
 from logloom.report.incidents import (
     FLOOD_COUNT,
@@ -30,7 +31,7 @@ from logloom.report.incidents import (
     load_incidents,
     notable,
 )
-from logloom.report.present import clip, label, when
+from logloom.report.present import clip, integrity_notes, label, when
 from logloom.viz.scene import VizComponent, VizScene
 
 ANOMALY_ROWS = 500  # per component in the table; the charts show all
@@ -344,6 +345,7 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
         run=[(label(k), when(str(v)) if k == "resumed_from" and v else v) for k, v in summary.items()
              if isinstance(v, int | float | str)],
         baseline_id=got["baseline"].get("id", ""),
+        integrity=integrity_notes(summary),
         n_anomalies=got["n_anomalies"],
         skipped=got["skipped"],
         max_points=max_points,
@@ -352,5 +354,5 @@ def build_report(data_dir: Path, config_dir: Path, out: Path, *, max_points: int
         ticks=axis.ticks(),
         geo={"left": LEFT, "width": WIDTH, "right": RIGHT, "top": CHART_TOP, "h": CHART_H},
     )
-    out.write_text(page, encoding="utf-8")
+    write_bytes_atomic(out, page.encode("utf-8"))  # replaces a symlink there, never writes through it
     return out

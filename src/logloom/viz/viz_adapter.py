@@ -20,6 +20,7 @@ anomalies as red points under ``.../anomalies``, ``anomalies`` (red) and
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -94,19 +95,38 @@ def split_address(serve: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def check_bindable(host: str, port: int) -> None:
-    """InputError unless ``host:port`` can be listened on now.
+def check_bindable(host: str, port: int) -> str:
+    """The numeric address ``host`` names (a name that resolves, such as localhost,
+    included); InputError unless ``host:port`` can be listened on now.
 
     The SDK's server only logs a bind failure from its own thread, and the run
     would go on serving nothing.
     """
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"--viz-serve {shown}: {host!r} is neither an IP address nor a name that resolves "
+                         f"({exc.strerror}); use e.g. 127.0.0.1, localhost or [::1]") from None
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)  # IPv4 first, as a browser tries
+    try:
         family, kind, proto, _, addr = infos[0]
         with socket.socket(family, kind, proto) as probe:
             probe.bind(addr)
     except (OSError, IndexError) as exc:
-        raise InputError(f"--viz-serve {host}:{port}: cannot listen there ({exc})") from exc
+        raise InputError(f"--viz-serve {shown}: cannot listen there ({exc})") from exc
+    return str(addr[0])
+
+
+def _url_host(ip: str) -> str:
+    """How a viewer on this machine reaches a server bound to ``ip``."""
+    if ip in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def _open_to_others(ip: str) -> bool:
+    return not ipaddress.ip_address(ip).is_loopback
 
 
 def _eye(scene: VizScene) -> Any:
@@ -191,10 +211,16 @@ def make_viz_observer(
     serve_port = None
     if serve is not None:
         host, serve_port = split_address(serve)
-        check_bindable(host, serve_port)
-        server = rr.GrpcServerSink(bind_ip=host, port=serve_port)
+        ip = check_bindable(host, serve_port)
+        # the SDK joins ip and port as text: an IPv6 address needs its brackets
+        server = rr.GrpcServerSink(bind_ip=f"[{ip}]" if ":" in ip else ip, port=serve_port)
         sinks.append(server)
-        say(f"viz: serving on {host}:{serve_port}; connect with: rerun {server.uri}")
+        bound = f"[{ip}]:{serve_port}" if ":" in ip else f"{ip}:{serve_port}"
+        say(f"viz: serving on {bound}; connect with: rerun rerun+http://{_url_host(ip)}:{serve_port}/proxy")
+        if _open_to_others(ip):
+            say(f"warning: viz: {bound} can be reached from other machines, and the viewer has no "
+                "authentication: anyone who reaches it can watch this run (serve on 127.0.0.1 and use an "
+                "SSH tunnel to watch from elsewhere)")
     if spawn:
         if has_display():
             port = DEFAULT_PORT + 1 if serve_port == DEFAULT_PORT else DEFAULT_PORT
