@@ -17,14 +17,20 @@ import pytest
 from tests.helpers import EXAMPLE_CONFIG, ROOT
 from tests.test_durability import outputs, simulate
 
-HOSTILE = {"name": "backtracks", "regex": r"(a+)+b", "event": "NOISE"}
 STOP_WITHIN_S = 2.0
+# A pattern that backtracks exponentially, for each way lines are matched: the pure-Python
+# classifier (a union of the patterns, run by re), and the default one (Hyperscan where it
+# installs), which leaves a pattern with a backreference to re.
+ENGINES = {
+    "pure-python": (r"(a+)+b", {"LOGLOOM_PURE_PYTHON": "1"}),
+    "default-backreference": (r"(a+)+\1b", {}),
+}
 
 
-def _config(make_config, **settings: object) -> Path:
+def _config(make_config, regex: str = r"(a+)+b", **settings: object) -> Path:
     def edit(docs: dict[str, dict]) -> None:
         patterns = docs["log_patterns.yaml"]
-        patterns["patterns"].insert(0, HOSTILE)  # tried first, on every line
+        patterns["patterns"].insert(0, {"name": "backtracks", "regex": regex, "event": "NOISE"})  # tried first
         patterns.update(settings)
 
     return make_config(EXAMPLE_CONFIG, edit=edit)
@@ -42,9 +48,9 @@ def _hostile_log(run_cli, tmp_path: Path) -> tuple[Path, bytes, int]:
     return log, hostile, middle + 1
 
 
-def _spawn(*args: str | Path) -> subprocess.Popen[bytes]:
+def _spawn(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "logloom", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -87,14 +93,16 @@ def test_validate_warns_about_nested_quantifiers(make_config, run_cli) -> None:
     assert "backtracks" in err and "unbounded repeat" in err and "exponential" in err
 
 
+@pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("mode", ["--serial", "--parallel"])
 def test_a_line_that_takes_too_long_to_match_is_rejected_and_the_rest_measured(
-    mode: str, make_config, run_cli, tmp_path: Path,
+    mode: str, engine: str, make_config, run_cli, tmp_path: Path,
 ) -> None:
-    config = _config(make_config)
+    regex, env = ENGINES[engine]
+    config = _config(make_config, regex)
     log, _, line_no = _hostile_log(run_cli, tmp_path)
     data = tmp_path / "data"
-    proc = _spawn("monitor", "--config", config, "--data", data, "--logs", log, "-q", mode)
+    proc = _spawn("monitor", "--config", config, "--data", data, "--logs", log, "-q", mode, env=env)
     try:
         code = proc.wait(timeout=120)
     finally:
@@ -111,7 +119,8 @@ def test_a_line_that_takes_too_long_to_match_is_rejected_and_the_rest_measured(
 
 def test_parse_rejects_the_line_too(make_config, run_cli, tmp_path: Path) -> None:
     log, _, line_no = _hostile_log(run_cli, tmp_path)
-    proc = _spawn("parse", "--config", _config(make_config), "--logs", log, "--all")
+    proc = _spawn("parse", "--config", _config(make_config, ENGINES["default-backreference"][0]), "--logs", log,
+                  "--all")
     try:
         out, err = proc.communicate(timeout=120)
     finally:
@@ -120,14 +129,15 @@ def test_parse_rejects_the_line_too(make_config, run_cli, tmp_path: Path) -> Non
     assert f'{{"line": {line_no}, "malformed": "matching took over 0.5 s' in out.decode()
 
 
-@pytest.mark.parametrize("mode", ["--serial", "--parallel"])
+@pytest.mark.parametrize(("engine", "mode"), [("pure-python", "--serial"), ("default-backreference", "--parallel")])
 def test_sigterm_stops_a_run_inside_a_line_that_never_finishes_matching(
-    mode: str, make_config, run_cli, tmp_path: Path,
+    engine: str, mode: str, make_config, run_cli, tmp_path: Path,
 ) -> None:
-    config = _config(make_config, max_match_seconds=3600)  # the bound is not what stops it here
+    regex, env = ENGINES[engine]
+    config = _config(make_config, regex, max_match_seconds=3600)  # the bound is not what stops it here
     log, hostile, _ = _hostile_log(run_cli, tmp_path)
     data = tmp_path / "data"
-    proc = _spawn("monitor", "--config", config, "--data", data, "--logs", log, "-q", mode)
+    proc = _spawn("monitor", "--config", config, "--data", data, "--logs", log, "-q", mode, env=env)
     took = _busy_then_term(proc, 2.5)
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     assert took < STOP_WITHIN_S, took
