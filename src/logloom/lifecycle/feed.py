@@ -98,7 +98,7 @@ class Blocks:
 
             self.worker = ParsedBlocks(config.patterns, segment.path, segment.offset, last_ts or -(1 << 62),
                                        max_line, take_partial=take_partial)
-        self.parser = BoundedParser(config.patterns, last_ts)
+        self.parser = BoundedParser(config.patterns, last_ts) if self.worker is None else None
 
     @property
     def identity(self) -> Identity:
@@ -125,6 +125,7 @@ class Blocks:
             if block is None:
                 yield None
             else:
+                assert self.parser is not None
                 yield from self.parser.parse(block)
 
     def close(self) -> None:

@@ -91,7 +91,10 @@ def read_range(fh: BinaryIO, start: int, length: int) -> bytes:
 
 
 def tail_digest(fh: BinaryIO, offset: int) -> str | None:
-    """A digest of the ``TAIL`` bytes before ``offset`` (None: fewer are there)."""
+    """A digest of the ``TAIL`` bytes before ``offset`` (None: fewer are there, or a gzip
+    file, where reading them back means decompressing from the start)."""
+    if isinstance(fh, gzip.GzipFile):
+        return None
     n = min(offset, TAIL)
     data = read_range(fh, offset - n, n)
     return hashlib.sha256(data).hexdigest() if len(data) == n else None

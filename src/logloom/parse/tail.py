@@ -44,7 +44,8 @@ class Tail:
         self.identity = identity_of(self.fh)
         self.reader = LineReader(self.fh, offset, max_line_bytes)
         self._draining = False  # reading an old file to its end before going back to ``path``
-        self._mark = (offset, self._bytes_before(offset))  # an offset read up to, and the bytes before it
+        # an offset read up to, and the bytes before it (to tell a truncated and rewritten file)
+        self._mark = (offset, self._bytes_before(offset) if follow else b"")
 
     @property
     def offset(self) -> int:
