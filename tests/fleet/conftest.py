@@ -6,25 +6,15 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integrations.live import wait_for
+
 DASK = str(Path(sys.executable).parent / "dask")
 READY_S = 60.0
-
-
-def wait_for(condition, timeout: float = READY_S, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not met within {timeout} s")
-        time.sleep(0.05)
 
 
 class DaskCluster:
@@ -48,7 +38,7 @@ class DaskCluster:
         self._spawn("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                     "--scheduler-file", str(info), log="scheduler.log")
         self.address = wait_for(lambda: info.exists() and json.loads(info.read_text() or "{}").get("address"),
-                                what="the scheduler's address")
+                                what="the scheduler's address", timeout=READY_S)
         for i in range(workers):
             self.workers.append(self._spawn(
                 "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny",
@@ -60,7 +50,8 @@ class DaskCluster:
         from distributed import Client
 
         with Client(self.address, timeout=30) as client:
-            wait_for(lambda: len(client.scheduler_info()["workers"]) == n, what=f"{n} workers connected")
+            wait_for(lambda: len(client.scheduler_info()["workers"]) == n, what=f"{n} workers connected",
+                     timeout=READY_S)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

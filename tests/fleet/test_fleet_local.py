@@ -18,6 +18,7 @@ from logloom.fleet.logs import Ledger, expand
 from logloom.fleet.spec import load_fleet
 from tests.fleet.test_fleet_dask import simulate
 from tests.helpers import EXAMPLE_CONFIG, FLEET_EXTRA, ROOT, run_without
+from tests.integrations.live import wait_for
 
 SCREWDRIVER = ROOT / "examples" / "screwdriver_berlin"
 
@@ -124,8 +125,6 @@ def test_without_the_fleet_extra_logloom_works_and_fleet_says_how_to_install_it(
 
 
 def test_a_followed_fleet_reads_what_is_appended_and_stops_cleanly_on_sigterm(tmp_path: Path, run_cli) -> None:
-    from tests.fleet.conftest import wait_for
-
     full = simulate(run_cli, tmp_path / "full.log", 80, "--seed", "61", "--sparse", "0.3")
     content = full.read_bytes()
     half = content.index(b"\n", len(content) // 2) + 1
