@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from logloom.config import yaml_io
 from logloom.config.load import load_config
 from logloom.errors import ConfigError
-from tests.helpers import EXAMPLE_CONFIG, WALKTHROUGH_CONFIG
+from tests.helpers import EXAMPLE_CONFIG, ROOT, WALKTHROUGH_CONFIG
 
 GRAPH = (WALKTHROUGH_CONFIG / "machine_graph.yaml").read_text()
 LOGIC = (WALKTHROUGH_CONFIG / "process_logic.yaml").read_text()
@@ -57,6 +57,28 @@ CASES = [
      "patterns[1].target_type", "dispensr"),
     ("log_patterns.yaml", PATTERNS, "target: '{station}'\n    target_type: dispenser\n  - name: process",
      "target: '{stat}'\n    target_type: dispenser\n  - name: process", "patterns[1].target", "{stat}"),
+]
+
+
+JSON_PATTERNS = (ROOT / "examples" / "filler_json" / "config" / "log_patterns.yaml").read_text()
+JSON_LOGIC = (ROOT / "examples" / "filler_json" / "config" / "process_logic.yaml").read_text()
+CASES += [  # a JSON-lines log (format: json)
+    ("log_patterns.yaml", JSON_PATTERNS, "msg: {regex: '^CAP start'}", "msg: {regx: '^CAP start'}",
+     "patterns[2].match.msg.regx", "regx"),
+    ("log_patterns.yaml", JSON_PATTERNS, "msg: {regex: '^CAP start'}", "msg: {regex: '^CAP (start'}",
+     "patterns[2].match.msg.regex", "CAP (start"),
+    ("log_patterns.yaml", JSON_PATTERNS, "match: {src: filler, msg: FILL start}",
+     "match: {src: filler, msg: [FILL start, {a: 1}]}", "patterns[0].match.msg", "{a: 1}"),
+    ("log_patterns.yaml", JSON_PATTERNS, "match: {src: filler, msg: FILL start}", "regex: 'FILL start'",
+     "patterns[0].regex", "regex: 'FILL start'"),
+    ("log_patterns.yaml", JSON_PATTERNS, "  field: ts ", "  fiel: ts ", "timestamp.fiel", "fiel: ts"),
+    ("log_patterns.yaml", JSON_PATTERNS, "  field: ts ", "  field: data..ts ", "timestamp.field", "data..ts"),
+    ("log_patterns.yaml", JSON_PATTERNS, "format: json", "format: jsonl", "format", "jsonl"),
+    ("log_patterns.yaml", JSON_PATTERNS, "    fields: {station: str}\n  - name: fill_end",
+     "    fields: {statoin: str}\n  - name: fill_end", "patterns[0].target", "target: '{station}'"),
+    ("log_patterns.yaml", PATTERNS, "  format: iso", "  format: iso\n  field: ts", "timestamp.field", "field: ts"),
+    ("process_logic.yaml", JSON_LOGIC, "field: data.vol,", "field: data.volume,",
+     "machines.filler.states.FILLING.metrics[1].field", "data.volume"),
 ]
 
 

@@ -24,7 +24,8 @@ from logloom.config.load import Config
 from logloom.engine.engine import Engine
 from logloom.engine.machine import Machine, Transition
 from logloom.parse.lines import log_blocks
-from logloom.parse.log_parser import BlockParser, EventTable, ParsedBlock
+from logloom.parse.log_parser import EventTable, ParsedBlock
+from logloom.parse.parsers import block_parser
 from logloom.parse.source import Block
 
 SCHEMA_VERSION = 1
@@ -37,7 +38,7 @@ class Coverage:
     def __init__(self, config: Config, *, strict: bool = False) -> None:
         self.config = config
         self.engine = Engine(config, strict=strict)
-        self.blocks = BlockParser(config.patterns)
+        self.blocks = block_parser(config.patterns)
         self.table = EventTable()
         self.hits: dict[str, int] = {p.name: 0 for p in config.patterns.patterns}
         self.samples: dict[str, tuple[int, str]] = {}

@@ -24,7 +24,7 @@ from logloom.errors import ConfigError, InputError
 from logloom.logtime.timestamps import TimeFormatter
 from logloom.outputs.sinks import metric_lines
 from logloom.parse.lines import explain
-from logloom.parse.log_parser import LineParser
+from logloom.parse.parsers import line_parser
 
 TESTS_DIR = "tests"
 Scalar = bool | int | float | str
@@ -210,7 +210,7 @@ class CaseResult:
 
 def run_lines(config: Config, lines: list[str], *, strict: bool = False) -> list[LineResult]:
     """Each line parsed and stepped through a fresh engine, in order, as monitor would."""
-    parser = LineParser(config.patterns)
+    parser = line_parser(config.patterns)
     engine = Engine(config, strict=strict)
     fmt = TimeFormatter("iso", tz=parser.timestamps.tz, instants=parser.timestamps.has_instants)
     results = []

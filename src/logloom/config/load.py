@@ -7,27 +7,20 @@ state) travel on ``Config.warnings``.
 
 from __future__ import annotations
 
-import contextlib
-import difflib
 import hashlib
-import re
-import typing
-import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from logloom.config.regex_risk import nested_quantifier
+from logloom.config.patterns import captured, check_patterns
 from logloom.config.salvage import follows_from, salvage
 from logloom.config.schema import LogPatterns, MachineGraph, ProcessLogic, VizResources
 from logloom.config.usage import check_event_use
-from logloom.config.validation import validate
+from logloom.config.validation import choices, validate
 from logloom.config.yaml_io import ConfigFile, KeyPath, read_yaml
 from logloom.errors import ConfigError, Problem
-from logloom.logtime.timestamps import load_timezone
-from logloom.logtime.years import places_years, timestamp_parser
 
 GRAPH_FILE = "machine_graph.yaml"
 LOGIC_FILE = "process_logic.yaml"
@@ -72,7 +65,7 @@ def _check_graph(graph: MachineGraph, logic: ProcessLogic | None, f: ConfigFile)
             f.add(
                 ("components", i, "type"),
                 f"unknown machine type '{comp.type}'",
-                _choices(comp.type, logic.machines),
+                choices(comp.type, logic.machines),
             )
         for j, alias in enumerate(comp.aliases):
             owner = alias_owner.get((comp.type, alias))
@@ -86,7 +79,7 @@ def _check_graph(graph: MachineGraph, logic: ProcessLogic | None, f: ConfigFile)
         for j, nxt in enumerate(comp.next):
             if nxt not in ids:
                 f.add(
-                    ("components", i, "next", j), f"unknown component '{nxt}'", _choices(nxt, ids)
+                    ("components", i, "next", j), f"unknown component '{nxt}'", choices(nxt, ids)
                 )
 
 
@@ -97,7 +90,7 @@ def _check_logic(
     for mname, m in logic.machines.items():
         base = ("machines", mname)
         if m.initial not in m.states:
-            f.add((*base, "initial"), f"unknown state '{m.initial}'", _choices(m.initial, m.states))
+            f.add((*base, "initial"), f"unknown state '{m.initial}'", choices(m.initial, m.states))
         names: set[str] = set()
         for sname in m.states:
             for k, metric in enumerate(m.metrics_of(sname)):
@@ -109,9 +102,9 @@ def _check_logic(
             tp = (*base, "transitions", k)
             for src in t.sources:
                 if src != "*" and src not in m.states:
-                    f.add((*tp, "from"), f"unknown state '{src}'", _choices(src, m.states))
+                    f.add((*tp, "from"), f"unknown state '{src}'", choices(src, m.states))
             if t.to not in m.states:
-                f.add((*tp, "to"), f"unknown state '{t.to}'", _choices(t.to, m.states))
+                f.add((*tp, "to"), f"unknown state '{t.to}'", choices(t.to, m.states))
             members = [c for c in comps.values() if c.type == mname]
             for key in t.requires:
                 _check_sensor_key(key, members, comps, f, (*tp, "requires", key))
@@ -150,12 +143,12 @@ def _check_sensor_key(
         cid, sensor = key.split(".", 1)
         comp = comps.get(cid)
         if comp is None:
-            f.add(path, f"unknown component '{cid}'", _choices(cid, comps))
+            f.add(path, f"unknown component '{cid}'", choices(cid, comps))
         elif sensor not in comp.sensors:
             f.add(
                 path,
                 f"component '{cid}' declares no sensor '{sensor}'",
-                _choices(sensor, comp.sensors),
+                choices(sensor, comp.sensors),
             )
     elif members and not any(key in c.sensors for c in members):
         f.add(
@@ -177,104 +170,23 @@ def _reachable(m: Any) -> set[str]:
     return seen
 
 
-def _check_patterns(
-    pats: LogPatterns, graph: MachineGraph | None, logic: ProcessLogic | None, f: ConfigFile
-) -> None:
-    try:
-        ts_re = re.compile(pats.timestamp.regex)
-        if "ts" not in ts_re.groupindex:
-            f.add(("timestamp", "regex"), "the timestamp regex has no (?P<ts>...) group")
-        _check_backtracking(pats.timestamp.regex, "the timestamp regex", ("timestamp", "regex"), pats, f)
-    except re.error as exc:
-        f.add(("timestamp", "regex"), f"invalid regex: {exc}")
-    try:
-        load_timezone(pats.timestamp.timezone)
-    except ValueError as exc:
-        f.add(("timestamp", "timezone"), str(exc), _timezone_hint(str(pats.timestamp.timezone)))
-    try:
-        timestamp_parser(pats.timestamp.format)  # the zone plays no part in reading the format
-    except ValueError as exc:
-        f.add(
-            ("timestamp", "format"),
-            str(exc),
-            "iso, epoch, epoch_ms or a strptime format such as '%d.%m.%Y %H:%M:%S,%f'",
-        )
-    else:
-        fmt = pats.timestamp.format
-        if pats.timestamp.year is not None and not places_years(fmt):
-            has = "its year" if fmt in ("iso", "epoch", "epoch_ms") or re.search("%[Yy]", fmt) else "no month and day"
-            f.add(("timestamp", "year"), f"timestamp format {fmt!r} has {has}: there is no year to place",
-                  "year is for formats such as '%b %d %H:%M:%S'; remove it")
-    names: set[str] = set()
-    ids = {c.id for c in graph.components} if graph else set()
-    aliases = {a for c in graph.components for a in c.aliases} if graph else set()
-    for i, p in enumerate(pats.patterns):
-        base = ("patterns", i)
-        if p.name in names:
-            f.add((*base, "name"), f"duplicate pattern name '{p.name}'")
-        names.add(p.name)
-        try:
-            groups = set(re.compile(p.regex).groupindex)
-        except re.error as exc:
-            f.add((*base, "regex"), f"pattern '{p.name}': invalid regex: {exc}")
-            continue
-        _check_backtracking(p.regex, f"pattern '{p.name}'", (*base, "regex"), pats, f)
-        for fname in p.fields:
-            if fname not in groups:
-                f.add((*base, "fields", fname), f"pattern '{p.name}' has no group (?P<{fname}>...)")
-        if p.target is not None:
-            used = re.findall(r"\{(\w*)\}", p.target)
-            for g in used:
-                if g not in groups:
-                    f.add(
-                        (*base, "target"),
-                        f"target uses {{{g}}} but pattern '{p.name}' has no such group",
-                    )
-            if not used and graph and p.target not in ids and p.target not in aliases:
-                f.add(
-                    (*base, "target"),
-                    f"'{p.target}' is neither a component id nor an alias",
-                    _choices(p.target, ids | aliases),
-                )
-        if p.target_type is not None and logic is not None and p.target_type not in logic.machines:
-            f.add(
-                (*base, "target_type"),
-                f"unknown machine type '{p.target_type}'",
-                _choices(p.target_type, logic.machines),
-            )
-
-
-def _check_backtracking(regex: str, what: str, key: KeyPath, pats: LogPatterns,
-                        f: ConfigFile) -> None:
-    nested = nested_quantifier(regex)
-    if nested:
-        f.add(key, f"{what} repeats a '{nested}' inside an unbounded repeat: a line that almost matches can "
-                   f"take exponential time (a line gets {pats.max_match_seconds:g} s of CPU to match, "
-                   "max_match_seconds, then it is rejected)",
-              "make the repeated part unambiguous, e.g. (?:a+b)+ instead of (a+)+b, or use an atomic group (?>...)",
-              warning=True)
-
-
 def _check_viz(
     viz: VizResources, graph: MachineGraph | None, logic: ProcessLogic | None, f: ConfigFile
 ) -> None:
     ids = {c.id for c in graph.components} if graph else set()
     for cid in viz.components:
         if graph and cid not in ids:
-            f.add(("components", cid), f"unknown component '{cid}'", _choices(cid, ids))
+            f.add(("components", cid), f"unknown component '{cid}'", choices(cid, ids))
     states = {s for m in logic.machines.values() for s in m.states} if logic else set()
     for sname in viz.states:
         if logic and sname not in states:
-            f.add(("states", sname), f"no machine has a state '{sname}'", _choices(sname, states))
+            f.add(("states", sname), f"no machine has a state '{sname}'", choices(sname, states))
 
 
 def _check_metric_fields(logic: ProcessLogic, pats: LogPatterns, f: ConfigFile) -> None:
     typed = {name: t for p in pats.patterns for name, t in p.fields.items()}
-    groups: set[str] = set()
+    groups = {name for p in pats.patterns for name in captured(p)}
     events = {p.event for p in pats.patterns}
-    for p in pats.patterns:
-        with contextlib.suppress(re.error):
-            groups |= set(re.compile(p.regex).groupindex)
     for mname, m in logic.machines.items():
         for sname in m.states:
             for k, metric in enumerate(m.metrics_of(sname)):
@@ -282,8 +194,8 @@ def _check_metric_fields(logic: ProcessLogic, pats: LogPatterns, f: ConfigFile) 
                 if metric.type == "value" and metric.field not in groups:
                     f.add(
                         (*path, "field"),
-                        f"no pattern captures a group '{metric.field}'",
-                        "add (?P<name>...) to a pattern in log_patterns.yaml",
+                        f"no pattern captures a field '{metric.field}'",
+                        "add (?P<name>...) to a pattern in log_patterns.yaml (a JSON log: a key under fields)",
                     )
                 elif metric.type == "value" and typed.get(metric.field or "") in (None, "str"):
                     f.add(
@@ -298,27 +210,6 @@ def _check_metric_fields(logic: ProcessLogic, pats: LogPatterns, f: ConfigFile) 
                         f"no pattern produces event '{metric.event}'",
                         warning=True,
                     )
-
-
-def _timezone_hint(name: str) -> str:
-    # reads the zone list from disk (about 20 ms): only ever for a config that is wrong
-    known = {zone.lower(): zone for zone in zoneinfo.available_timezones()}
-    if not known:
-        return "this system has no IANA time zone database: pip install tzdata"
-    close = difflib.get_close_matches(name.lower(), known, n=1)  # 'europe/berlin' too
-    if close:
-        return f"did you mean '{known[close[0]]}'?"
-    return "an IANA time zone name such as Europe/Berlin; without one, naive readings count as UTC"
-
-
-def _choices(name: str, options: typing.Iterable[str]) -> str | None:
-    opts = sorted(str(o) for o in options)
-    close = difflib.get_close_matches(name, opts, n=1)
-    if close:
-        return f"did you mean '{close[0]}'?"
-    if opts and len(opts) <= 12:
-        return "known: " + ", ".join(opts)
-    return None
 
 
 # -- entry point --------------------------------------------------------------------------
@@ -341,7 +232,7 @@ def load_config(directory: Path | str) -> Config:
     if logic is not None:
         _check_logic(logic, graph, pats, files[LOGIC_FILE])
     if pats is not None:
-        _check_patterns(pats, graph, logic, files[PATTERNS_FILE])
+        check_patterns(pats, graph, logic, files[PATTERNS_FILE])
         if logic is not None:
             _check_metric_fields(logic, pats, files[LOGIC_FILE])
             check_event_use(logic, pats, files[LOGIC_FILE], files[PATTERNS_FILE])

@@ -6,7 +6,7 @@ into runtime tables live in ``config.py``, ``log_parser.py`` and ``engine.py``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -194,7 +194,8 @@ class ProcessLogic(_Model):
 
 # -- log_patterns.yaml -----------------------------------------------------------------
 class TimestampSpec(_Model):
-    regex: str
+    regex: str | None = None  # a text log: searched from the start of the line, defines (?P<ts>...)
+    field: str | None = None  # a JSON log: the key path of the timestamp
     format: str = "iso"
     timezone: str | None = None
     # formats without a year: that of the first line, or auto (the log's modification time decides)
@@ -210,7 +211,9 @@ class TimestampSpec(_Model):
 
 class PatternSpec(_Model):
     name: str
-    regex: str
+    regex: str | None = None  # a text log's pattern
+    # a JSON log's: key path -> a value it equals, a list of them, or {regex: ...} (config/patterns.py checks)
+    match: dict[str, Any] | None = None
     event: Name
     target: str | None = None
     target_type: Name | None = None
@@ -218,6 +221,7 @@ class PatternSpec(_Model):
 
 
 class LogPatterns(_Model):
+    format: Literal["text", "json"] = "text"  # json: one object a line (docs/configuration.md)
     timestamp: TimestampSpec
     patterns: list[PatternSpec] = Field(min_length=1)
     max_line_bytes: int = Field(default=1 << 20, ge=256)

@@ -5,10 +5,9 @@ so each names the closest event on the other side."""
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import re
 
+from logloom.config.patterns import captured
 from logloom.config.schema import LogPatterns, PatternSpec, ProcessLogic
 from logloom.config.yaml_io import ConfigFile
 
@@ -44,10 +43,7 @@ def check_event_use(logic: ProcessLogic, pats: LogPatterns, f_logic: ConfigFile,
 
 
 def _groups(p: PatternSpec) -> set[str]:
-    names = set(p.fields)
-    with contextlib.suppress(re.error):
-        names |= set(re.compile(p.regex).groupindex)
-    return names
+    return captured(p) | set(p.fields)
 
 
 def _closest(name: str, options: set[str]) -> str | None:

@@ -116,3 +116,14 @@ def _unwrap(tp: Any) -> Any:
         if len(args) == 1:
             return args[0]
     return tp
+
+
+def choices(name: str, options: typing.Iterable[str]) -> str | None:
+    """A hint naming the closest of ``options`` to ``name``, or all of a few."""
+    opts = sorted(str(o) for o in options)
+    close = difflib.get_close_matches(name, opts, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if opts and len(opts) <= 12:
+        return "known: " + ", ".join(opts)
+    return None

@@ -23,8 +23,8 @@ from typing import Any
 
 from logloom.config.load import Config
 from logloom.errors import InputError, StateFileError
-from logloom.logtime.timestamps import TimestampParser
 from logloom.outputs.state_store import write_json_atomic
+from logloom.parse.parsers import line_parser
 from logloom.parse.source import Identity, identify
 
 LEDGER = "fleet_files.json"
@@ -52,24 +52,18 @@ def expand(patterns: tuple[str, ...], config: Config) -> list[Path]:
 
 
 def _order(path: Path, config: Config) -> tuple[float, int, str]:
-    spec = config.patterns.timestamp
-    regex = re.compile(spec.regex)
-    group = regex.groupindex.get("ts", 0)
-    parse = TimestampParser(spec.format, spec.timezone)
+    parser = line_parser(config.patterns)  # text or JSON lines
     try:
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)
         mtime = path.stat().st_mtime_ns
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    parser.timestamps.written_by(mtime // 1000)  # a time without a year is placed by it
     for raw in head.split(b"\n")[:1000]:
-        m = regex.search(raw.decode("utf-8", "replace"))
-        if m is None:
-            continue
-        try:
-            return (float(parse(m.group(group))), mtime, str(path))
-        except (ValueError, OverflowError):
-            continue
+        split = parser.split(raw.decode("utf-8", "replace"))
+        if not isinstance(split, str):
+            return (float(split[0]), mtime, str(path))
     return (float("inf"), mtime, str(path))
 
 

@@ -26,7 +26,8 @@ from types import FrameType
 from typing import TypeVar
 
 from logloom.config.schema import LogPatterns
-from logloom.parse.log_parser import BlockParser, ParsedBlock
+from logloom.parse.log_parser import ParsedBlock
+from logloom.parse.parsers import block_parser
 from logloom.parse.source import Block
 
 BLOCK_BUDGET_FACTOR = 2  # a whole block may take this many lines' budgets before lines are timed one by one
@@ -84,13 +85,14 @@ def bounded(seconds: float, fn: Callable[..., T], *args: object) -> T:
 
 
 class BoundedParser:
-    """``BlockParser`` with a bound per line; ``parse`` gives one ParsedBlock or, after
-    a block ran out of time, several (the lines that ran out each on their own)."""
+    """A block parser (text or JSON lines: ``parsers.block_parser``) with a bound per line;
+    ``parse`` gives one ParsedBlock or, after a block ran out of time, several (the lines
+    that ran out each on their own)."""
 
     def __init__(self, spec: LogPatterns, last_ts: int | None = None) -> None:
         self.spec = spec
         self.seconds = spec.max_match_seconds
-        self.parser = BlockParser(spec, last_ts)
+        self.parser = block_parser(spec, last_ts)
         self._bounded = _install()
 
     def parse(self, block: Block) -> list[ParsedBlock]:
@@ -101,7 +103,7 @@ class BoundedParser:
             with _cpu_budget(self.seconds * BLOCK_BUDGET_FACTOR):
                 return [self.parser.parse(block)]
         except OutOfTime:
-            self.parser = BlockParser(self.spec, last)
+            self.parser = block_parser(self.spec, last)
             return self._line_by_line(block)
 
     def _last_ts(self) -> int:
@@ -123,7 +125,7 @@ class BoundedParser:
                 if group:
                     out.append(_merge(group))
                     group = []
-                self.parser = BlockParser(self.spec, last)  # its table restarts: first_new_id == 0
+                self.parser = block_parser(self.spec, last)  # its table restarts: first_new_id == 0
                 out.append(ParsedBlock(start, end, 1, array("i"), array("i"), array("q"), [], 0,
                                        {0: (out_of_time(self.seconds), one.texts()[0])}, last))
             else:

@@ -18,7 +18,9 @@ from typing import Any, Literal, TextIO
 from logloom.config.load import Config
 from logloom.logtime.timestamps import TimeFormatter
 from logloom.parse.budget import OutOfTime, bounded, out_of_time
+from logloom.parse.json_lines import JsonLineParser
 from logloom.parse.log_parser import LineParser
+from logloom.parse.parsers import line_parser
 from logloom.parse.source import Block, LineReader, open_log
 from logloom.parse.stream import Stream, is_stream
 from logloom.records import Event
@@ -66,16 +68,18 @@ class LineOutcome:
         return out
 
 
-def explain(parser: LineParser, text: str, line_no: int) -> LineOutcome:
+def explain(parser: LineParser | JsonLineParser, text: str, line_no: int) -> LineOutcome:
     """What ``text`` becomes (the parser's timestamp memory moves on as for any line)."""
     split = parser.split(text)
     if isinstance(split, str):
         return LineOutcome(line_no, text, "malformed", reason=split)
     ts, rest = split
-    hit = parser.lookup(rest)
+    hit = parser.lookup(rest)  # type: ignore[arg-type]  # the text after the time, or the JSON object
     if isinstance(hit, str):
         return LineOutcome(line_no, text, "malformed", reason=hit, ts=ts)
     if hit is None:
+        if isinstance(rest, dict):
+            return LineOutcome(line_no, text, "unmatched", reason="no pattern matches the object", ts=ts)
         return LineOutcome(line_no, text, "unmatched", reason="no pattern matches the text after the timestamp",
                            ts=ts, searched=rest)
     return LineOutcome(line_no, text, "event", event=Event(line_no, ts, *hit), ts=ts)
@@ -88,7 +92,7 @@ class _Explainer:
 
     def __init__(self, config: Config) -> None:
         self.spec = config.patterns
-        self.parser = LineParser(config.patterns)
+        self.parser = line_parser(config.patterns)
         self._written: int | None = None
 
     def written_by(self, written: int | None) -> None:
@@ -99,7 +103,7 @@ class _Explainer:
         try:
             return bounded(self.spec.max_match_seconds, explain, self.parser, text, line_no)
         except OutOfTime:
-            last, self.parser = self.parser.timestamps.last, LineParser(self.spec)
+            last, self.parser = self.parser.timestamps.last, line_parser(self.spec)
             self.parser.timestamps.last = last
             self.parser.timestamps.written_by(self._written)
             return LineOutcome(line_no, text, "malformed", reason=out_of_time(self.spec.max_match_seconds))
@@ -142,7 +146,7 @@ def parse_texts(config: Config, texts: Iterable[str], out: TextIO,
     return outcomes
 
 
-def _writer(parser: LineParser, out: TextIO, resolve: Resolve | None) -> Callable[[LineOutcome], None]:
+def _writer(parser: LineParser | JsonLineParser, out: TextIO, resolve: Resolve | None) -> Callable[[LineOutcome], None]:
     fmt = TimeFormatter("iso", tz=parser.timestamps.tz, instants=parser.timestamps.has_instants)
 
     def write(outcome: LineOutcome) -> None:

@@ -44,8 +44,11 @@ CONVERTERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+_FIELD_NAME = re.compile(r"\{([\w.]*)\}")  # a JSON log's fields may be key paths (data.station)
+
+
 class _Target:
-    """A compiled ``target`` template: a constant, one group, or a format string."""
+    """A compiled ``target`` template: a constant, one group, or text with ``{field}``s."""
 
     def __init__(self, template: str | None) -> None:
         self.constant: str | None = None
@@ -53,7 +56,7 @@ class _Target:
         self.template: str | None = None
         if template is None:
             return
-        groups = re.findall(r"\{(\w*)\}", template)
+        groups = _FIELD_NAME.findall(template)
         if not groups:
             self.constant = template
         elif template == "{" + groups[0] + "}":
@@ -69,10 +72,17 @@ class _Target:
             return None if value is None else str(value)
         if self.template is not None:
             try:
-                return self.template.format_map(values)
-            except (KeyError, IndexError, ValueError):
+                return _FIELD_NAME.sub(lambda m: _value(values, m.group(1)), self.template)
+            except KeyError:
                 return None  # a group that took no part: route the event instead
         return None
+
+
+def _value(values: dict[str, Any], name: str) -> str:
+    value = values.get(name)
+    if value is None:
+        raise KeyError(name)
+    return str(value)
 
 
 class _Pattern:
@@ -101,6 +111,7 @@ class LineParser:
     """
 
     def __init__(self, spec: LogPatterns) -> None:
+        assert spec.timestamp.regex is not None, "a text log's patterns (json_lines.py reads JSON logs)"
         self._ts_regex = re.compile(spec.timestamp.regex)
         self._ts_group = self._ts_regex.groupindex.get("ts", 0)
         self.timestamps = timestamp_parser(spec.timestamp.format, spec.timestamp.timezone, spec.timestamp.year)
@@ -235,8 +246,10 @@ class BlockParser:
         self.parser = LineParser(spec)
         if last_ts is not None:
             self.parser.timestamps.last = last_ts
+        regexes = [p.regex for p in spec.patterns]
+        assert spec.timestamp.regex is not None and None not in regexes, "a text log (config/patterns.py checks)"
         self.splitter = TimestampSplit(spec.timestamp.regex)
-        self.classifier = make_classifier([p.regex for p in spec.patterns], pure=pure)
+        self.classifier = make_classifier(regexes, pure=pure)  # type: ignore[arg-type]
         self.parser._fallback = sorted(self.classifier.fallback)
         self._ids: dict[str, int] = {}  # text after the timestamp -> id, or UNMATCHED
         self._events = 0  # ids handed out in this table

@@ -1,0 +1,18 @@
+"""The parser a log_patterns.yaml asks for: text lines (log_parser.py) or JSON lines
+(json_lines.py), with one interface, so callers never choose."""
+
+from __future__ import annotations
+
+from logloom.config.schema import LogPatterns
+from logloom.parse.json_lines import JsonBlockParser, JsonLineParser
+from logloom.parse.log_parser import BlockParser, LineParser
+
+
+def line_parser(spec: LogPatterns) -> LineParser | JsonLineParser:
+    """One line at a time (``parse --line``, rule tests)."""
+    return JsonLineParser(spec) if spec.format == "json" else LineParser(spec)
+
+
+def block_parser(spec: LogPatterns, last_ts: int | None = None) -> BlockParser | JsonBlockParser:
+    """A block at a time (the pipeline), the timestamp's memory restored from ``last_ts``."""
+    return JsonBlockParser(spec, last_ts) if spec.format == "json" else BlockParser(spec, last_ts)
