@@ -56,7 +56,7 @@ def test_a_schema_error_no_longer_hides_the_cross_file_problems_of_its_file(make
         f"process_logic.yaml:{line_of(logic, 'unti: s')}: machines.dispenser.states.UNCLAMPING.metrics[0].unti: "
         "unknown key (hint: did you mean 'unit'?",
         f"process_logic.yaml:{line_of(logic, 'field: volum')}: machines.dispenser.states.DISPENSING.metrics[1].field:"
-        " no pattern captures a group 'volum'",
+        " no pattern captures a field 'volum'",
         f"process_logic.yaml:{line_of(logic, 'UNCLAMPNG')}: machines.dispenser.transitions[2].to: unknown state "
         "'UNCLAMPNG' (hint: did you mean 'UNCLAMPING'?)",
         f"log_patterns.yaml:{line_of(patterns, 'dispensr')}: patterns[0].target_type: unknown machine type 'dispensr'",

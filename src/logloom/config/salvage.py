@@ -89,10 +89,13 @@ def _names(part: Any) -> set[str]:
     for value in part.values():  # a mapping of names under a wrong key (`sensor: {presence: false}`)
         if isinstance(value, dict):
             names |= {str(k) for k in value}
-    regex = part.get("regex")
-    if isinstance(regex, str):
-        with contextlib.suppress(re.error):
-            names |= set(re.compile(regex).groupindex)
+    match = part.get("match")  # a JSON log's pattern: the groups of its regex conditions too
+    regexes = [part.get("regex"), *(c.get("regex") for c in match.values() if isinstance(c, dict))] \
+        if isinstance(match, dict) else [part.get("regex")]
+    for regex in regexes:
+        if isinstance(regex, str):
+            with contextlib.suppress(re.error):
+                names |= set(re.compile(regex).groupindex)
     return names
 
 
