@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from logloom.config.load import load_config
@@ -214,6 +214,8 @@ utc_texts = st.tuples(
 
 
 @settings(max_examples=200, deadline=None)
+@example(["2000-01-01T00:00:00ZZ"])
+@example(["2026-03-02T08:00:00.5 Z", "2026-03-02T08:00:00Z"])
 @given(st.lists(st.one_of(utc_texts, st.sampled_from(["2026-03-02Z", "2026-13-02T08:00:00Z", "+2026-03-02T08:00Z",
                                                         "2026-03-02T08:00:00+00:00Z", "x"])), min_size=1, max_size=20))
 def test_utc_times_read_at_once_read_as_one_by_one(stamps: list[str]) -> None:

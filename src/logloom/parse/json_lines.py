@@ -218,9 +218,12 @@ class _Candidates:
         return self.by_value.get(value, self.everywhere) if type(value) is str else self.everywhere
 
 
+_UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?Z")
+
+
 def _utc_time(text: str) -> bool:
-    """``YYYY-MM-DD[T ]HH:MM...Z``: a wall time of UTC without another offset."""
-    return len(text) >= 17 and text[-1] == "Z" and text[10] in "T " and "+" not in text and text.count("-") == 2
+    """``YYYY-MM-DD[T ]HH:MM[:SS[.fff]]Z``: a wall time of UTC, read alike with or without its Z."""
+    return _UTC_TIME.fullmatch(text) is not None
 
 
 class JsonLineParser:
