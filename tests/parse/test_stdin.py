@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from tests.helpers import EXAMPLE_CONFIG, ROOT, WALKTHROUGH_CONFIG, read_rows
+from tests.parse.test_follow import _wait_for
 
 WALK = (ROOT / "examples" / "walkthrough" / "input.log").read_bytes()
 CYCLE_ROW = ["2026-01-21T10:05:15", "l1_dispenser", "process_cycle_time", "15.0", "s", "DISPENSING"]
@@ -19,14 +20,6 @@ CYCLE_ROW = ["2026-01-21T10:05:15", "l1_dispenser", "process_cycle_time", "15.0"
 def logloom(*args: str | Path, stdin: bytes = b"", timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "logloom", *map(str, args)], input=stdin, capture_output=True,
                           cwd=ROOT, timeout=timeout, check=False)
-
-
-def _wait_for(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_parse_reads_stdin_with_a_dash_and_through_dev_stdin() -> None:
