@@ -23,12 +23,15 @@ from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from logloom.config.schema import LogPatterns
 from logloom.parse.log_parser import ParsedBlock
 from logloom.parse.parsers import block_parser
 from logloom.parse.source import Block
+
+if TYPE_CHECKING:
+    from logloom.config.schema import LogPatterns
+    from logloom.parse.rules import ParseRules
 
 BLOCK_BUDGET_FACTOR = 2  # a whole block may take this many lines' budgets before lines are timed one by one
 
@@ -89,7 +92,7 @@ class BoundedParser:
     ``parse`` gives one ParsedBlock or, after a block ran out of time, several (the lines
     that ran out each on their own)."""
 
-    def __init__(self, spec: LogPatterns, last_ts: int | None = None) -> None:
+    def __init__(self, spec: LogPatterns | ParseRules, last_ts: int | None = None) -> None:
         self.spec = spec
         self.seconds = spec.max_match_seconds
         self.parser = block_parser(spec, last_ts)

@@ -21,13 +21,16 @@ import json
 import re
 from array import array
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logloom.config.schema import LogPatterns, PatternSpec
 from logloom.logtime.timestamps import TimestampParser
 from logloom.logtime.years import timestamp_parser
 from logloom.parse.log_parser import CONVERTERS, Block, ParsedBlock, _Parsed, _Target
 from logloom.records import Event
+
+if TYPE_CHECKING:
+    from logloom.config.schema import LogPatterns, PatternSpec
+    from logloom.parse.rules import ParseRules, PatternRule
 
 
 def _refuse(name: str) -> Any:
@@ -139,7 +142,7 @@ class _JsonPattern:
     most common test, done inline), else ``test`` decides.
     """
 
-    def __init__(self, spec: PatternSpec) -> None:
+    def __init__(self, spec: PatternSpec | PatternRule) -> None:
         self.name = spec.name
         self.event = spec.event
         self.target = _Target(spec.target)
@@ -229,7 +232,7 @@ def _utc_time(text: str) -> bool:
 class JsonLineParser:
     """Compiled log_patterns.yaml of a JSON log; the interface of ``LineParser``."""
 
-    def __init__(self, spec: LogPatterns) -> None:
+    def __init__(self, spec: LogPatterns | ParseRules) -> None:
         assert spec.timestamp.field is not None
         self._ts_path = key_path(spec.timestamp.field)
         self.timestamps = timestamp_parser(spec.timestamp.format, spec.timestamp.timezone, spec.timestamp.year)
@@ -323,7 +326,7 @@ class JsonBlockParser:
     result that repeats crosses to the reader as an id, as for text logs.
     """
 
-    def __init__(self, spec: LogPatterns, last_ts: int | None = None) -> None:
+    def __init__(self, spec: LogPatterns | ParseRules, last_ts: int | None = None) -> None:
         self.parser = JsonLineParser(spec)
         if last_ts is not None:
             self.parser.timestamps.last = last_ts

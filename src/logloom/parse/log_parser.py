@@ -12,16 +12,19 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from logloom.config.schema import LogPatterns
 from logloom.logtime.years import timestamp_parser
 from logloom.parse.classify import make_classifier
 from logloom.parse.source import Block
 from logloom.parse.split import TimestampSplit
 from logloom.records import Event
+
+if TYPE_CHECKING:
+    from logloom.config.schema import LogPatterns
+    from logloom.parse.rules import ParseRules
 
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f"}
@@ -110,7 +113,7 @@ class LineParser:
     bounded size. A cached fields dict is shared between events: never mutate it.
     """
 
-    def __init__(self, spec: LogPatterns) -> None:
+    def __init__(self, spec: LogPatterns | ParseRules) -> None:
         assert spec.timestamp.regex is not None, "a text log's patterns (json_lines.py reads JSON logs)"
         self._ts_regex = re.compile(spec.timestamp.regex)
         self._ts_group = self._ts_regex.groupindex.get("ts", 0)
@@ -199,7 +202,7 @@ class LineParser:
 UNMATCHED = -1
 MALFORMED = -2
 _NEW = -3  # a text not in the table yet
-_MAX_IDS = 1 << 16  # texts in the table before both sides start a new one
+_MAX_IDS = 1 << 14  # texts in the table before both sides start a new one
 
 
 @dataclass
@@ -242,7 +245,8 @@ class BlockParser:
     by line, whatever the engine.
     """
 
-    def __init__(self, spec: LogPatterns, last_ts: int | None = None, *, pure: bool | None = None) -> None:
+    def __init__(self, spec: LogPatterns | ParseRules, last_ts: int | None = None, *,
+                 pure: bool | None = None) -> None:
         self.parser = LineParser(spec)
         if last_ts is not None:
             self.parser.timestamps.last = last_ts

@@ -1,43 +1,61 @@
 """Reading and parsing in a second process, so the engine has a core of its own.
 
-The worker reads the log from an offset and runs the same ``BlockParser`` as the
-serial path, sending each ``ParsedBlock`` through a pipe. Machine logs repeat
-their texts, so most lines cost two integers on the wire. The pipe's buffer is the
-backpressure: a block or two in flight, whatever the log's length.
+The worker is a fresh interpreter that imports the parse stage only (numpy,
+Hyperscan, ``logloom.parse``): not a fork of the main process, whose pydantic
+models, engine and outputs it would carry for nothing (its memory counts with the
+run's). It gets its job (``ParseRules``, the file, the offset, the timestamp
+parser's memory) pickled on stdin, reads the log from that offset, runs the same
+parser as the serial path (``BoundedParser``: the matching bound included) and
+writes each ``ParsedBlock`` pickled to stdout, then None; a traceback (a str) if it
+fails. Machine logs repeat their texts, so most lines cost two integers on the
+wire. The pipe is the backpressure: a block or two in flight, whatever the log's
+length.
 
-The worker never outlives the process that started it: it holds no copy of the
-pipe's reading end (so a write fails once the parent is gone), asks Linux for
-SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), and ignores SIGTERM and SIGINT,
-which the parent handles for both (a service manager signals the whole group).
+The worker never outlives the process that started it: only that process holds
+the pipe's reading end (so a write fails once it is gone), Linux sends the worker
+SIGKILL when it dies (``PR_SET_PDEATHSIG``), and the worker ignores SIGTERM and
+SIGINT, which the main process handles for both (a service manager signals the
+whole group).
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
+import pickle
 import signal
+import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
-from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from logloom.config.schema import LogPatterns
 from logloom.parse.budget import BoundedParser
 from logloom.parse.log_parser import ParsedBlock
+from logloom.parse.rules import ParseRules
 from logloom.parse.source import LineReader, open_source
 
+if TYPE_CHECKING:
+    from logloom.config.schema import LogPatterns
+
 PR_SET_PDEATHSIG = 1
-
 FIRST_BLOCK = 64 << 10  # the engine waits for the first blocks: small ones start it ~25 ms sooner
+PIPE_BYTES = 1 << 20  # the pipe holds a parsed block or so: the worker runs a little ahead
+_F_SETPIPE_SZ = 1031  # fcntl's F_SETPIPE_SZ (Linux)
+_HERE = str(Path(__file__).resolve().parents[2])  # the directory this logloom was imported from
+# -P: no working directory on the path; this logloom first if the interpreter would not find it;
+# the signals ignored before anything is imported
+_SERVE = ("import signal\nfor s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)\n"
+          f"import sys\nif {_HERE!r} not in sys.path: sys.path.insert(0, {_HERE!r})\n"
+          "from logloom.parse.parse_worker import serve\nserve(int(sys.argv[1]))")
 
 
-def _produce(patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int,
-             take_partial: bool) -> Iterator[ParsedBlock]:
-    parser = BoundedParser(patterns, last_ts)
+def _produce(rules: ParseRules, path: Path, offset: int, last_ts: int, take_partial: bool) -> Iterator[ParsedBlock]:
+    parser = BoundedParser(rules, last_ts)
     with open_source(path) as fh:
-        for block in LineReader(fh, offset, max_line).blocks(take_partial=take_partial, first=FIRST_BLOCK):
+        reader = LineReader(fh, offset, rules.max_line_bytes)
+        for block in reader.blocks(take_partial=take_partial, first=FIRST_BLOCK):
             yield from parser.parse(block)
 
 
@@ -52,44 +70,64 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _work(conn: Connection, parent_end: Connection, parent: int, patterns: LogPatterns, path: Path, offset: int,
-          last_ts: int, max_line: int, take_partial: bool) -> None:
-    parent_end.close()  # a copy of the reading end here would keep the pipe open after the parent's death
+def serve(parent: int, source: IO[bytes] | None = None, sink: IO[bytes] | None = None) -> None:
+    """The worker's main: the job from ``source`` (stdin), the parsed blocks to ``sink`` (stdout,
+    kept for them alone: anything a library prints goes to stderr)."""
     _die_with_parent(parent)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)  # the main process decides when to stop
+    source = source or sys.stdin.buffer
+    if sink is None:
+        sink = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
     try:
-        for parsed in _produce(patterns, path, offset, last_ts, max_line, take_partial):
-            conn.send(parsed)
-        conn.send(None)
+        rules, path, offset, last_ts, take_partial = pickle.load(source)
+        for parsed in _produce(rules, path, offset, last_ts, take_partial):
+            pickle.dump(parsed, sink, pickle.HIGHEST_PROTOCOL)
+            sink.flush()
+        pickle.dump(None, sink)
+        sink.flush()
+    except BrokenPipeError:
+        pass  # the main process is gone or stopped reading: nothing left to do
     except BaseException:
-        conn.send(traceback.format_exc())
-    finally:
-        conn.close()
+        with contextlib.suppress(BrokenPipeError):
+            pickle.dump(traceback.format_exc(), sink)
+            sink.flush()
 
 
 class WorkerFailed(RuntimeError):
-    """The parse worker raised; carries its traceback."""
+    """The parse worker raised, or ended without finishing; carries its traceback."""
 
 
 class ParsedBlocks:
-    """``ParsedBlock``s of ``path`` from ``offset``, parsed in a forked process."""
+    """``ParsedBlock``s of ``path`` from ``offset``, parsed in a worker process."""
 
-    def __init__(self, patterns: LogPatterns, path: Path, offset: int, last_ts: int, max_line: int,
-                 *, take_partial: bool) -> None:
-        ctx = mp.get_context("fork")
-        self._conn, child = ctx.Pipe(duplex=False)
-        args = (child, self._conn, os.getpid(), patterns, path, offset, last_ts, max_line, take_partial)
-        self._proc = ctx.Process(target=_work, args=args, daemon=True)
-        self._proc.start()
-        child.close()
+    def __init__(self, patterns: LogPatterns | ParseRules, path: Path, offset: int, last_ts: int,
+                 max_line: int | None = None, *, take_partial: bool) -> None:
+        rules = ParseRules.of(patterns, max_line)
+        self._proc = subprocess.Popen([sys.executable, "-P", "-c", _SERVE, str(os.getpid())],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._out = self._proc.stdout
+        _widen(self._out)
+        with self._proc.stdin as stdin:
+            pickle.dump((rules, Path(path).absolute(), offset, last_ts, take_partial), stdin,
+                        pickle.HIGHEST_PROTOCOL)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The worker's exit status once it ended (after ``close``), else None."""
+        return self._proc.returncode
 
     def __iter__(self) -> Iterator[ParsedBlock]:
         while True:
             try:
-                item = self._conn.recv()
-            except EOFError:
-                raise WorkerFailed("the parse worker ended unexpectedly") from None
+                item = pickle.load(self._out)
+            except (EOFError, pickle.UnpicklingError):
+                raise WorkerFailed(f"the parse worker ended unexpectedly (exit status {self._proc.wait()})") \
+                    from None
             if item is None:
                 return
             if isinstance(item, str):
@@ -97,7 +135,17 @@ class ParsedBlocks:
             yield item
 
     def close(self) -> None:
-        self._conn.close()
-        if self._proc.is_alive():
+        self._out.close()
+        if self._proc.poll() is None:
             self._proc.kill()  # it ignores SIGTERM; it has nothing to save
-        self._proc.join(timeout=5)
+        self._proc.wait(timeout=5)
+
+
+def _widen(pipe: Any) -> None:
+    """A larger pipe buffer where the OS allows it (Linux); the default 64 KiB also works."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
+    except (ImportError, OSError):
+        pass
