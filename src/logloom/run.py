@@ -111,7 +111,7 @@ class Run:
         lengths = saved["outputs"] if saved else None
         tails = saved.get("output_tails") if saved else None
         # the metrics sink keeps its own last-timestamp cache per batch of rows
-        self.metrics = MetricsSink(out_dir, self.format_ts.format_new, options.max_part_mb * 1_000_000, lengths,
+        self.metrics = MetricsSink(out_dir, self.format_ts, options.max_part_mb * 1_000_000, lengths,
                                    tails=tails)
         self.rejected = RejectedSink(out_dir, lengths, tails)
         self.anomalies = AnomalySink(out_dir, self.format_ts, lengths, tails) if scorer is not None else None

@@ -92,9 +92,7 @@ class Blocks:
         self.file = segment.path
         self.worker: ParsedBlocks | None = None
         if _use_worker(options, segment.path, file_size(segment.path) - segment.offset, follow):
-            from logloom.parse.parse_worker import (
-                ParsedBlocks,  # multiprocessing: 3 ms of start-up, for large files only
-            )
+            from logloom.parse.parse_worker import ParsedBlocks  # for large files only
 
             self.worker = ParsedBlocks(config.patterns, segment.path, segment.offset, last_ts or -(1 << 62),
                                        max_line, take_partial=take_partial)

@@ -232,3 +232,51 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146097 + doe - 719468
+
+
+def iso_columns(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Naive readings (µs) as ``datetime.isoformat()`` writes them, a block at a time:
+    one 26-byte ASCII text each (``YYYY-MM-DDTHH:MM:SS.ffffff``, dtype ``S26``) and
+    whether it has a fraction (only where the microseconds are not 0; without one the
+    text is its first 19 bytes). None outside years 1-9999."""
+    sec = np.floor_divide(ts, 1_000_000)
+    micro = ts - sec * 1_000_000
+    days = np.floor_divide(sec, 86_400)
+    of_day = sec - days * 86_400
+    year, month, day = _civil_from_days(days)
+    if len(ts) and (year.min() < 1 or year.max() > 9999):
+        return None
+    minutes = of_day // 60
+    out = np.empty(len(ts), _ISO_TEXT)
+    out["sep"] = b"-"
+    out["sep2"] = b"-"
+    out["T"] = b"T"
+    out["colon"] = b":"
+    out["colon2"] = b":"
+    out["dot"] = b"."
+    for name, value, width in (("Y", year, 4), ("m", month, 2), ("d", day, 2), ("H", minutes // 60, 2),
+                               ("M", minutes % 60, 2), ("S", of_day % 60, 2), ("ms", micro // 1000, 3),
+                               ("us", micro % 1000, 3)):
+        out[name] = DIGITS[width][value]
+    return out.view("S26"), micro != 0
+
+
+# the ASCII digits of 0..10^n - 1, zero-padded to n: DIGITS[n][x] is x's n bytes (dtype S<n>)
+DIGITS = {n: (np.arange(10**n)[:, None] // 10 ** np.arange(n - 1, -1, -1) % 10 + 48).astype(np.uint8)
+          .view(f"S{n}").ravel() for n in (2, 3, 4)}
+_ISO_TEXT = np.dtype({"names": ["Y", "sep", "m", "sep2", "d", "T", "H", "colon", "M", "colon2", "S", "dot", "ms", "us"],
+                      "formats": ["S4", "S1", "S2", "S1", "S2", "S1", "S2", "S1", "S2", "S1", "S2", "S1", "S3", "S3"],
+                      "offsets": [0, 4, 5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20, 23], "itemsize": 26})
+
+
+def _civil_from_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01 (Howard Hinnant's algorithm)."""
+    z = days + 719_468
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + np.where(mp < 10, 3, -9)
+    return yoe + era * 400 + (month <= 2), month, day

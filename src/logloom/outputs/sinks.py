@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from logloom.errors import StateFileError
+from logloom.logtime.timestamps import TimeFormatter
+from logloom.outputs.csv_block import MetricColumns
 from logloom.outputs.state_store import (
     CHECKPOINT,
     START_OVER,
@@ -68,10 +70,6 @@ def format_incident(inc: Incident, fmt_ts: Callable[[int], str]) -> str:
     )
 
 
-def _nbytes(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
-
-
 class TextSink:
     """Appends text to files of one stem, starting a new part past ``max_bytes``.
 
@@ -94,8 +92,9 @@ class TextSink:
         self.stem = stem
         self.ext = ext
         self.header = header + "\n" if header else ""
+        self._header = self.header.encode("utf-8")
         self.max_bytes = max_bytes
-        self._buffer: list[str] = []
+        self._buffer: list[bytes] = []
         self._buffered = 0
         self._sizes: list[int] = []
         self._tails: list[bytes] = []  # the last TAIL_BYTES written to each part
@@ -139,9 +138,9 @@ class TextSink:
             number += 1
         if not self._sizes:
             with self._open(self.part_path(1), os.O_WRONLY | os.O_TRUNC) as fh:
-                self._write_all(self.part_path(1), fh, self.header.encode("utf-8"))
-            self._sizes.append(_nbytes(self.header))
-            self._tails.append(self.header.encode("utf-8")[-TAIL_BYTES:])
+                self._write_all(self.part_path(1), fh, self._header)
+            self._sizes.append(len(self._header))
+            self._tails.append(self._header[-TAIL_BYTES:])
 
     @staticmethod
     def _check_end(path: Path, fh: BinaryIO, size: int, digest: str | None) -> None:
@@ -167,35 +166,38 @@ class TextSink:
             raise output_error(path, exc) from None
 
     def write(self, text: str) -> None:
-        size = _nbytes(text)
+        self._write(text.encode("utf-8"))
+
+    def _write(self, data: bytes) -> None:
         if self._sizes[-1] + self._buffered > self.max_bytes and (
-            self._sizes[-1] + self._buffered > _nbytes(self.header)
+            self._sizes[-1] + self._buffered > len(self._header)
         ):
             self._new_part()
-        self._buffer.append(text)
-        self._buffered += size
+        self._buffer.append(data)
+        self._buffered += len(data)
         if self._buffered >= FLUSH_BYTES:
             self.flush()
 
-    def write_block(self, text: str) -> None:
-        """Write whole lines at once; split per line only where a part may end inside."""
-        size = _nbytes(text)
+    def write_block(self, data: bytes) -> None:
+        """Write whole lines (UTF-8, each ending in a newline) at once; split per line
+        only where a part may end inside."""
+        size = len(data)
         if self._sizes[-1] + self._buffered + size <= self.max_bytes:
-            self._buffer.append(text)
+            self._buffer.append(data)
             self._buffered += size
             if self._buffered >= FLUSH_BYTES:
                 self.flush()
         else:
-            for line in text.splitlines(keepends=True):
-                self.write(line)
+            for line in data.splitlines(keepends=True):
+                self._write(line)
 
     def _new_part(self) -> None:
         self.flush()
         self._fh.close()
         path = self.part_path(len(self._sizes) + 1)
         self._fh = self._open(path, os.O_WRONLY | os.O_TRUNC)
-        self._buffer = [self.header] if self.header else []
-        self._buffered = _nbytes(self.header)
+        self._buffer = [self._header] if self._header else []
+        self._buffered = len(self._header)
         self._sizes.append(0)
         self._tails.append(b"")
         self.flush()
@@ -208,7 +210,7 @@ class TextSink:
         """
         path = self.part_path(len(self._sizes))
         if self._buffer:
-            data = "".join(self._buffer).encode("utf-8")
+            data = b"".join(self._buffer)
             try:
                 self._write_all(path, self._fh, data)
             except BaseException:
@@ -244,16 +246,28 @@ class TextSink:
 
 
 class MetricsSink(TextSink):
-    """process_metrics.csv and its parts."""
+    """process_metrics.csv and its parts.
+
+    With a ``TimeFormatter`` of naive ISO times (the default output), a block's rows are
+    formatted column by column (``csv_block``: the same bytes as ``metric_lines``).
+    """
 
     def __init__(self, directory: Path, fmt_ts: Callable[[int], str], max_bytes: float,
                  lengths: dict[str, int] | None = None, stem: str = "process_metrics",
                  tails: dict[str, str] | None = None) -> None:
         super().__init__(directory, stem, "csv", METRICS_HEADER, max_bytes, lengths, tails)
         self.fmt_ts = fmt_ts
+        self._columns: MetricColumns | None = None
+        if isinstance(fmt_ts, TimeFormatter):
+            self.fmt_ts = fmt_ts.format_new  # metric_lines keeps its own one-entry cache
+            if fmt_ts.mode == "iso" and fmt_ts.tz is None:
+                self._columns = MetricColumns()
 
-    def write_rows(self, rows: Iterable[MetricRow]) -> None:
-        self.write_block("".join(metric_lines(rows, self.fmt_ts)))
+    def write_rows(self, rows: Sequence[MetricRow]) -> None:
+        data = self._columns.lines(rows) if self._columns is not None else None
+        if data is None:
+            data = "".join(metric_lines(rows, self.fmt_ts)).encode("utf-8")
+        self.write_block(data)
 
 
 class AnomalySink(TextSink):

@@ -107,7 +107,9 @@ class HyperscanClassifier(Classifier):
         super().__init__(regexes)
         ok: dict[int, bytes] = {}
         for i, text in self.translated.items():
-            expression = text.encode("ascii")
+            # to the line's end: a line then gives one match per pattern, whatever the
+            # pattern (Hyperscan reports every end of a match, and each costs a call here)
+            expression = f"(?:{text})[^\n]*$".encode("ascii")
             try:
                 _compile(hyperscan, {i: expression})
             except hyperscan.error as exc:

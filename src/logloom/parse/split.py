@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from logloom.parse.translate import Untranslatable, ascii_table, translate
 
@@ -30,7 +32,7 @@ class TimestampSplit:
         self.group = self.regex.groupindex.get("ts", 0)
         self._block: re.Pattern[str] | None = None
         self._at = 0  # the ts group's position in a findall tuple
-        self._fixed: tuple[np.ndarray, int, int] | None = None  # per-position ASCII tables, ts span
+        self._fixed: Layout | None = None  # per-position ASCII tables, ts span, a variable tail
         if _anchored_with_top_level_ts(regex, self.group):
             self._fixed = fixed_width(regex, self.group)
             try:
@@ -64,26 +66,46 @@ class TimestampSplit:
                 found = self._block.findall("\n" + joined)
                 if len(found) == len(texts):
                     if self._at < 0:  # the whole match is the timestamp: rebuild it from the rest
-                        return None, [t[: len(t) - len(f[-1])] for t, f in zip(texts, found, strict=True)], \
-                            [f[-1] for f in found], {}
+                        # (with the rest's group the only one, findall gives the rests themselves)
+                        rests = found if self._block.groups == 1 else [f[-1] for f in found]
+                        return None, [t[: len(t) - len(r)] for t, r in zip(texts, rests, strict=True)], rests, {}
                     at = self._at
                     return None, [f[at] for f in found], [f[-1] for f in found], {}
         return self._line_by_line(texts)
 
     def _split_fixed(self, texts: list[str], joined: str) -> Split | None:
-        """A regex of fixed width ``w``: every line's first ``w`` bytes checked against its
-        per-position classes at once (numpy); None if a line is shorter or does not fit."""
-        tables, a, b = self._fixed  # type: ignore[misc]
+        """A regex of fixed width ``w`` (and maybe a variable tail): every line's first ``w``
+        bytes checked against its per-position classes at once (numpy), the tail's width
+        measured alike; None if a line is shorter or does not fit."""
+        layout = self._fixed
+        assert layout is not None
+        tables = layout.tables
         width = tables.shape[0]
         lengths = np.fromiter(map(len, texts), np.int64, len(texts))
         if not len(texts) or lengths.min() < width:
             return None
         starts = np.zeros(len(texts), np.int64)
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
-        chars = np.frombuffer(joined.encode("ascii"), np.uint8)[starts[:, None] + np.arange(width)]
-        if not tables[np.arange(width), chars].all():
+        # "\n" after the last line too: a tail's window stops at a line's end
+        data = np.frombuffer((joined + "\n" * (layout.window + 1)).encode("ascii"), np.uint8)
+        chars = sliding_window_view(data, width + layout.window)[starts]
+        if not tables[np.arange(width), chars[:, :width]].all():
             return None
-        return None, [t[a:b] for t in texts], [t[width:] for t in texts], {}
+        widths = layout.widths(chars[:, width:])
+        if widths is None:
+            return None
+        a, b = layout.ts
+        if widths.min() == widths.max():
+            w = int(widths[0])
+            if layout.tail is not None and layout.tail.in_ts:
+                b = w
+            return None, [t[a:b] for t in texts], [t[w:] for t in texts], {}
+        ends = widths.tolist()
+        if layout.tail is not None and layout.tail.in_ts:
+            stamps = [t[a:e] for t, e in zip(texts, ends, strict=True)]
+        else:
+            stamps = [t[a:b] for t in texts]
+        return None, stamps, [t[e:] for t, e in zip(texts, ends, strict=True)], {}
 
     def _line_by_line(self, texts: list[str], skip: Container[int] = ()) -> Split:
         search, group = self.regex.search, self.group
@@ -119,41 +141,137 @@ def _anchored_with_top_level_ts(regex: str, group: int) -> bool:
     return group == 0 or any(op is c.SUBPATTERN and av[0] == group for op, av in items)
 
 
-def fixed_width(regex: str, group: int) -> tuple[np.ndarray, int, int] | None:
+@dataclass(frozen=True)
+class Tail:
+    """A timestamp regex's last part, of variable width: ``prefix`` (fixed characters,
+    a table each) then a greedy run of ``run``'s characters, ``low`` to ``high`` of them
+    (``high`` -1: unbounded); ``optional``: the whole may be absent (``(?:\\.\\d+)?``)."""
+
+    prefix: list[np.ndarray]
+    run: np.ndarray | None
+    low: int
+    high: int
+    optional: bool
+    in_ts: bool  # part of the ts group (which then ends with it)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An anchored timestamp regex as per-position tables: a fixed part (``tables``, width
+    x 128, never ``\\n``), the ts group's [start, end) in it, and a ``tail`` or None."""
+
+    tables: np.ndarray
+    ts: tuple[int, int]
+    tail: Tail | None
+
+    def widths(self, chars: np.ndarray) -> np.ndarray | None:
+        """Per line, the width of the match (fixed part checked already) from ``chars``, the
+        columns after the fixed part; None when a line does not match or a run may be longer."""
+        n = chars.shape[0]
+        tail = self.tail
+        width = self.tables.shape[0]
+        if tail is None:
+            return np.full(n, width, np.int64)
+        k = len(tail.prefix)
+        ok = np.ones(n, bool)
+        for j, table in enumerate(tail.prefix):
+            ok &= table[chars[:, j]]
+        run = np.zeros(n, np.int64)
+        if tail.run is not None:
+            inside = tail.run[chars[:, k:]]
+            window = inside.shape[1]
+            run = np.where(inside.all(axis=1), window, inside.argmin(axis=1))
+            if (run == window).any() and (tail.high < 0 or tail.high > window):
+                return None  # a run as long as the window: it may go on
+            if tail.high >= 0:
+                run = np.minimum(run, tail.high)
+            ok &= run >= tail.low
+        if not tail.optional and not ok.all():
+            return None
+        return width + np.where(ok, k + run, 0)
+
+    @property
+    def window(self) -> int:
+        """Columns after the fixed part that ``widths`` needs."""
+        if self.tail is None:
+            return 0
+        high = self.tail.high if 0 <= self.tail.high <= _RUN_WINDOW else _RUN_WINDOW
+        return len(self.tail.prefix) + (high if self.tail.run is not None else 0)
+
+
+_RUN_WINDOW = 16  # characters of a variable run looked at (a longer run: line by line)
+
+
+def fixed_width(regex: str, group: int) -> Layout | None:
     """For an anchored regex that is a fixed sequence of single characters (classes,
-    literals, repeats of them ``{n}``, groups): its (width x 128) table of the ASCII
-    characters each position takes (never ``\\n``), and the ``ts`` group's [start, end);
-    None for anything else (alternatives, variable repeats, anchors after the first)."""
+    literals, repeats of them ``{n}``, groups), possibly ending in a ``Tail`` (a variable
+    run, or an optional group of fixed characters and a run, such as ``(?:\\.\\d+)?``): its
+    ``Layout``; None for anything else (alternatives, other variable repeats, lazy ones,
+    anchors after the first)."""
     from re import _constants as c  # type: ignore[attr-defined]
     from re import _parser as p  # type: ignore[attr-defined]
 
     tree: Any = p.parse(regex)
     rows: list[np.ndarray] = []
     span = [0, 0]
+    tails: list[Tail] = []
 
-    def walk(items: Any, flags: int) -> bool:
-        for op, av in items:
-            if op in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN):
-                try:
-                    rows.append(ascii_table(op, av, flags))
-                except Untranslatable:
-                    return False
+    def char(op: Any, av: Any, flags: int) -> np.ndarray | None:
+        if op not in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN):
+            return None
+        try:
+            return ascii_table(op, av, flags)
+        except Untranslatable:
+            return None
+
+    def tail(lo: int, hi: int, sub: Any, flags: int, in_ts: bool) -> Tail | None:
+        high = -1 if hi is c.MAXREPEAT else hi
+        one = char(sub[0][0], sub[0][1], flags) if len(sub) == 1 else None
+        if one is not None:  # x{lo,hi}
+            return Tail([], one, lo, high, False, in_ts)
+        if (lo, hi) != (0, 1):
+            return None
+        parts = list(sub)  # (?:fixed chars, then a run or not)?
+        run: Tail | None = None
+        if parts and parts[-1][0] is c.MAX_REPEAT and len(parts[-1][1][2]) == 1:
+            r_lo, r_hi, r_sub = parts.pop()[1]
+            run = tail(r_lo, r_hi, r_sub, flags, in_ts)
+        found = [char(op, av, flags) for op, av in parts]
+        prefix = [t for t in found if t is not None]
+        if len(prefix) < len(found) or (run is None and not prefix):
+            return None
+        if run is None:
+            return Tail(prefix, None, 0, 0, True, in_ts)
+        return Tail(prefix, run.run, run.low, run.high, True, in_ts)
+
+    def walk(items: Any, flags: int, at_end: bool, in_ts: bool) -> bool:
+        items = list(items)
+        for i, (op, av) in enumerate(items):
+            last = at_end and i == len(items) - 1
+            table = char(op, av, flags)
+            if table is not None:
+                rows.append(table)
             elif op is c.SUBPATTERN:
                 at = len(rows)
-                if not walk(av[3], (flags | av[1]) & ~av[2]):
+                if not walk(av[3], (flags | av[1]) & ~av[2], last, in_ts or av[0] == group):
                     return False
                 if av[0] == group:
                     span[:] = [at, len(rows)]
             elif op is c.MAX_REPEAT and av[0] == av[1]:
                 for _ in range(av[0]):
-                    if not walk(av[2], flags):
+                    if not walk(av[2], flags, False, in_ts):
                         return False
+            elif op is c.MAX_REPEAT and last:
+                found = tail(av[0], av[1], av[2], flags, in_ts)
+                if found is None:
+                    return False
+                tails.append(found)
             else:
                 return False
         return True
 
-    if not walk(list(tree)[1:], tree.state.flags) or not rows:
+    if not walk(list(tree)[1:], tree.state.flags, True, group == 0) or not rows:
         return None
     if group == 0:
         span = [0, len(rows)]
-    return np.array(rows), span[0], span[1]
+    return Layout(np.array(rows), (span[0], span[1]), tails[0] if tails else None)
