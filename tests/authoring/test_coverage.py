@@ -254,3 +254,22 @@ def test_distinct_texts_past_the_cap_are_counted_not_clustered() -> None:
 def test_masking() -> None:
     assert mask("temp -3.5 C at 10.0.0.1 id 0xdeadBEEF sess a3f2b9c1 P-000001 HMI-2 (E-101) x=-4") == \
         "temp <NUM> C at <IP> id <HEX> sess <HEX> P-<NUM> HMI-<NUM> (E-<NUM>) x=<NUM>"
+
+
+def test_without_drain3_coverage_reports_the_rest_and_says_how_to_add_templates(
+        shift: Path, run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """drain3 is an extra (it pins old jsonpickle and cachetools): missing, only the
+    templates are left out, with the install command."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "drain3", None)  # `import drain3` raises ImportError
+    code, out, err = run_cli("coverage", "--config", EXAMPLE_CONFIG, "--logs", shift, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    hits, unmatched = first_pattern_of(EXAMPLE_CONFIG, shift)
+    assert {p["name"]: p["hits"] for p in report["patterns"] if p["hits"]} == dict(hits)
+    assert report["unmatched"] == len(unmatched) > 0
+    assert report["unmatched_templates"] is None
+    code, out, err = run_cli("coverage", "--config", EXAMPLE_CONFIG, "--logs", shift)
+    assert code == 0, err
+    assert "pip install 'logloom[templates]'" in out + err

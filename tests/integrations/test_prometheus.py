@@ -116,7 +116,9 @@ def test_scrape_during_follow_matches_the_files_and_run_summary(tmp_path: Path, 
     log.write_bytes(b"")
     with FollowRun(tmp_path, EXAMPLE_CONFIG, data, log, "--prometheus", "127.0.0.1:0") as run:
         url = run.wait_stderr(r"serving (http://127\.0\.0\.1:\d+/metrics)").group(1)
-        before = scrape(url)  # before any line: states known, nothing counted
+        # the server listens before the run has loaded its state: poll until the states show
+        first_state = ("logloom_state", frozenset({("component", "l1_clamp"), ("state", "OPEN")}))
+        before = wait_for(lambda: s if first_state in (s := scrape(url)) else None, "the run's first states")
         assert value(before, "logloom_lines_read_total") == 0
         assert value(before, "logloom_state", component="l1_clamp", state="OPEN") == 1.0
         for chunk, upto in ((a, a), (b, a + b)):

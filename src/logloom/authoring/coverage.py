@@ -125,6 +125,7 @@ class Coverage:
                 data_only[(machine.name, event)] += n
         events = sum(self.hits.values())
         unmatched_total = self.unmatched.total
+        templates = self.unmatched.mine()
         return {
             "schema_version": SCHEMA_VERSION,
             "sources": self.sources,
@@ -148,7 +149,7 @@ class Coverage:
             "components_without_events": [c.id for c in self.engine.components if not reached[c.id]],
             "malformed_lines": [{"reason": r, "count": n, "sample": _sample((line, text)), "first_reason": full}
                                 for r, (n, line, text, full) in self.malformed.items()],
-            "unmatched_templates": [t.to_dict() for t in self.unmatched.mine()],
+            "unmatched_templates": None if templates is None else [t.to_dict() for t in templates],
             "not_clustered": self.unmatched.not_clustered,
         }
 

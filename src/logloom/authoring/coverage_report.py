@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from logloom.authoring.templates import MAX_TEXTS
+from logloom.authoring.templates import MAX_TEXTS, WITHOUT_DRAIN3
 
 SAMPLE_CHARS = 120
 
@@ -54,6 +54,9 @@ def render(report: dict[str, Any], out: TextIO, *, top: int = 20) -> None:
 def _templates(report: dict[str, Any], out: TextIO, top: int) -> None:
     templates = report["unmatched_templates"]
     w = out.write
+    if templates is None:
+        w(f"\nunmatched lines: {report['unmatched']:,}, not clustered: {WITHOUT_DRAIN3}\n")
+        return
     if not templates:
         w("\nno unmatched lines\n" if not report["unmatched"] else "")
         return

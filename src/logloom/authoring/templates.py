@@ -13,7 +13,10 @@ end, on far fewer texts than lines:
    its count; each cluster's template becomes a suggested regex with a named group
    per variable part.
 
-drain3 (and the jsonpickle and cachetools it pulls in) is imported in ``mine`` only.
+drain3 (and the jsonpickle and cachetools it pulls in) is imported in ``mine`` only. It is
+an extra (``logloom[templates]``): drain3 pins exact, old versions of both, which must not
+decide what else a user's environment may hold. Without it coverage says how to add it
+and reports everything else.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ _SUBS = tuple((re.compile(regex).sub, f"<{name}>") for name, regex, _ in _MASKS)
 _GROUP_REGEX = {f"<{name}>": regex for name, _, regex in _MASKS}
 _PLACEHOLDER = re.compile(r"<(?:IP|HEX|NUM)>")
 _PARAM = "<*>"  # drain3's wildcard
+WITHOUT_DRAIN3 = "templates of unmatched lines need drain3: pip install 'logloom[templates]'"
 
 
 def mask(text: str) -> str:
@@ -113,18 +117,15 @@ class UnmatchedLines:
             else:
                 self.not_clustered += n
 
-    def mine(self) -> list[Template]:
-        """The templates, most frequent first (drain3 runs here)."""
+    def mine(self) -> list[Template] | None:
+        """The templates, most frequent first (drain3 runs here); None without drain3."""
         if not self.counts:
             return []
         try:
             from drain3 import TemplateMiner
             from drain3.template_miner_config import TemplateMinerConfig
-        except ImportError as exc:  # a dependency of logloom; only a broken install lacks it
-            from logloom.errors import InputError
-
-            raise InputError(f"templates of unmatched lines need drain3 ({exc}): pip install 'drain3>=0.9.11'") \
-                from None
+        except ImportError:
+            return None
         settings = TemplateMinerConfig()  # without it, TemplateMiner reads drain3.ini from the working directory
         settings.profiling_enabled = False
         miner = TemplateMiner(config=settings)
