@@ -65,3 +65,15 @@ def test_python_m_logloom_exits_with_mains_status(config: Path, status: int) -> 
     done = subprocess.run([sys.executable, "-m", "logloom", "validate", "--config", str(config)],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == status, done.stderr
+
+
+@pytest.mark.parametrize("args", [["--version"], ["monitor", "--help"], ["record", "--help"]])
+def test_version_and_help_load_no_stage(args: list[str]) -> None:
+    """Neither numpy, pydantic, YAML nor any stage of the pipeline: they are for the commands that run."""
+    heavy = ("numpy", "pydantic", "yaml", "hyperscan", "logloom.config", "logloom.parse", "logloom.engine",
+             "logloom.detect", "logloom.outputs", "logloom.main", "logloom.run")
+    script = ("import sys\nfrom logloom.cli import main\n"
+              f"status = main({args!r})\n"
+              f"print(status, sorted(m for m in sys.modules if m.startswith({heavy!r})))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stderr

@@ -15,25 +15,23 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
 from logloom import __version__
 from logloom.cli_options import FullHelpGroup, config_dir, data_dir, dirs, ignored, run_options, viz_options
-from logloom.config.load import Config, load_config
-from logloom.detect.baseline import activate, list_baselines, show_baseline
-from logloom.engine.engine import Engine
 from logloom.errors import ConfigError, InputError, LogloomError
-from logloom.integrations.options import integration_options, make_observers
-from logloom.main import RunOptions, check_readable, file_size, monitor, parse_log, parse_texts, record, resumed_states
-from logloom.parse.stream import is_stream
-from logloom.report.present import describe_run, floors, nothing_new
-from logloom.run import ParquetOptions
+from logloom.integrations.options import integration_options
 from logloom.ui import UI
 
-# ``summary`` (rich's tables) and ``report`` are imported by the commands that draw or write
-# them: a quiet monitor needs neither, and each costs milliseconds of start-up.
+if TYPE_CHECKING:
+    from logloom.config.load import Config
+    from logloom.main import RunOptions
+
+# The stages are imported by the commands that run them: ``--version`` and ``--help`` load
+# none of them (nor numpy, pydantic); ``summary`` (rich's tables) and ``report`` only by the
+# commands that draw or write them: a quiet monitor needs neither.
 
 EXIT_GAP = 3  # done, but part of a source could not be read
 
@@ -53,6 +51,8 @@ def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Pat
 
 
 def _load(config_dir: Path, ui: UI) -> Config:
+    from logloom.config.load import load_config
+
     config = load_config(config_dir)
     for w in config.warnings:
         ui.warn(str(w).removeprefix("warning: "))
@@ -139,6 +139,9 @@ def parse(config_dir: Path, data_dir: Path, log: Path | None, lines: tuple[str, 
     With --line, print what each given text becomes: its event, or why it is
     unmatched or malformed.
     """
+    from logloom.engine.engine import Engine
+    from logloom.main import parse_log, parse_texts
+
     ui = UI()
     if lines and log is not None:
         raise click.UsageError("give --logs or --line, not both")
@@ -174,6 +177,7 @@ def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], stric
     states never used; templates (with a regex) of the lines no pattern matches."""
     from logloom.authoring.coverage import Coverage
     from logloom.authoring.coverage_report import render
+    from logloom.main import check_readable, file_size
 
     ui = UI(quiet=quiet)
     coverage = Coverage(_load(config_dir, ui), strict=strict)
@@ -219,6 +223,12 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
     A second monitor on the same log reads only what was added since; --from-start
     processes it all again, keeping the earlier outputs under DATA/runs/.
     """
+    from logloom.integrations.options import make_observers
+    from logloom.main import RunOptions, monitor, resumed_states
+    from logloom.parse.stream import is_stream
+    from logloom.report.present import describe_run, nothing_new
+    from logloom.run import ParquetOptions
+
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=[log] if log else [], strict=strict,
@@ -247,6 +257,8 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
 
 def _floors(config: Config) -> dict[tuple[str, str], float]:
     """The least value of each duration and count metric (0), to clip shown limits at."""
+    from logloom.report.present import floors
+
     return floors(config.logic.model_dump(by_alias=True), {c.id: c.type for c in config.graph.components})
 
 
@@ -261,6 +273,9 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
                max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None, viz: bool,
                viz_save: Path | None, viz_serve: str | None) -> None:
     """Learn a baseline from good logs: archive it and make it the active one."""
+    from logloom.main import RunOptions, record
+    from logloom.report.present import describe_run
+
     ui = UI(quiet=quiet)
     config = _load(config_dir, ui)
     options = RunOptions(data_dir=data_dir, logs=list(logs), strict=strict, max_part_mb=max_part_mb,
@@ -300,6 +315,7 @@ def baseline_group() -> None:
 @ignored("--config", "a baseline is read from DATA alone")
 def baseline_list(data_dir: Path) -> None:
     """List the archived baselines (* marks the active one)."""
+    from logloom.detect.baseline import list_baselines
     from logloom.report.summary import render_baseline_list
 
     render_baseline_list(UI().out, list_baselines(data_dir))
@@ -311,6 +327,7 @@ def baseline_list(data_dir: Path) -> None:
 @click.argument("baseline_id")
 def baseline_show(data_dir: Path, baseline_id: str) -> None:
     """Show the statistics and limits of one archived baseline."""
+    from logloom.detect.baseline import show_baseline
     from logloom.report.summary import render_baseline
 
     render_baseline(UI().out, show_baseline(data_dir, baseline_id))
@@ -322,6 +339,8 @@ def baseline_show(data_dir: Path, baseline_id: str) -> None:
 @click.argument("baseline_id")
 def baseline_activate(data_dir: Path, baseline_id: str) -> None:
     """Make an archived baseline the active one (monitor scores against it)."""
+    from logloom.detect.baseline import activate
+
     activate(data_dir, baseline_id)
     click.echo(f"{baseline_id} is now the active baseline")
     from logloom.main import tell_running_monitor

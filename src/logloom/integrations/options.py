@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from logloom.config.load import Config
-from logloom.records import Observer
+if TYPE_CHECKING:
+    from logloom.config.load import Config
+    from logloom.records import Observer
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 _OPTIONS = (

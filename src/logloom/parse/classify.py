@@ -105,20 +105,21 @@ class HyperscanClassifier(Classifier):
         import hyperscan  # only where the wheel installed; see make_classifier
 
         super().__init__(regexes)
-        ok: dict[int, bytes] = {}
-        for i, text in self.translated.items():
-            # to the line's end: a line then gives one match per pattern, whatever the
-            # pattern (Hyperscan reports every end of a match, and each costs a call here)
-            expression = f"(?:{text})[^\n]*$".encode("ascii")
-            try:
-                _compile(hyperscan, {i: expression})
-            except hyperscan.error as exc:
-                self.fallback[i] = f"hyperscan cannot compile it ({exc})"
-                continue
-            ok[i] = expression
+        # to the line's end: a line then gives one match per pattern, whatever the pattern
+        # (Hyperscan reports every end of a match, and each costs a call here)
+        ok = {i: f"(?:{text})[^\n]*$".encode("ascii") for i, text in self.translated.items()}
+        try:  # all at once (a compile costs milliseconds); one by one only to find those it refuses
+            self._db = _compile(hyperscan, ok) if ok else None
+        except hyperscan.error:
+            for i, expression in list(ok.items()):
+                try:
+                    _compile(hyperscan, {i: expression})
+                except hyperscan.error as exc:
+                    self.fallback[i] = f"hyperscan cannot compile it ({exc})"
+                    del ok[i]
+            self._db = _compile(hyperscan, ok) if ok else None
         for i in self.fallback:
             self.translated.pop(i, None)
-        self._db = _compile(hyperscan, ok) if ok else None
         self._hits: list[int] = []
 
     def first(self, rests: list[str]) -> np.ndarray:
