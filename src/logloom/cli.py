@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import click
 
 from logloom import __version__
-from logloom.cli_options import FullHelpGroup, config_dir, data_dir, dirs, ignored, run_options, viz_options
+from logloom.cli_options import FullHelpGroup, config_dir, data_dir, dirs, ignored, prestart, run_options, viz_options
 from logloom.errors import ConfigError, InputError, LogloomError
 from logloom.integrations.options import integration_options
 from logloom.ui import UI
@@ -214,6 +214,7 @@ def coverage_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], stric
 @run_options
 @viz_options
 @integration_options
+@prestart
 def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool, checkpoint_every: float,
                 parquet: bool, parquet_part_rows: int, from_start: bool, rotated: tuple[str, ...], strict: bool,
                 max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None, viz: bool,
@@ -269,6 +270,7 @@ def _floors(config: Config) -> dict[tuple[str, str], float]:
                                    "[default: DATA/machine_logs.txt].")
 @run_options
 @viz_options
+@prestart
 def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict: bool,
                max_part_mb: float, time_format: str, quiet: bool, parallel: bool | None, viz: bool,
                viz_save: Path | None, viz_serve: str | None) -> None:
@@ -346,7 +348,6 @@ def baseline_activate(data_dir: Path, baseline_id: str) -> None:
     from logloom.main import tell_running_monitor
 
     tell_running_monitor(data_dir, baseline_id, UI().always)
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ subcommands with their whole first sentence, never cut with "...".
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +54,26 @@ viz_options = options(
     click.option("--viz-serve", is_flag=False, flag_value="127.0.0.1", default=None, metavar="[HOST[:PORT]]",
                  help="Serve the recording on 127.0.0.1:9876, or the address given."),
 )
+
+
+def prestart(fn: F) -> F:
+    """A command that runs the pipeline on a log: the parse worker is started before the
+    configs are loaded when the run will likely want one (``parse_worker.prestart``: it
+    imports its libraries meanwhile), and ended afterwards if no run took it."""
+
+    @functools.wraps(fn)
+    def run(**kwargs: Any) -> Any:
+        from logloom.parse import parse_worker
+
+        logs = kwargs.get("logs") or (kwargs.get("log"),)
+        parse_worker.prestart(logs[0] or kwargs["data_dir"] / "machine_logs.txt", parallel=kwargs.get("parallel"),
+                 follow=bool(kwargs.get("follow")))
+        try:
+            return fn(**kwargs)
+        finally:
+            parse_worker.discard_standby()
+
+    return run  # type: ignore[return-value]
 
 
 def ignored(flag: str, why: str) -> Callable[[F], F]:

@@ -100,6 +100,31 @@ def test_a_worker_that_dies_is_reported_and_close_ends_a_live_one(tmp_path: Path
     assert live.returncode is not None
 
 
+def test_a_standby_worker_is_taken_by_the_run_or_ends_on_its_own(tmp_path: Path) -> None:
+    """``prestart`` (before the configs are loaded) starts a worker the run then takes;
+    one no run took ends by itself when its stdin closes; none for what is no big file."""
+    from logloom.parse import parse_worker
+
+    log = tmp_path / "small.log"
+    log.write_bytes((EXAMPLES / "dispense_line" / "input.log").read_bytes())
+    for path, parallel, follow in ((log, None, False), (log, True, True), (log, False, False),
+                                   (tmp_path / "missing.log", True, False), (tmp_path, True, False)):
+        parse_worker.prestart(path, parallel=parallel, follow=follow)
+        assert parse_worker._standby is None, (path, parallel, follow)
+    parse_worker.prestart(log, parallel=True, follow=False)
+    standby = parse_worker._standby
+    assert standby is not None
+    worker = ParsedBlocks(load_config(EXAMPLE_CONFIG).patterns, log, 0, 0, take_partial=True)
+    assert worker.pid == standby.pid and parse_worker._standby is None
+    assert sum(b.lines for b in worker) == log.read_bytes().count(b"\n")
+    worker.close()
+    parse_worker.prestart(log, parallel=True, follow=False)
+    unused = parse_worker._standby
+    assert unused is not None
+    parse_worker.discard_standby()
+    assert unused.returncode == 0 and parse_worker._standby is None
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for entry in os.listdir("/proc"):

@@ -19,6 +19,7 @@ from logloom.config.load import Config
 from logloom.lifecycle.resume import Segment
 from logloom.parse.budget import BoundedParser
 from logloom.parse.log_parser import ParsedBlock
+from logloom.parse.parse_worker import PARALLEL_MIN_BYTES
 from logloom.parse.source import Identity, read_range
 from logloom.parse.stream import Stream, is_stream
 from logloom.parse.tail import Tail
@@ -27,7 +28,6 @@ from logloom.run import RunOptions
 if TYPE_CHECKING:
     from logloom.parse.parse_worker import ParsedBlocks
 
-PARALLEL_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
 GC_YOUNG_THRESHOLD = 50_000  # new container objects between collections (CPython's default: 700)
 
 

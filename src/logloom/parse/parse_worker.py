@@ -16,6 +16,11 @@ the pipe's reading end (so a write fails once it is gone), Linux sends the worke
 SIGKILL when it dies (``PR_SET_PDEATHSIG``), and the worker ignores SIGTERM and
 SIGINT, which the main process handles for both (a service manager signals the
 whole group).
+
+A run that will want a worker can start one before it loads its configs
+(``prestart``): the new interpreter imports numpy and Hyperscan meanwhile and waits
+for its job; a standby no run took is ended (``discard_standby``). This module
+imports the parse stage only in the worker, so starting one costs the caller nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import contextlib
 import os
 import pickle
 import signal
+import stat
 import subprocess
 import sys
 import traceback
@@ -31,14 +37,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from logloom.parse.budget import BoundedParser
-from logloom.parse.log_parser import ParsedBlock
 from logloom.parse.rules import ParseRules
-from logloom.parse.source import LineReader, open_source
 
 if TYPE_CHECKING:
     from logloom.config.schema import LogPatterns
+    from logloom.parse.log_parser import ParsedBlock
 
+PARALLEL_MIN_BYTES = 8 << 20  # below this a second process costs more than it saves
 PR_SET_PDEATHSIG = 1
 FIRST_BLOCK = 64 << 10  # the engine waits for the first blocks: small ones start it ~25 ms sooner
 PIPE_BYTES = 1 << 20  # the pipe holds a parsed block or so: the worker runs a little ahead
@@ -52,6 +57,9 @@ _SERVE = ("import signal\nfor s in (signal.SIGINT, signal.SIGTERM): signal.signa
 
 
 def _produce(rules: ParseRules, path: Path, offset: int, last_ts: int, take_partial: bool) -> Iterator[ParsedBlock]:
+    from logloom.parse.budget import BoundedParser
+    from logloom.parse.source import LineReader, open_source
+
     parser = BoundedParser(rules, last_ts)
     with open_source(path) as fh:
         reader = LineReader(fh, offset, rules.max_line_bytes)
@@ -78,8 +86,14 @@ def serve(parent: int, source: IO[bytes] | None = None, sink: IO[bytes] | None =
     if sink is None:
         sink = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
+    import logloom.parse.budget  # noqa: F401  (numpy, Hyperscan: a standby loads them before its job comes)
+
     try:
-        rules, path, offset, last_ts, take_partial = pickle.load(source)
+        job = pickle.load(source)
+    except EOFError:
+        return  # a standby no run took
+    try:
+        rules, path, offset, last_ts, take_partial = job
         for parsed in _produce(rules, path, offset, last_ts, take_partial):
             pickle.dump(parsed, sink, pickle.HIGHEST_PROTOCOL)
             sink.flush()
@@ -97,14 +111,61 @@ class WorkerFailed(RuntimeError):
     """The parse worker raised, or ended without finishing; carries its traceback."""
 
 
+_standby: subprocess.Popen[bytes] | None = None
+
+
+def _spawn() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-P", "-c", _SERVE, str(os.getpid())], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+
+
+def prestart(path: Path, *, parallel: bool | None, follow: bool) -> None:
+    """Start a worker for ``path`` now if a run of it will likely want one (a regular file
+    of ``PARALLEL_MIN_BYTES`` or more, 2+ cores, not followed; or ``--parallel``)."""
+    global _standby
+    if _standby is not None or parallel is False or follow:
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        return
+    if parallel or (st.st_size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) >= 2):
+        _standby = _spawn()
+
+
+def discard_standby() -> None:
+    """End a standby worker no run took (its job never comes: it reads the end of stdin)."""
+    global _standby
+    proc, _standby = _standby, None
+    if proc is not None:
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _take() -> subprocess.Popen[bytes]:
+    """The standby worker if there is one still waiting, else a new one."""
+    global _standby
+    proc, _standby = _standby, None
+    if proc is not None and proc.poll() is None:
+        return proc
+    return _spawn()
+
+
 class ParsedBlocks:
     """``ParsedBlock``s of ``path`` from ``offset``, parsed in a worker process."""
 
     def __init__(self, patterns: LogPatterns | ParseRules, path: Path, offset: int, last_ts: int,
                  max_line: int | None = None, *, take_partial: bool) -> None:
         rules = ParseRules.of(patterns, max_line)
-        self._proc = subprocess.Popen([sys.executable, "-P", "-c", _SERVE, str(os.getpid())],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._proc = _take()
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._out = self._proc.stdout
         _widen(self._out)
