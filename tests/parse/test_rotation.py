@@ -69,21 +69,29 @@ ROTATIONS: dict[str, tuple[Rotate, tuple[str, ...]]] = {
 }
 
 
+def _rotated_while_stopped(content: bytes, tmp_path: Path, run_cli, rotate: Rotate,
+                           *extra: str) -> tuple[int, str, Path]:
+    """A third of ``content`` monitored; a third written while monitor is stopped, then
+    ``rotate``; the last third in the file now at the path; monitor again."""
+    a, b, c = _split_at_lines(content, 3)
+    (tmp_path / "old").mkdir(exist_ok=True)
+    live, data = tmp_path / "live.log", tmp_path / "data"
+    live.write_bytes(a)
+    assert _monitor(run_cli, data, live, "-q")[0] == 0
+    _append(live, b)
+    rotate(live)
+    _append(live, c)  # a new file, or the truncated one grown past the old offset again
+    code, err = _monitor(run_cli, data, live, *extra)
+    return code, err, data
+
+
 @pytest.mark.parametrize("how", list(ROTATIONS))
 def test_rotation_while_stopped_reads_the_rest_of_the_old_file_first(
     how: str, shift, tmp_path: Path, run_cli,
 ) -> None:
     content, expected = shift
-    a, b, c = _split_at_lines(content, 3)
     rotate, extra = ROTATIONS[how]
-    (tmp_path / "old").mkdir()
-    live, data = tmp_path / "live.log", tmp_path / "data"
-    live.write_bytes(a)
-    assert _monitor(run_cli, data, live, "-q")[0] == 0
-    _append(live, b)  # written while logloom was stopped, then rotated away
-    rotate(live)
-    live.write_bytes(c)
-    code, err = _monitor(run_cli, data, live, *extra)
+    code, err, data = _rotated_while_stopped(content, tmp_path, run_cli, rotate, *extra)
     assert code == 0, err
     assert "rotated or truncated since the checkpoint" in err and "from byte" in err
     assert outputs(data) == expected
@@ -110,16 +118,12 @@ def test_several_rotations_while_stopped_are_read_in_order(shift, tmp_path: Path
 
 def test_copytruncate_while_stopped_reads_the_rest_from_the_copy(shift, tmp_path: Path, run_cli) -> None:
     content, expected = shift
-    a, b, c = _split_at_lines(content, 3)
-    live, data = tmp_path / "live.log", tmp_path / "data"
-    live.write_bytes(a)
-    assert _monitor(run_cli, data, live, "-q")[0] == 0
-    _append(live, b)
-    shutil.copy2(live, tmp_path / "live.log.1")  # logrotate's copytruncate
-    with live.open("r+b") as fh:
-        fh.truncate(0)
-    _append(live, c)  # more than before: the file's size alone would hide the truncation
-    code, err = _monitor(run_cli, data, live)
+
+    def copytruncate(path: Path) -> None:  # logrotate's copytruncate
+        shutil.copy2(path, path.with_name("live.log.1"))
+        os.truncate(path, 0)
+
+    code, err, data = _rotated_while_stopped(content, tmp_path, run_cli, copytruncate)
     assert code == 0, err
     assert "rotated or truncated since the checkpoint" in err and "live.log.1 from byte" in err
     assert outputs(data) == expected
@@ -127,21 +131,16 @@ def test_copytruncate_while_stopped_reads_the_rest_from_the_copy(shift, tmp_path
 
 def test_a_rotated_file_that_cannot_be_found_is_a_loud_gap(shift, tmp_path: Path, run_cli) -> None:
     content, _ = shift
-    a, b, c = _split_at_lines(content, 3)
-    live, data = tmp_path / "live.log", tmp_path / "data"
-    live.write_bytes(a)
-    assert _monitor(run_cli, data, live, "-q")[0] == 0
-    _append(live, b)
-    live.unlink()  # rotated and deleted (rotate 0), or moved where logloom is not told to look
-    live.write_bytes(c)
-    code, err = _monitor(run_cli, data, live, "-q")
+    live = tmp_path / "live.log"
+    # rotated and deleted (rotate 0), or moved where logloom is not told to look
+    code, err, data = _rotated_while_stopped(content, tmp_path, run_cli, Path.unlink, "-q")
     assert code == 3, err  # not 0 (done), not 1 (a bug), not 2 (refused)
     assert "was not found among its rotated files" in err and "--rotated" in err
     assert "Traceback" not in err
     summary = json.loads((data / "run_summary.json").read_text())
     assert len(summary["gaps"]) == 1 and str(live) in summary["gaps"][0]
     # the new file was read from its start
-    assert summary["lines_read"] == (a + c).count(b"\n")
+    assert summary["lines_read"] == content.count(b"\n") - _split_at_lines(content, 3)[1].count(b"\n")
 
 
 def test_one_file_under_several_spellings_is_read_once(
