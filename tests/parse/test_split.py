@@ -52,3 +52,34 @@ def test_a_timestamp_regex_without_groups_splits_where_its_match_ends() -> None:
     split = TimestampSplit(r"^\d+\.\d+")
     assert split.split(["1769000000.25 hello", "1769000001.5 x"]) == (
         None, ["1769000000.25", "1769000001.5"], [" hello", " x"], {})
+
+
+ISO_LINES = ["2026-01-21 10:00:0{d} Clamp closed at L1", "2026-01-21 10:00:0{d}.5 Process finished volume=1{d}.5ml",
+             "2026-01-21 10:00:0{d}.123 Process finished volume=1.2.{d}ml", "2026-01-21 10:00:0{d} heartbeat {d}",
+             "2026-01-21T10:00:0{d},25 Clamp opened at L{d}", "2026-02-30 10:00:0{d} Clamp closed at L2",
+             "2026-01-21 10:00:0{d}.1234567 Reset at L2", "2026-01-21 10:00:0{d}"]
+PLC_LINES = ["21.01.2026 06:00:0{d},152;ST10;INFO;Screwing done torque=2.4{d}Nm angle=71{d}deg",
+             "21.01.2026 06:00:0{d},000;PLC;INFO;PLC cycle 4821{d} ok scan=6ms", "31.02.2026 06:00:0{d},000;PLC;X",
+             "21.01.2026 06:00:0{d},999;CV1;INFO;Conveyor start part=SN0000000{d}"]
+ODD = ["noise {d}", "2026-01-21 10:00:0{d} caf\u00e9 {d}", "21.01.2026 06:00:0{d},15;short"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(["dispense_line", "screw_line_noisy"]), st.lists(st.integers(0, 9), min_size=1, max_size=40),
+       st.data(), st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_a_block_read_as_bytes_parses_as_its_decoded_texts(example: str, digits: list[int], data: st.DataObject,
+                                                            newline: str, odd: bool) -> None:
+    """ASCII lines that all fit the timestamp's layout are split without decoding them
+    (``split_bytes``); the ParsedBlock is the one of their texts, CRLF or not."""
+    from logloom.config.load import load_config
+    from logloom.parse.log_parser import BlockParser
+    from logloom.parse.source import Block
+    from tests.helpers import ROOT
+
+    spec = load_config(ROOT / "examples" / example / "config").patterns
+    pieces = (ISO_LINES if example == "dispense_line" else PLC_LINES) + (ODD if odd else [])
+    lines = [(data.draw(st.sampled_from(pieces)).format(d=d) + newline[:-1]).encode() for d in digits]
+    block = Block(0, lines, {}, sum(len(line) + 1 for line in lines))
+    fast, slow = BlockParser(spec, 0), BlockParser(spec, 0)
+    assert vars(fast.parse(block)) == vars(slow.parse(block, block.texts()))
+    assert fast.splitter.split_bytes(lines) is not None or odd

@@ -180,12 +180,17 @@ def read_columns(texts: list[str], layout: Layout) -> list[int] | None:
     out of its range (month 13, 30 February, second 60: the caller's reading one by
     one says what such a reading is, as it always did).
     """
-    fields, literal_at, literal = layout
+    fields, literal_at, _ = layout
     width = len(literal_at) + sum(end - start for start, end in fields.values())
     joined = "".join(texts)
     if len(joined) != width * len(texts) or not joined.isascii() or min(map(len, texts)) != width:
         return None
-    chars = np.frombuffer(joined.encode("ascii"), np.uint8).reshape(len(texts), width)
+    return read_chars(np.frombuffer(joined.encode("ascii"), np.uint8).reshape(len(texts), width), layout)
+
+
+def read_chars(chars: np.ndarray, layout: Layout) -> list[int] | None:
+    """``read_columns`` of readings given as an (n x width) array of their ASCII codes."""
+    fields, literal_at, literal = layout
     if not (chars[:, literal_at] == literal).all():
         return None
     digits = chars - 48

@@ -17,6 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
+from logloom.logtime.formatter import TimeFormatter
 from logloom.logtime.strptime import (
     Layout,
     StrptimeFormat,
@@ -24,8 +27,11 @@ from logloom.logtime.strptime import (
     iso_layout,
     layout_of,
     minute_of,
+    read_chars,
     read_columns,
 )
+
+__all__ = ["TimeFormatter", "TimestampParser", "load_timezone"]
 
 # "00".."59" -> microseconds: a dict lookup both converts and validates.
 _SECONDS = {f"{i:02d}": i * 1_000_000 for i in range(60)}
@@ -130,6 +136,23 @@ class TimestampParser:
                 bad[i] = str(exc)
         return out, bad
 
+    def parse_chars(self, chars: np.ndarray) -> list[int] | None:
+        """``parse_many`` of readings of one width given as an (n x width) array of their
+        ASCII codes, where numpy reads them all (naive ISO, or a strptime format ending in
+        its seconds); None where it cannot (the caller gives ``parse_many`` the texts)."""
+        if not len(chars) or not (self._vectorizable or self._columns_ok):
+            return None
+        sample = chars[0].tobytes().decode("ascii")
+        layout: Layout | tuple[()] | None
+        if self._vectorizable:
+            layout = iso_layout(sample)
+        else:
+            layout = self._layouts.get(len(sample)) or self._learn_layout(sample)
+        values = read_chars(chars, layout) if layout else None
+        if values is not None:
+            self.last = values[-1]
+        return values
+
     def _strptime_many(self, texts: list[str]) -> tuple[list[int], dict[int, str]]:
         """``parse_many`` for a strptime format that ends in its seconds: numeric fixed-width
         readings without a timezone through numpy (``_columns``), else the fast path of
@@ -165,15 +188,18 @@ class TimestampParser:
     def _columns(self, texts: list[str]) -> list[int] | None:
         """``strptime.read_columns`` with the layout of readings of this length, learned
         from the first one the regex matches."""
-        width = len(texts[0])
-        layout = self._layouts.get(width)
+        layout = self._layouts.get(len(texts[0]))
         if layout is None:
-            assert self._strp is not None
-            layout = layout_of(self._strp, texts[0])
-            if layout is None:
-                return None
-            self._layouts[width] = layout
+            layout = self._learn_layout(texts[0])
         return read_columns(texts, layout) if layout else None
+
+    def _learn_layout(self, sample: str) -> Layout | tuple[()] | None:
+        """Where the fields of readings as long as ``sample`` are (kept when found)."""
+        assert self._strp is not None
+        layout = layout_of(self._strp, sample)
+        if layout is not None:
+            self._layouts[len(sample)] = layout
+        return layout
 
     # -- local wall-clock minute -> instant (DST rule) --------------------------------
     def _local(self, naive_minute: datetime, key: object) -> tuple[int, int]:
@@ -333,60 +359,3 @@ class TimestampParser:
                     self._unambiguous.clear()
                 self._unambiguous[s[:seconds_at]] = cached[0]
         return self._choose(cached, offset)
-
-
-_TWO_DIGITS = [f"{i:02d}" for i in range(60)]
-_THREE_DIGITS = [f"{i:03d}" for i in range(1000)]
-
-
-class TimeFormatter:
-    """Microseconds -> the output's timestamp text (SPEC 5).
-
-    ``iso``: ``datetime.isoformat()`` of the reading (fraction only when non-zero),
-    with the UTC offset when the input carries instants; ``epoch``: float seconds.
-    The text up to the minute is cached, so a row costs a few string joins.
-    """
-
-    def __init__(self, mode: str, *, tz: tzinfo | None, instants: bool) -> None:
-        if mode not in ("iso", "epoch"):
-            raise ValueError(f"unknown time format {mode!r}")
-        self.mode = mode
-        self.tz = tz if tz is not None else (UTC if instants else None)
-        self._minute: int | None = None
-        self._head = ""  # "YYYY-MM-DDTHH:MM:" of the cached minute
-        self._tail = ""  # its UTC offset, "" for naive readings
-        self._last_ts: int | None = None
-        self._last_text = ""
-
-    def __call__(self, ts: int) -> str:
-        if ts == self._last_ts:  # the rows of one exit share their timestamp
-            return self._last_text
-        self._last_ts = ts
-        self._last_text = text = self.format_new(ts)
-        return text
-
-    def format_new(self, ts: int) -> str:
-        """The text of ``ts`` without the one-entry cache (for callers that keep their own)."""
-        if self.mode == "epoch":
-            return repr(round(ts / 1_000_000, 6))
-        sec, us = divmod(ts, 1_000_000)
-        minute, second = divmod(sec, 60)
-        if minute != self._minute:
-            text = self._isoformat(minute * 60)
-            if text[17:19] != "00":  # an offset with seconds (old LMT zones): no shortcut
-                self._minute = None
-                return self._slow(sec, us)
-            self._minute, self._head, self._tail = minute, text[:17], text[19:]
-        if us:  # two table lookups instead of a format spec: a third of the time
-            ms, rest = divmod(us, 1000)
-            return f"{self._head}{_TWO_DIGITS[second]}.{_THREE_DIGITS[ms]}{_THREE_DIGITS[rest]}{self._tail}"
-        return self._head + _TWO_DIGITS[second] + self._tail
-
-    def _isoformat(self, sec: int) -> str:
-        if self.tz is None:
-            return (_EPOCH + timedelta(seconds=sec)).isoformat()
-        return datetime.fromtimestamp(sec, self.tz).isoformat()
-
-    def _slow(self, sec: int, us: int) -> str:
-        text = self._isoformat(sec)
-        return f"{text[:19]}.{us:06d}{text[19:]}" if us else text

@@ -141,6 +141,9 @@ class YearlessTimestamps(TimestampParser):
     def _parse_yearless(self, text: str) -> int:
         return self._place(self._calendar.parse(text) - _REF_START)
 
+    def parse_chars(self, chars: np.ndarray) -> list[int] | None:
+        return None  # readings are placed in years from their texts (parse_many)
+
     def parse_many(self, texts: list[str]) -> tuple[list[int], dict[int, str]]:
         """``parse`` of each text: a block within one year at once (numpy), else line by line."""
         readings, bad = self._calendar.parse_many(texts)

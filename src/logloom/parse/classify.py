@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import re
 from bisect import bisect_left
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -48,27 +49,31 @@ class Classifier:
             except Untranslatable as exc:
                 self.fallback[i] = str(exc)
 
-    def first(self, rests: list[str]) -> np.ndarray:
+    def first(self, rests: Sequence[str] | Sequence[bytes]) -> np.ndarray:
         """Per text: ``f`` such that no rewritten pattern before ``f`` matches it, ``count``
         exactly when none does (Hyperscan: the first that matches; the union: 0 when any
-        does), ``UNKNOWN`` for text that is not ASCII."""
+        does), ``UNKNOWN`` for text that is not ASCII. Texts given as bytes are ASCII."""
         raise NotImplementedError
 
     @staticmethod
-    def _joined(rests: list[str]) -> tuple[str, np.ndarray, list[int] | None]:
-        """The texts joined by ``\\n`` (non-ASCII ones blanked), where each starts, and the
-        indices of the blanked ones (None: all ASCII)."""
-        joined = "\n".join(rests)
-        odd = None
-        if not joined.isascii():
-            odd = [i for i, r in enumerate(rests) if not r.isascii()]
-            rests = list(rests)
-            for i in odd:
-                rests[i] = ""
-            joined = "\n".join(rests)
+    def _joined(rests: Sequence[str] | Sequence[bytes]) -> tuple[bytes, np.ndarray, list[int] | None]:
+        """The texts joined by ``\\n`` as ASCII bytes (non-ASCII ones blanked), where each
+        starts, and the indices of the blanked ones (None: all ASCII)."""
         starts = np.zeros(len(rests) + 1, np.int64)
         np.cumsum(np.fromiter(map(len, rests), np.int64, len(rests)) + 1, out=starts[1:])
-        return joined, starts, odd
+        if rests and isinstance(rests[0], bytes):
+            return b"\n".join(rests), starts, None  # type: ignore[arg-type]
+        texts = cast("list[str]", rests)
+        joined = "\n".join(texts)
+        odd = None
+        if not joined.isascii():
+            odd = [i for i, r in enumerate(texts) if not r.isascii()]
+            texts = list(texts)
+            for i in odd:
+                texts[i] = ""
+            joined = "\n".join(texts)
+            np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1, out=starts[1:])
+        return joined.encode("ascii"), starts, odd
 
 
 class UnionClassifier(Classifier):
@@ -81,12 +86,12 @@ class UnionClassifier(Classifier):
         union = "|".join(f"(?:{t})" for t in self.translated.values())
         self._union = re.compile(union, re.MULTILINE) if union else None
 
-    def first(self, rests: list[str]) -> np.ndarray:
+    def first(self, rests: Sequence[str] | Sequence[bytes]) -> np.ndarray:
         joined, starts, odd = self._joined(rests)
         out = np.full(len(rests), self.count, np.int64)
         line = -1
         ends = starts[1:].tolist()
-        for m in self._union.finditer(joined) if self._union is not None else ():
+        for m in self._union.finditer(joined.decode("ascii")) if self._union is not None else ():
             at = m.start()
             if line < 0 or at >= ends[line]:
                 line = bisect_left(ends, at + 1)
@@ -122,12 +127,12 @@ class HyperscanClassifier(Classifier):
             self.translated.pop(i, None)
         self._hits: list[int] = []
 
-    def first(self, rests: list[str]) -> np.ndarray:
+    def first(self, rests: Sequence[str] | Sequence[bytes]) -> np.ndarray:
         out = np.full(len(rests), self.count, np.int64)
         joined, starts, odd = self._joined(rests)
         if self._db is not None and joined:
             hits = self._hits = []
-            self._db.scan(joined.encode("ascii"), match_event_handler=self._on_match)
+            self._db.scan(joined, match_event_handler=self._on_match)
             if hits:
                 found = np.array(hits, np.int64).reshape(-1, 2)
                 # a match ending at e (> its line's start) is on the last line starting before e

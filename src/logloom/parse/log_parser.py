@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -255,7 +255,7 @@ class BlockParser:
         self.splitter = TimestampSplit(spec.timestamp.regex)
         self.classifier = make_classifier(regexes, pure=pure)  # type: ignore[arg-type]
         self.parser._fallback = sorted(self.classifier.fallback)
-        self._ids: dict[str, int] = {}  # text after the timestamp -> id, or UNMATCHED
+        self._ids: dict[str | bytes, int] = {}  # text after the timestamp -> id, or UNMATCHED
         self._events = 0  # ids handed out in this table
 
     def parse(self, block: Block, texts: list[str] | None = None) -> ParsedBlock:
@@ -266,23 +266,33 @@ class BlockParser:
             self._events = 0
         out = ParsedBlock(block.start, block.end, len(block.lines), array("i"), array("i"), array("q"), [],
                           self._events)
-        if texts is None:
-            texts = block.texts()
         self.parser.timestamps.written_by(block.written)
-        kept, stamps, rests, missing = self.splitter.split(texts, skip=block.long)
-        for i, reason in missing.items():
-            out.rejects[i] = (reason, texts[i])
-        times, bad = self.parser.timestamps.parse_many(stamps)
+        stamps = self.parser.timestamps
+        fast = self.splitter.split_bytes(block.lines) if texts is None and not block.long else None
+        rests: list[str] | list[bytes]
+        shown: Sequence[str]  # the lines' texts, for rejects
+        if fast is not None:  # ASCII lines: not decoded, but those rejected or searched for fields
+            chars, stamp_texts, rests = fast
+            kept = None
+            values = stamps.parse_chars(chars) if chars is not None else None
+            times, bad = (values, {}) if values is not None else stamps.parse_many(stamp_texts())
+            shown = _Decoded(block.lines)
+        else:
+            shown = texts = block.texts() if texts is None else texts
+            kept, found, rests, missing = self.splitter.split(texts, skip=block.long)
+            for i, reason in missing.items():
+                out.rejects[i] = (reason, texts[i])
+            times, bad = stamps.parse_many(found)
         codes = np.fromiter(map(ids.get, rests, repeat(_NEW)), np.int32, len(rests))
         todo = np.flatnonzero(codes == _NEW)
         if len(todo):
-            self._classify(codes, todo, rests, texts, kept, out)
+            self._classify(codes, todo, rests, shown, kept, out)
         for j, reason in bad.items():
             codes[j] = MALFORMED
             i = kept[j] if kept is not None else j
-            out.rejects[i] = (f"bad timestamp: {reason}", texts[i])
+            out.rejects[i] = (f"bad timestamp: {reason}", shown[i])
         for i, size in block.long.items():  # split off as rejects above, with the reason to correct
-            out.rejects[i] = (f"line too long ({size} bytes)", texts[i])
+            out.rejects[i] = (f"line too long ({size} bytes)", shown[i])
         events = np.flatnonzero(codes >= 0)
         index = events if kept is None else np.array(kept, np.int64)[events]
         out.index.frombytes(index.astype(np.int32).tobytes())
@@ -291,8 +301,8 @@ class BlockParser:
         out.last_ts = self.parser.timestamps.last
         return out
 
-    def _classify(self, codes: np.ndarray, todo: np.ndarray, rests: list[str], texts: list[str],
-                  kept: list[int] | None, out: ParsedBlock) -> None:
+    def _classify(self, codes: np.ndarray, todo: np.ndarray, rests: list[str] | list[bytes],
+                  texts: Sequence[str], kept: list[int] | None, out: ParsedBlock) -> None:
         """Fill the codes of the texts not in the table: classified together, then searched."""
         firsts = self.classifier.first([rests[j] for j in todo.tolist()])
         if not self.parser._fallback:  # nothing to search where no rewritten pattern matches
@@ -306,7 +316,7 @@ class BlockParser:
             if known is not None:
                 codes[j] = known
                 continue
-            hit = self.parser._match(rest, max(first, 0))
+            hit = self.parser._match(rest.decode("ascii") if isinstance(rest, bytes) else rest, max(first, 0))
             if hit is None:
                 codes[j] = ids[rest] = UNMATCHED  # searched for nothing: never again
             elif isinstance(hit, str):
@@ -317,6 +327,25 @@ class BlockParser:
                 codes[j] = ids[rest] = self._events
                 self._events += 1
                 out.new.append(hit)
+
+
+class _Decoded(Sequence[str]):
+    """A block's ASCII lines (a trailing ``\\r`` dropped), decoded when one is asked for."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        if isinstance(i, slice):
+            return [line.decode("ascii").removesuffix("\r") for line in self.lines[i]]
+        return self.lines[i].decode("ascii").removesuffix("\r")
 
 
 class EventTable:

@@ -12,7 +12,7 @@ the lines); any other block is split line by line, with the same results.
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from logloom.parse.translate import Untranslatable, ascii_table, translate
 
 Split = tuple[list[int] | None, list[str], list[str], dict[int, str]]
+ByteSplit = tuple[np.ndarray | None, Callable[[], list[str]], list[bytes]]
 
 
 class TimestampSplit:
@@ -72,6 +73,52 @@ class TimestampSplit:
                     at = self._at
                     return None, [f[at] for f in found], [f[-1] for f in found], {}
         return self._line_by_line(texts)
+
+    def split_bytes(self, lines: list[bytes]) -> ByteSplit | None:
+        """``split`` of a block's lines as bytes, without decoding them, where the regex has
+        a fixed layout and every line is ASCII and fits it (each ending in ``\\r``, or none):
+        the timestamps' codes as an (n x width) array when all are as wide (else None), a
+        function giving their texts, and the texts after them (bytes). None otherwise:
+        ``split`` of the decoded texts does it then, with the same results."""
+        layout = self._fixed
+        if layout is None or self._block is None or not lines:
+            return None
+        raw = b"\n".join(lines)
+        if not raw.isascii():
+            return None
+        lengths = np.fromiter(map(len, lines), np.int64, len(lines))
+        starts = np.zeros(len(lines), np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        data = np.frombuffer(raw + b"\n" * (layout.window + 1), np.uint8)
+        cr = 0
+        if b"\r" in raw:  # a CRLF log: a line's text ends before its \r (``Block.texts``)
+            ends = starts + lengths - 1
+            if raw.count(b"\r") != len(lines) or lengths.min() == 0 or not (data[ends] == 13).all():
+                return None
+            data = data.copy()
+            data[ends] = 10
+            cr = 1
+        width = layout.tables.shape[0]
+        if lengths.min() - cr < width:
+            return None
+        chars = sliding_window_view(data, width + layout.window)[starts]
+        if not layout.tables[np.arange(width), chars[:, :width]].all():
+            return None
+        widths = layout.widths(chars[:, width:])
+        if widths is None:
+            return None
+        a, b = layout.ts
+        in_ts = layout.tail is not None and layout.tail.in_ts
+        if widths.min() == widths.max():
+            w = int(widths[0])
+            b = w if in_ts else b
+            rests = [line[w:-1] for line in lines] if cr else [line[w:] for line in lines]
+            return chars[:, a:b], lambda: [line[a:b].decode("ascii") for line in lines], rests
+        at = widths.tolist()
+        rests = [line[e : len(line) - cr] for line, e in zip(lines, at, strict=True)]
+        if in_ts:
+            return None, lambda: [line[a:e].decode("ascii") for line, e in zip(lines, at, strict=True)], rests
+        return None, lambda: [line[a:b].decode("ascii") for line in lines], rests
 
     def _split_fixed(self, texts: list[str], joined: str) -> Split | None:
         """A regex of fixed width ``w`` (and maybe a variable tail): every line's first ``w``
