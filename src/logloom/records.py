@@ -132,6 +132,10 @@ class Observer:
     per block: ``on_block``, once the block's rows and anomalies are out.
     """
 
+    #: False while the observer has no use for state changes: the engine then builds
+    #: none for it. Read again after every ``on_block``.
+    wants_changes = True
+
     def on_state_change(self, change: StateChange) -> None:
         """A component changed state (synthesised jump steps included)."""
 

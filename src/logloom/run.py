@@ -102,6 +102,7 @@ class Run:
         self.engine = Engine(config, strict=options.strict, observers=options.observers)
         self.observers = options.observers
         self._on_block = [o for o in self.observers if type(o).on_block is not Observer.on_block]
+        self._wanted = [o.wants_changes for o in self.observers]
         self.scoring = ScoringHook(scorer, make_tracker(config, self.observers)) if scorer is not None else None
         if self.scoring is not None:
             self.engine.observers = [self.scoring, *self.engine.observers]
@@ -175,6 +176,10 @@ class Run:
             progress = Progress(rows, newest, {**self.stats, **self.engine.counters}, self.engine.statuses())
             for obs in self._on_block:
                 obs.on_block(progress)
+            wanted = [o.wants_changes for o in self.observers]
+            if wanted != self._wanted:  # an observer stopped or started wanting state changes
+                self._wanted = wanted
+                self.engine.observers = self.engine.observers
 
     def rewind(self, parsed: ParsedBlock) -> None:
         """Make the state exactly that after the last fully processed line of ``parsed``.

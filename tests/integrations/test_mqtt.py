@@ -323,3 +323,54 @@ def test_incidents_go_to_their_topic_and_are_counted(tmp_path: Path) -> None:
         assert snap.incidents == {("l2_dispenser", "fault"): 1} and snap.open_incidents["l2_dispenser"] == 0
     finally:
         broker.stop()
+
+
+class _Watch(Observer):
+    """After the publisher's ``on_block``: whether it still takes state changes."""
+
+    def __init__(self, publisher: Observer) -> None:
+        self.publisher, self.wanted = publisher, []
+
+    def on_block(self, progress: Any) -> None:
+        self.wanted.append(self.publisher.wants_changes)
+
+
+def test_a_batch_run_faster_than_the_broker_stops_making_changes_and_counts_them(tmp_path: Path, run_cli) -> None:
+    """A batch run makes state changes far faster than they can be published: once the
+    buffer overflows, the engine stops making them for the publisher (each counted as
+    dropped, its sequence number skipped), and the current states are published at the end."""
+    from logloom.integrations.mqtt import MqttSettings, start_mqtt
+
+    broker = Mosquitto(tmp_path / "broker").start()
+    try:
+        source = simulate(run_cli, tmp_path / "src.log", "--lines", "60000", "--seed", "31")
+        expected = oracle(tmp_path, source.read_bytes())
+        sub = Subscriber(broker.port, f"{PREFIX}/#")
+        config = load_config(EXAMPLE_CONFIG)
+        said: list[str] = []
+        publisher = start_mqtt(config, MqttSettings(f"mqtt://127.0.0.1:{broker.port}/{PREFIX}", buffer=50),
+                               said.append, said.append)
+        wait_for(lambda: any("connected to" in s for s in said), "the publisher to connect")
+        keep, watch = _Keep(), _Watch(publisher)
+        data = tmp_path / "data"
+        data.mkdir()
+        options = RunOptions(data_dir=data, logs=[source], quiet=True, observers=[publisher, watch, keep])
+        monitor(config, options, UI(quiet=True))
+        assert False in watch.wanted  # the engine stopped making changes for the publisher
+        assert keep.changes == expected.changes  # ... and for no other observer
+        total = len(expected.changes) + len(expected.anomalies) + len(expected.incidents)
+        summary = next(s for s in said if SUMMARY.search(s))
+        published, dropped = map(int, SUMMARY.search(summary).groups())  # type: ignore[union-attr]
+        final = {c["id"]: c["state"] for c in load_state(data)}
+        retained = wait_for(lambda: {b["component"]: b["state"] for _, b, _ in sub.received() if b.get("resync")}
+                            if len({b["component"] for _, b, _ in sub.received() if b.get("resync")}) == len(final)
+                            else None, "the current states")
+        assert retained == final
+        sub.close()
+        seqs = sorted(state_messages(sub.received()))
+        assert seqs and seqs[-1] <= total
+        # every record has its number: published (seen here) or dropped, never both, none twice
+        assert len(seqs) + dropped == total
+        assert published >= len(seqs)
+    finally:
+        broker.stop()

@@ -69,7 +69,7 @@ class Engine:
         self._observers = observers
         self._on_row = [o for o in observers if type(o).on_row is not Observer.on_row]
         self._on_change = [o.on_state_change for o in observers
-                           if type(o).on_state_change is not Observer.on_state_change]
+                           if type(o).on_state_change is not Observer.on_state_change and o.wants_changes]
         self._on_violation = [o for o in observers if type(o).on_violation is not Observer.on_violation]
         self._on_fault = [o for o in observers if type(o).on_fault_start is not Observer.on_fault_start
                           or type(o).on_fault_end is not Observer.on_fault_end]

@@ -163,6 +163,7 @@ class MqttPublisher(Observer):
         self.published = 0  # acknowledged by the broker
         self._outstanding = 0  # handed to paho, not yet acknowledged
         self._said: set[str] = set()
+        self._changes = 0  # the components' transitions at the last block
         self._messages = Messages(config, target.prefix)
         self._thread = threading.Thread(target=self._run, name="logloom-mqtt", daemon=True)
         client.on_connect = self._on_connect
@@ -185,19 +186,41 @@ class MqttPublisher(Observer):
         self._records.append(IncidentChange(change, incident))
 
     def on_block(self, progress: Progress) -> None:
-        self._budget.note_main()
-        self._hand_off({c.id: (c.state, c.entered) for c in progress.components})
+        """Hand the block's records over; stop or start taking state changes.
 
-    def _hand_off(self, current: dict[str, tuple[str, int | None]] | None) -> None:
-        """The records since the last hand-off into the buffer, with the states they led to."""
+        While the processing thread is busy (a batch run, a catch-up) and the buffer
+        overflows, a state change would be made only to be dropped: the engine then
+        makes none for this observer (``wants_changes``), and each one it takes is
+        counted as dropped, its sequence number skipped. Once the thread follows the
+        log again, changes are taken again and every component's current state is
+        published (``resync``).
+        """
+        self._budget.note_main()
+        changes = sum(c.counters.get("transitions", 0) for c in progress.components)
+        skipped = 0 if self.wants_changes else changes - self._changes
+        self._changes = changes
+        dropped = self._hand_off({c.id: (c.state, c.entered) for c in progress.components}, skipped)
+        busy = self._budget.busy
+        if self.wants_changes and dropped and busy:
+            self.wants_changes = False
+        elif not self.wants_changes and not busy:
+            self.wants_changes = True
+
+    def _hand_off(self, current: dict[str, tuple[str, int | None]] | None, skipped: int = 0) -> int:
+        """The records since the last hand-off into the buffer, with the states they led to;
+        returns how many were dropped (``skipped``: state changes the engine did not make)."""
         batch = self._records.copy()
         self._records.clear()
         with self._cond:
             if current is not None:
                 self._current = current
-            if self._buffer.put(batch):
+            if skipped:
+                self._buffer.skip(skipped)
+            dropped = self._buffer.put(batch) + skipped
+            if dropped:
                 self._resync = True  # some component's newest state may be among the dropped
             self._cond.notify()
+        return dropped
 
     # -- the publisher thread -------------------------------------------------------------------
     def _run(self) -> None:

@@ -48,6 +48,12 @@ class MessageBuffer:
         self._drop_oldest(over)
         return over
 
+    def skip(self, n: int) -> None:
+        """Count ``n`` records that were never put (dropped before they were made): their
+        sequence numbers are used up, so a subscriber sees the gap."""
+        self.next_seq += n
+        self.dropped += n
+
     def _drop_oldest(self, n: int) -> None:
         self._size -= n
         self.dropped += n
@@ -120,6 +126,12 @@ class CpuBudget:
         if now > self._main_at:
             self._busy = min(1.0, (cpu - self.main_cpu) / (now - self._main_at))
         self.main_cpu, self._main_at = cpu, now
+
+    @property
+    def busy(self) -> bool:
+        """The processing thread spends most of its time computing (a batch run, or a
+        catch-up), not waiting for lines."""
+        return self._wall() - self._main_at <= self.IDLE_AFTER and self._busy > 0.5
 
     def credit(self) -> float:
         """CPU seconds publishing may spend now (<= 0: wait ``wait_s``)."""
