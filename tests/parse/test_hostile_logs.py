@@ -86,3 +86,22 @@ def test_rejected_lines_name_line_and_reason(tmp_path: Path, run_cli) -> None:
     assert lines[0] == "hostile.log:3: no timestamp: garbage"
     assert lines[1].startswith(f"hostile.log:4: line too long ({3 << 20} bytes)")
     assert len(lines[1]) < 1000
+
+
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark: Windows writers (.NET, PowerShell, Notepad) start a file with it
+
+
+def test_a_byte_order_mark_at_the_start_of_the_file_does_not_cost_its_first_line(tmp_path: Path, run_cli) -> None:
+    # the first line must be read as written: its station's pallet arrival, not "no timestamp"
+    rows, data = _monitor(run_cli, tmp_path, BOM + (GOOD + END + b"\n").replace(b"\n", b"\r\n"))
+    assert rows == EXPECTED
+    assert (data / "rejected_lines.log").read_text() == ""
+    code, out, _ = run_cli("parse", "--config", WALKTHROUGH_CONFIG, "--logs", tmp_path / "hostile.log", "--all")
+    assert code == 0
+    assert '"line": 1, "time": "2026-01-21T10:04:50"' in out.splitlines()[0]
+
+
+def test_a_byte_order_mark_later_in_the_file_is_text_of_its_line(tmp_path: Path, run_cli) -> None:
+    # only the start of a file can hold a BOM; elsewhere U+FEFF belongs to the line (and its offset counts)
+    _, data = _monitor(run_cli, tmp_path, GOOD + BOM + END + b"\n")
+    assert (data / "rejected_lines.log").read_text() == "hostile.log:3: no timestamp: \ufeff" + END.decode() + "\n"

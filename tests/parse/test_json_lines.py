@@ -230,3 +230,18 @@ def test_utc_times_read_at_once_read_as_one_by_one(stamps: list[str]) -> None:
         except ValueError:
             expected = None
         assert (None if i in bad else values[i]) == expected, text
+
+
+def test_a_byte_order_mark_before_the_first_object_is_not_json_text(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """A writer that starts its file with a UTF-8 BOM (.NET, PowerShell) loses no line."""
+    log = tmp_path / "bom.log"
+    log.write_bytes(b"\xef\xbb\xbf" + b'{"ts":"2026-03-02T08:00:00Z","src":"filler","msg":"FILL start","station":"F1"}\n'
+                    b'{"ts":"2026-03-02T08:00:08.25Z","src":"filler","msg":"FILL end","level":"info","station":"F1",'
+                    b'"data":{"vol":499.3,"unit":"ml"}}\n')
+    code, _, err = run_cli("monitor", "--config", EXAMPLE / "config", "--data", tmp_path / "d", "--logs", log, "-q")
+    assert code == 0, err
+    assert (tmp_path / "d" / "rejected_lines.log").read_text() == ""
+    assert read_rows(tmp_path / "d" / "process_metrics.csv") == [
+        ["2026-03-02T08:00:08.250000+00:00", "filler_1", "fill_time", "8.25", "s", "FILLING"],
+        ["2026-03-02T08:00:08.250000+00:00", "filler_1", "fill_volume", "499.3", "ml", "FILLING"],
+    ]

@@ -113,3 +113,11 @@ def test_parse_line_says_what_one_line_becomes(run_cli) -> None:  # type: ignore
     assert no_time == {"line": 4, "malformed": "no timestamp", "text": "no time here"}
     code, _, err = run_cli("parse", "--config", EXAMPLE_CONFIG, "--line", "x", "--logs", "-")
     assert code == 2 and "not both" in err
+
+
+def test_a_byte_order_mark_at_the_start_of_a_stream_is_not_part_of_its_first_line() -> None:
+    lines = b"\xef\xbb\xbf2026-01-21 10:00:00 Clamp closed at L1\n2026-01-21 10:00:02 Process finished volume=12.5ml\n"
+    done = logloom("parse", "--config", EXAMPLE_CONFIG, "--logs", "-", "--all", stdin=lines)
+    assert done.returncode == 0, done.stderr
+    got = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [g.get("event") for g in got] == ["CLAMP_CLOSE", "PROCESS_END"]

@@ -1,6 +1,7 @@
 """Reading a log file as byte blocks of whole lines, with exact byte offsets.
 
-Lines are split on b"\\n" only; a line longer than ``max_line_bytes`` is never held
+Lines are split on b"\\n" only; a UTF-8 byte order mark at the start of a file (or
+stream) is dropped from its first line; a line longer than ``max_line_bytes`` is never held
 whole: its first bytes are kept for the rejected-lines log and the rest skipped.
 A file is known by its ``Identity`` (device, inode and a hash of its first line),
 never by how its path is spelt. A gzip file (a rotated log) reads as its content;
@@ -25,6 +26,7 @@ from logloom.errors import InputError
 BLOCK = 1 << 20
 KEEP_OF_LONG_LINE = 200
 TAIL = 256  # bytes before an offset whose digest tells that the file still holds what was read
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which Windows writers put at the start of a file
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -187,6 +189,8 @@ class LineReader:
             self._pending = b""
         if not lines:
             return None
+        if start == 0 and lines[0].startswith(BOM):
+            lines[0] = lines[0][len(BOM):]  # not text of the first line (its bytes still count in the offsets)
         if max(map(len, lines)) > self.max_line:
             for i, line in enumerate(lines):
                 if len(line) > self.max_line and i not in long:
