@@ -3,6 +3,8 @@ the fleet file's checks and the order of rotated logs (no Dask needed for those)
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import json
 import os
 import signal
@@ -98,8 +100,10 @@ def test_rotated_logs_go_in_the_order_of_their_first_timestamp(tmp_path: Path) -
     _write(tmp_path / "sd.log.2", "01.04.2026 23:59:59,000 SD-01 Start\n")
     _write(tmp_path / "sd.log", "10.04.2026 08:00:00,000 SD-01 Start\n")
     _write(tmp_path / "sd.log.3", "no timestamp at all\n")
+    _gzip(tmp_path / "sd.log.4.gz", b"31.03.2026 07:00:00,000 SD-01 Start\n", 0)  # read as its content
+    _gzip(tmp_path / "sd.log.1.gz", (tmp_path / "sd.log.1").read_bytes(), 0)  # being compressed: its twin counts
     files = expand((str(tmp_path / "sd.log*"),), config)
-    assert [p.name for p in files] == ["sd.log.2", "sd.log.1", "sd.log", "sd.log.3"]
+    assert [p.name for p in files] == ["sd.log.4.gz", "sd.log.2", "sd.log.1", "sd.log", "sd.log.3"]
     with pytest.raises(Exception, match="no log file matches"):
         expand((str(tmp_path / "nothing*.log"),), config)
 
@@ -115,6 +119,10 @@ def test_the_ledger_knows_a_finished_file_after_rotation_renamed_it(tmp_path: Pa
     with (tmp_path / "m.log.1").open("a") as fh:
         fh.write("2026-01-21 10:00:05 b\n")
     assert again.pending(tmp_path / "m.log.1")
+    # a ledger of version 1 (no digests) reads as it did
+    (tmp_path / "fleet_files.json").write_text(json.dumps({"schema_version": 1, "files": [
+        {"identity": json.loads((tmp_path / "fleet_files.json").read_text())["files"][0]["identity"], "offset": 5}]}))
+    assert Ledger(tmp_path).pending(tmp_path / "m.log.1") and not Ledger(tmp_path).new(tmp_path / "m.log.1")
 
 
 def test_without_the_fleet_extra_logloom_works_and_fleet_says_how_to_install_it(tmp_path: Path) -> None:
@@ -164,3 +172,61 @@ def test_a_followed_fleet_reads_what_is_appended_and_stops_cleanly_on_sigterm(tm
         assert (tmp_path / "out" / "live" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
     assert (tmp_path / "out" / "parquet" / "source=live" / "part-00001.parquet").read_bytes() == \
         (tmp_path / "plain" / "parquet" / "source=full" / "part-00001.parquet").read_bytes()
+
+
+def _gzip(path: Path, data: bytes, mtime: float) -> Path:
+    """``data`` compressed into ``path``, which keeps the original's modification time (as gzip does)."""
+    with gzip.open(path, "wb") as fh:
+        fh.write(data)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_a_glob_reads_gzip_rotated_files_in_time_order_and_never_twice(tmp_path: Path, run_cli) -> None:
+    """``line.log*`` over logrotate's files (``line.log.2.gz``, ``line.log.1``, ``line.log``): the
+    outputs equal plain monitors of those files in time order; after one more rotation (the .1
+    compressed into a new .2.gz, the old one renamed .3.gz) only the new file's lines are read."""
+    content = simulate(run_cli, tmp_path / "full.log", 90, "--seed", "71", "--garbage", "0.02").read_bytes()
+    cuts = [0, *(content.index(b"\n", len(content) * k // 4) + 1 for k in (1, 2, 3)), len(content)]
+    parts = [content[a:b] for a, b in itertools.pairwise(cuts)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live, one = logs / "line.log", logs / "line.log.1"
+    live.write_bytes(parts[2])
+    one.write_bytes(parts[1])
+    now = live.stat().st_mtime
+    os.utime(one, (now - 3600, now - 3600))  # each file last written an hour after the one before
+    _gzip(logs / "line.log.2.gz", parts[0], now - 7200)
+    fleet = _write(tmp_path / "fleet.yaml", f"data: out\nsources:\n  - {{name: line, config: {EXAMPLE_CONFIG}, "
+                   "logs: 'logs/line.log*'}\n")
+    code, out, err = run_cli("fleet", "monitor", fleet, "--workers", "1")
+    assert code == 0, err + out
+
+    def plain(log: Path) -> None:
+        code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path / "plain", "--logs", log, "-q")
+        assert code == 0, err
+
+    for log in (logs / "line.log.2.gz", one, live):
+        plain(log)
+
+    def same_outputs() -> None:
+        for name in ("process_metrics.csv", "rejected_lines.log"):
+            assert (tmp_path / "out" / "line" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+
+    same_outputs()
+    summary = json.loads((tmp_path / "out" / "fleet_summary.json").read_text())
+    assert summary["sources"][0]["files"] == 3
+    assert summary["sources"][0]["lines_read"] == content[: cuts[3]].count(b"\n")
+
+    os.replace(logs / "line.log.2.gz", logs / "line.log.3.gz")  # logrotate: renamed,
+    _gzip(logs / "line.log.2.gz", one.read_bytes(), one.stat().st_mtime)  # compressed (a new file),
+    one.unlink()
+    os.replace(live, one)  # the live file renamed and a new one begun
+    live.write_bytes(parts[3])
+    code, out, err = run_cli("fleet", "monitor", fleet, "--workers", "1")
+    assert code == 0, err + out
+    plain(live)  # a plain monitor finds the rotated file and reads the new one
+    same_outputs()
+    summary = json.loads((tmp_path / "out" / "fleet_summary.json").read_text())
+    assert summary["sources"][0]["lines_read"] == parts[3].count(b"\n")
+    assert not [n for n in summary["sources"][0]["notices"] if "not read" in n or "went back" in n]

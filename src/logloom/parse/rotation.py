@@ -24,7 +24,7 @@ from logloom.parse.source import TAIL, Identity, identify, open_source
 # after the live file's name: ".1", "-20260121", ".2026-01-21_0300", each optionally ".gz"
 _AFTER_NAME = re.compile(r"[._-][0-9][0-9._T:-]*(\.gz)?")
 _NUMBERED = re.compile(r"\.([0-9]+)(\.gz)?")
-_UNREADABLE = (OSError, EOFError, zlib.error)
+UNREADABLE = (OSError, EOFError, zlib.error)  # what reading a damaged .gz raises
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def holds(path: Path, saved: Saved) -> bool:
         with open_source(path) as fh:
             fh.seek(saved.offset - n)
             before = fh.read(n)
-    except _UNREADABLE:
+    except UNREADABLE:
         return False
     if len(before) < n:
         return False
