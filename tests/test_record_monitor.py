@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,18 @@ def test_baseline_commands(shifts: tuple[Path, Path, Path], run_cli) -> None:
     assert code == 0 and "active" in out
     code, _, err = run_cli("baseline", "activate", "baseline_19990101T000000Z", "--data", data)
     assert code == 2 and "no baseline" in err
+
+
+def test_baseline_show_clips_the_lower_limit_of_a_count_at_0(shifts: tuple[Path, Path, Path], run_cli) -> None:
+    """As the monitor summary and the report do (``detect.bounds.clip``), from DATA alone:
+    record keeps each duration's and count's ``floor`` in the baseline."""
+    _, data, _ = shifts
+    baseline_id = next(p.name for p in (data / "baselines").iterdir() if p.name.startswith("baseline_"))
+    metrics = json.loads((data / "baselines" / baseline_id / "process_baseline.json").read_text())["metrics"]
+    retries = metrics["l1_dispenser"]["retries"]
+    assert retries["lower"] < 0 and retries["floor"] == 0.0  # learned below 0 (median - k * scale)
+    assert "floor" not in metrics["l1_dispenser"]["dispense_pressure"]  # a value metric has no bound
+    code, out, _ = run_cli("baseline", "show", baseline_id, "--data", data)
+    assert code == 0
+    row = next(line for line in out.splitlines() if "l1_dispenser" in line and " retries " in line)
+    assert re.search(r"\s0\.\.\S+ count", row) and not re.search(r"-\d", row), row

@@ -245,22 +245,16 @@ def monitor_cmd(config_dir: Path, data_dir: Path, log: Path | None, follow: bool
     quiet_run = None if log and is_stream(log) else nothing_new(summary, data_dir, viz_save)
     ui.notify(quiet_run or describe_run(summary))
     if scorer is not None and not quiet and quiet_run is None:
+        from logloom.detect.bounds import config_floors
         from logloom.report.incidents import load_incidents
         from logloom.report.summary import render_incidents, render_summary
 
         render_incidents(ui.err, load_incidents(data_dir))
         if scorer.baseline_id:  # without a baseline only fault states are flagged
             render_summary(ui.err, scorer.summary_rows(), scorer.uncovered_all(),
-                           min_samples=scorer.config.min_samples, floors=_floors(config))
+                           min_samples=scorer.config.min_samples, floors=config_floors(config))
     if summary["gaps"]:
         raise click.exceptions.Exit(EXIT_GAP)
-
-
-def _floors(config: Config) -> dict[tuple[str, str], float]:
-    """The least value of each duration and count metric (0), to clip shown limits at."""
-    from logloom.report.present import floors
-
-    return floors(config.logic.model_dump(by_alias=True), {c.id: c.type for c in config.graph.components})
 
 
 @cli.command("record")
@@ -288,7 +282,7 @@ def record_cmd(config_dir: Path, data_dir: Path, logs: tuple[Path, ...], strict:
     if not quiet:
         from logloom.report.summary import render_baseline
 
-        render_baseline(ui.err, baseline, _floors(config))
+        render_baseline(ui.err, baseline)
     click.echo(f"recorded {baseline_id} and made it the active baseline")
     from logloom.main import tell_running_monitor
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from logloom.config.load import Config
 from logloom.detect.baseline import BASELINE_FILE, BaselineError, load_active, stage_archive
-from logloom.detect.monitoring import LearnHook, anomaly_config, make_scorer, metric_limits
+from logloom.detect.monitoring import LearnHook, learn_baseline, make_scorer
 from logloom.detect.scoring import Scorer
 from logloom.errors import InputError, LogloomError, OutputError
 from logloom.lifecycle.feed import GC_YOUNG_THRESHOLD, Blocks, file_size, long_run_gc
@@ -343,10 +343,7 @@ def record(config: Config, options: RunOptions, ui: UI) -> tuple[str, dict[str, 
         run.close()
         summary = run.summary([str(p) for p in logs])
         write_json_atomic(stage.path / "run_summary.json", summary)
-        baseline = learn.accumulator.build(
-            metric_limits(config), k_default=anomaly_config(config).k,
-            sources=[str(p) for p in logs], config_sha256=config.sha256,
-        )
+        baseline = learn_baseline(learn.accumulator, config, [str(p) for p in logs])
         if not baseline["metrics"]:
             raise InputError(f"{', '.join(map(str, logs))}: no metric rows were produced; nothing to learn "
                              "(check the patterns with `logloom parse`)")

@@ -211,7 +211,7 @@ def load_active(data_dir: Path) -> dict[str, Any] | None:
 _REQUIRED_NUMBERS = ("mean", "std", "min", "max", "median", "mad", "p05", "p95",
                      "lower", "upper", "k", "center", "scale")
 _OPTIONAL_NUMBERS = ("learned_lower", "learned_upper", "drift_mu", "drift_sigma",
-                     "cover_lower", "cover_upper", "scale_lower", "scale_upper")
+                     "cover_lower", "cover_upper", "scale_lower", "scale_upper", "floor")
 
 
 def load_baseline(path: Path) -> dict[str, Any]:

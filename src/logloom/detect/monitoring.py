@@ -16,11 +16,18 @@ import numpy as np
 
 from logloom.config.load import Config
 from logloom.config.schema import DURATION_UNITS, MetricSpec
+from logloom.detect.bounds import config_floors
 from logloom.detect.incidents import IncidentConfig, IncidentTracker, Topology
 from logloom.detect.scoring import Scorer
 from logloom.detect.scoring_model import AnomalyConfig, DurationMetric
 from logloom.detect.statistics import BaselineAccumulator, MetricLimits
 from logloom.records import Anomaly, Incident, MetricRow, Observer
+
+
+def learn_baseline(acc: BaselineAccumulator, config: Config, sources: Sequence[str]) -> dict[str, Any]:
+    """The baseline of ``acc``'s rows with the config's limits, ``k`` and bounded metrics."""
+    return acc.build(metric_limits(config), k_default=anomaly_config(config).k, sources=sources,
+                     config_sha256=config.sha256, floors=config_floors(config))
 
 
 def anomaly_config(config: Config) -> AnomalyConfig:

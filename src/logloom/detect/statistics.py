@@ -328,9 +328,11 @@ class BaselineAccumulator:
         k_default: float = DEFAULT_K,
         sources: Iterable[str] = (),
         config_sha256: str = "",
+        floors: Mapping[tuple[str, str], float] | None = None,
     ) -> dict[str, Any]:
-        """The baseline dict of SPEC 6, without ``id``/``created`` (the archive sets them)."""
-        limits = limits or {}
+        """The baseline dict of SPEC 6, without ``id``/``created`` (the archive sets them);
+        ``floors``: the least value of bounded metrics (``detect.bounds``), kept as ``floor``."""
+        limits, floors = limits or {}, floors or {}
         metrics: dict[str, dict[str, Any]] = {}
         for (component, metric), values in sorted(self._values.items()):
             arr = np.frombuffer(values, dtype=float)
@@ -338,6 +340,8 @@ class BaselineAccumulator:
                 continue  # nothing to learn from (all NaN or infinite)
             unit = self._units[component, metric]
             entry = metric_stats(arr, unit, limits.get((component, metric)), k_default)
+            if (component, metric) in floors:
+                entry["floor"] = floors[component, metric]
             metrics.setdefault(component, {})[metric] = entry
         return {
             "schema_version": SCHEMA_VERSION,

@@ -23,7 +23,7 @@ import numpy as np
 from logloom.config.load import load_config
 from logloom.detect.baseline import BASELINES_DIR as _ARCHIVE
 from logloom.detect.baseline import BaselineAccumulator, load_active, read_metrics_csv, write_baseline_archive
-from logloom.detect.monitoring import LearnHook, anomaly_config, metric_limits
+from logloom.detect.monitoring import LearnHook, learn_baseline
 from logloom.errors import InputError, LogloomError
 
 if TYPE_CHECKING:
@@ -79,8 +79,7 @@ def build_pooled(kind: str, members: list[tuple[str, str, str, str]]) -> dict[st
     for _, _, data_dir, baseline_id in members:
         for row in read_metrics_csv(sorted((Path(data_dir) / _ARCHIVE / baseline_id).glob("process_metrics*.csv"))):
             acc.add(row)
-    baseline = acc.build(metric_limits(config), k_default=anomaly_config(config).k,
-                         sources=[f"{name}:{bid}" for name, _, _, bid in members], config_sha256=config.sha256)
+    baseline = learn_baseline(acc, config, [f"{name}:{bid}" for name, _, _, bid in members])
     baseline["pooled"] = {"type": kind, "members": [name for name, _, _, _ in members]}
     ids = [write_baseline_archive(Path(data_dir), baseline) for _, _, data_dir, _ in members]
     return {"type": kind, "members": baseline["pooled"]["members"], "rows": len(acc), "baseline_id": ids[0],

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from logloom.config.yaml_io import load_yaml
+from logloom.detect.bounds import floors
 from logloom.errors import InputError
 from logloom.records import ANOMALIES_HEADER, INFERRED_SUFFIX, METRICS_HEADER
-from logloom.report.present import floors
 from logloom.viz.scene import VizScene
 
 MAX_POINTS = 5000

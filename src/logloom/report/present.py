@@ -1,11 +1,7 @@
 """How figures are shown to people: a run's one-line description, labels for
-run_summary.json's keys, limits clipped at the physical bound of their metric, and
-what the log itself got wrong (its time going back, parts not read).
-
-A learned lower limit can fall below what a metric can be (a robust limit of
-``median - k * scale`` for retries is -0.7): durations and counts are never below
-0, so the summary and the report show 0 there. Scoring is unchanged (a value can
-never be below the bound anyway).
+run_summary.json's keys, and what the log itself got wrong (its time going back,
+parts not read). Limits are clipped at their metric's physical bound by
+``detect.bounds``.
 """
 
 from __future__ import annotations
@@ -27,36 +23,11 @@ LABELS = {
     "time_back_steps": "steps back of the log's time (over 1 s)", "time_back_lines": "lines earlier than one before",
     "baseline": "scored against",
 }
-BOUNDED_BELOW = ("duration", "count")  # metric types that are never below 0
 
 
 def label(key: str) -> str:
     """A run_summary.json key as people read it (an unknown key: its words)."""
     return LABELS.get(key, key.replace("_", " "))
-
-
-def floors(process_logic: Mapping[str, Any], types: Mapping[str, str]) -> dict[tuple[str, str], float]:
-    """(component id, metric) -> the least value it can take, for durations and counts.
-
-    ``process_logic`` is process_logic.yaml's data; ``types`` maps component ids to
-    their machine types.
-    """
-    lowest: dict[tuple[str, str], float] = {}
-    for mtype, machine in (process_logic.get("machines") or {}).items():
-        for spec in ((machine or {}).get("states") or {}).values():
-            for metric in (spec or {}).get("metrics") or []:
-                if metric.get("type") in BOUNDED_BELOW:
-                    for cid, ctype in types.items():
-                        if ctype == mtype:
-                            lowest[(cid, str(metric.get("name")))] = 0.0
-    return lowest
-
-
-def clip(lower: float | None, floor: float | None) -> float | None:
-    """``lower`` no lower than ``floor`` (either None: ``lower`` as it is)."""
-    if lower is None or floor is None or lower != lower:
-        return lower
-    return max(lower, floor)
 
 
 def describe_run(summary: Mapping[str, Any]) -> str:

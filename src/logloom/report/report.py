@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from logloom.detect.bounds import clip
 from logloom.outputs.paths import require_folder
 from logloom.outputs.state_store import write_bytes_atomic
 from logloom.report.data import MAX_POINTS, ComponentData, Decimator, load, per_component_counters
@@ -31,7 +32,7 @@ from logloom.report.incidents import (
     load_incidents,
     notable,
 )
-from logloom.report.present import clip, integrity_notes, label, when
+from logloom.report.present import integrity_notes, label, when
 from logloom.viz.scene import VizComponent, VizScene
 
 ANOMALY_ROWS = 500  # per component in the table; the charts show all

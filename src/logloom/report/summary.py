@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from logloom.detect.baseline import BaselineInfo
+from logloom.detect.bounds import baseline_floors, clip
 from logloom.detect.scoring_model import SummaryRow
 from logloom.report.incidents import (
     FLOOD_COUNT,
@@ -27,7 +28,6 @@ from logloom.report.incidents import (
     lasted,
     notable,
 )
-from logloom.report.present import clip
 
 
 def fmt(value: float | None) -> str:
@@ -185,9 +185,10 @@ def _metrics(n: int) -> str:
     return "1 metric" if n == 1 else f"{n} metrics"
 
 
-def render_baseline(console: Console, baseline: Mapping[str, Any],
-                    floors: Mapping[tuple[str, str], float] | None = None) -> None:
-    """``baseline show``: the header fields, then one line per component and metric."""
+def render_baseline(console: Console, baseline: Mapping[str, Any]) -> None:
+    """``baseline show``: the header fields, then one line per component and metric (lower
+    limits no lower than the ``floor`` that record wrote for durations and counts)."""
+    floors = baseline_floors(baseline)
     console.print(f"[bold]{baseline.get('id', '?')}[/]  created {baseline.get('created', '?')}")
     sources = baseline.get("sources") or []
     if sources:
@@ -200,7 +201,7 @@ def render_baseline(console: Console, baseline: Mapping[str, Any],
                          no_wrap=name in ("component", "metric"))
     for comp, metrics in sorted(baseline.get("metrics", {}).items()):
         for name, e in sorted(metrics.items()):
-            limits = fmt_range(clip(e["lower"], (floors or {}).get((comp, name))), e["upper"], e["unit"])
+            limits = fmt_range(clip(e["lower"], floors.get((comp, name))), e["upper"], e["unit"])
             if e.get("override"):
                 limits += " [cyan](override)[/]"
             table.add_row(comp, name, str(e["n"]), fmt(e["median"]),
