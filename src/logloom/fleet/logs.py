@@ -98,29 +98,29 @@ class Ledger:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StateFileError(f"{self.path}: unreadable ({exc!r}); {how_out}") from None
 
-    def _reached(self, path: Path) -> tuple[int | None, bool]:
-        """The offset a finished run reached in ``path`` (None: never read to its end), and
-        whether ``path`` is that file itself rather than a copy (compressed since)."""
+    def _reached(self, path: Path) -> int | None:
+        """The offset a finished run reached in ``path``, or in the file it is a copy of
+        (compressed since: then taken in under its own identity); None: never read to its end."""
         ident = identify(path)
         key = (ident.device, ident.inode, ident.head)
         if key in self.done:
-            return self.done[key][0], True
-        for (device, inode, head), (offset, tail) in self.done.items():
-            if head and head == ident.head and rotation.holds(path, rotation.Saved(Identity(device, inode, head),
-                                                                                    offset, tail)):
-                self._write(key, offset, tail)  # known by its own identity from now on
-                return offset, False
-        return None, False
+            return self.done[key][0]
+        copied = next((done for (device, inode, head), done in self.done.items() if head and head == ident.head
+                       and rotation.holds(path, rotation.Saved(Identity(device, inode, head), *done))), None)
+        if copied is None:
+            return None
+        self._write(key, *copied)
+        return copied[0]
 
     def pending(self, path: Path) -> bool:
         """Whether ``path`` has bytes after the offset a finished run reached in it (a gzip
         file, rotated and compressed, does not grow)."""
-        reached, _ = self._reached(path)
+        reached = self._reached(path)
         return reached is None or (not is_gzip(path) and path.stat().st_size > reached)
 
     def new(self, path: Path) -> bool:
         """Whether ``path`` was never read to its end (under any name, compressed or not)."""
-        return self._reached(path)[0] is None
+        return self._reached(path) is None
 
     def finish(self, path: Path, offset: int) -> None:
         ident = identify(path)
