@@ -386,3 +386,22 @@ def test_missing_log_file_exits_2(tmp_path: Path, run_cli) -> None:
 def test_bad_option_exits_2(run_cli) -> None:
     code, _, err = run_cli("monitor", "--max-part-mb", "-3")
     assert code == 2 and "max-part-mb" in err
+
+
+@pytest.mark.parametrize(("fmt", "hint"), [
+    ("iso8601", "did you mean 'iso'?"),
+    ("ISO", "did you mean 'iso'?"),
+    ("epoch_s", "did you mean 'epoch_ms'?"),
+    ("unix", FORMAT_HINT),
+    ("YYYY-MM-DD hh:mm:ss", FORMAT_HINT),
+])
+def test_a_format_that_reads_no_part_of_a_time_is_an_error(
+    fmt: str, hint: str, make_config: Callable[..., Path], run_cli,
+) -> None:
+    # such a format matches only its own literal text: every line of the log would be malformed
+    broken = PATTERNS.replace("  format: iso", f"  format: '{fmt}'", 1)
+    cfg = make_config(raw={"log_patterns.yaml": broken})
+    code, _, err = run_cli("validate", "--config", cfg)
+    assert code == 2 and "Traceback" not in err
+    assert (f"log_patterns.yaml:{line_of(broken, 'format:')}: timestamp.format: format {fmt!r} has no directive "
+            f"(%Y, %H, ...): it reads no part of a time (hint: {hint})\n") in err, err

@@ -94,14 +94,21 @@ def _check_timestamp(pats: LogPatterns, f: ConfigFile) -> None:
     try:
         timestamp_parser(ts.format)  # the zone plays no part in reading the format
     except ValueError as exc:
-        f.add(("timestamp", "format"), str(exc),
-              "iso, epoch, epoch_ms or a strptime format such as '%d.%m.%Y %H:%M:%S,%f'")
+        f.add(("timestamp", "format"), str(exc), _format_hint(ts.format))
     else:
         if ts.year is not None and not places_years(ts.format):
             has = "its year" if ts.format in ("iso", "epoch", "epoch_ms") or re.search("%[Yy]", ts.format) \
                 else "no month and day"
             f.add(("timestamp", "year"), f"timestamp format {ts.format!r} has {has}: there is no year to place",
                   "year is for formats such as '%b %d %H:%M:%S'; remove it")
+
+
+def _format_hint(fmt: str) -> str:
+    """A misspelt name of a built-in format (``iso8601``, ``ISO``, ``epoch_s``) is named."""
+    close = difflib.get_close_matches(fmt.lower(), ("iso", "epoch", "epoch_ms"), n=1, cutoff=0.6)
+    if close and "%" not in fmt:
+        return f"did you mean {close[0]!r}?"
+    return "iso, epoch, epoch_ms or a strptime format such as '%d.%m.%Y %H:%M:%S,%f'"
 
 
 def _check_text_pattern(p: PatternSpec, base: KeyPath, pats: LogPatterns, f: ConfigFile) -> bool:

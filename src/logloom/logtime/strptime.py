@@ -92,6 +92,8 @@ def compile_strptime(fmt: str) -> StrptimeFormat:
             names.append(name)
             parts.append(f"(?P<{name}>{rx})")
         i += 2
+    if not names:  # it would match only its own literal text, never a time
+        raise ValueError(f"format {fmt!r} has no directive (%Y, %H, ...): it reads no part of a time")
     tail = re.fullmatch(r".*%S(?:([^%])%f)?", fmt, re.DOTALL)
     return StrptimeFormat(
         fmt, re.compile("".join(parts)), tuple(n for n in names if n not in ("S", "f")),
