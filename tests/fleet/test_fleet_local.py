@@ -184,15 +184,18 @@ def _gzip(path: Path, data: bytes, mtime: float) -> Path:
 
 def test_a_glob_reads_gzip_rotated_files_in_time_order_and_never_twice(tmp_path: Path, run_cli) -> None:
     """``line.log*`` over logrotate's files (``line.log.2.gz``, ``line.log.1``, ``line.log``): the
-    outputs equal plain monitors of those files in time order; after one more rotation (the .1
-    compressed into a new .2.gz, the old one renamed .3.gz) only the new file's lines are read."""
+    outputs equal plain monitors of those files in time order. Then the live file grows and one
+    more rotation comes (the .1 compressed into a new .2.gz, the old one renamed .3.gz, the live
+    one renamed .1): the grown file is resumed where it was left, the new one read, nothing twice,
+    and no warning."""
     content = simulate(run_cli, tmp_path / "full.log", 90, "--seed", "71", "--garbage", "0.02").read_bytes()
     cuts = [0, *(content.index(b"\n", len(content) * k // 4) + 1 for k in (1, 2, 3)), len(content)]
     parts = [content[a:b] for a, b in itertools.pairwise(cuts)]
     logs = tmp_path / "logs"
     logs.mkdir()
     live, one = logs / "line.log", logs / "line.log.1"
-    live.write_bytes(parts[2])
+    grown = parts[2].index(b"\n", len(parts[2]) // 2) + 1  # the live file's lines when the fleet first reads it
+    live.write_bytes(parts[2][:grown])
     one.write_bytes(parts[1])
     now = live.stat().st_mtime
     os.utime(one, (now - 3600, now - 3600))  # each file last written an hour after the one before
@@ -216,17 +219,50 @@ def test_a_glob_reads_gzip_rotated_files_in_time_order_and_never_twice(tmp_path:
     same_outputs()
     summary = json.loads((tmp_path / "out" / "fleet_summary.json").read_text())
     assert summary["sources"][0]["files"] == 3
-    assert summary["sources"][0]["lines_read"] == content[: cuts[3]].count(b"\n")
+    assert summary["sources"][0]["lines_read"] == content[: cuts[2] + grown].count(b"\n")
 
-    os.replace(logs / "line.log.2.gz", logs / "line.log.3.gz")  # logrotate: renamed,
+    with live.open("ab") as fh:  # the machine writes on, then logrotate renames,
+        fh.write(parts[2][grown:])
+    os.replace(logs / "line.log.2.gz", logs / "line.log.3.gz")
     _gzip(logs / "line.log.2.gz", one.read_bytes(), one.stat().st_mtime)  # compressed (a new file),
     one.unlink()
-    os.replace(live, one)  # the live file renamed and a new one begun
+    os.replace(live, one)  # the live file renamed (it grew since it was read) and a new one begun
     live.write_bytes(parts[3])
     code, out, err = run_cli("fleet", "monitor", fleet, "--workers", "1")
     assert code == 0, err + out
     plain(live)  # a plain monitor finds the rotated file and reads the new one
     same_outputs()
     summary = json.loads((tmp_path / "out" / "fleet_summary.json").read_text())
-    assert summary["sources"][0]["lines_read"] == parts[3].count(b"\n")
+    assert summary["sources"][0]["lines_read"] == (parts[2][grown:] + parts[3]).count(b"\n")
+    assert summary["sources"][0]["files"] == 1  # the renamed file read by monitor of line.log, as plainly
     assert not [n for n in summary["sources"][0]["notices"] if "not read" in n or "went back" in n]
+    code, out, err = run_cli("fleet", "monitor", fleet, "--workers", "1")  # nothing new: nothing read, no warning
+    assert code == 0, err + out
+    summary = json.loads((tmp_path / "out" / "fleet_summary.json").read_text())
+    assert summary["sources"][0]["lines_read"] == 0 and summary["sources"][0]["files"] == 0
+    assert not [n for n in summary["sources"][0]["notices"] if "not read" in n]
+    same_outputs()
+
+
+def test_a_file_that_grew_and_was_renamed_alone_is_resumed_where_it_was_left(tmp_path: Path, run_cli) -> None:
+    """No new file under the old name: the renamed one is the checkpoint's file (its inode)
+    and is read on from the checkpoint's offset, not warned about nor read twice."""
+    content = simulate(run_cli, tmp_path / "full.log", 40, "--seed", "73").read_bytes()
+    half = content.index(b"\n", len(content) // 2) + 1
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.log").write_bytes(content[:half])
+    fleet = _write(tmp_path / "fleet.yaml", f"data: out\nsources:\n  - {{name: s, config: {EXAMPLE_CONFIG}, "
+                   "logs: 'logs/*.log'}\n")
+    assert run_cli("fleet", "monitor", fleet, "--workers", "1")[0] == 0
+    with (tmp_path / "logs" / "a.log").open("ab") as fh:
+        fh.write(content[half:])
+    os.replace(tmp_path / "logs" / "a.log", tmp_path / "logs" / "b.log")
+    code, out, err = run_cli("fleet", "monitor", fleet, "--workers", "1")
+    assert code == 0, err + out
+    summary = json.loads((tmp_path / "out" / "fleet_summary.json").read_text())["sources"][0]
+    assert summary["lines_read"] == content[half:].count(b"\n") and summary["files"] == 1
+    assert not [n for n in summary["notices"] if "not read" in n]
+    assert run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path / "plain", "--logs", tmp_path / "full.log",
+                   "-q")[0] == 0
+    metrics = "process_metrics.csv"
+    assert (tmp_path / "out" / "s" / metrics).read_bytes() == (tmp_path / "plain" / metrics).read_bytes()

@@ -30,6 +30,8 @@ from logloom.fleet.logs import Ledger, expand
 from logloom.fleet.peers import peer_findings
 from logloom.main import monitor, record
 from logloom.outputs.state_store import CHECKPOINT, load_state
+from logloom.parse import rotation
+from logloom.parse.source import Identity
 from logloom.run import ParquetOptions, RunOptions
 from logloom.ui import UI, Bar
 
@@ -167,24 +169,32 @@ def _monitor_files(job: Job, config: Config, options: RunOptions, files: list[Pa
     data_dir = options.data_dir
     ledger = Ledger(data_dir)
     before = _counts(data_dir)
-    checkpoint_path = _checkpoint_path(data_dir)
     active = load_active(data_dir)
     stats = LearnHook() if active is not None and "pooled" in active else None
     if stats is not None:
         options.observers = [*options.observers, stats]
     done = 0
+    deferred: list[Path] = []  # rotated from the checkpoint's path: monitor of that path reads them first
     for i, path in enumerate(files):
         last = i == len(files) - 1
         if not ledger.pending(path) and not (job.follow and last):  # the newest file is followed even when read
             continue
-        if not ledger.new(path) and str(path) != checkpoint_path:
-            ui.warn(f"{path}: grew after it was read to its end under another name; its new lines are not read")
-            continue
+        if not ledger.new(path):
+            reader = _reader(data_dir, path, files[i + 1 :])
+            if reader is None:
+                ui.warn(f"{path}: grew after it was read to its end under another name; its new lines are not read")
+                continue
+            if reader != path:
+                deferred.append(path)
+                continue
         options.logs = [path]
+        options.rotated = [str(p) for p in deferred]  # absolute paths: where monitor finds them, whatever their names
         options.follow = job.follow and last  # only the newest file is followed
         _locked(job, lambda: monitor(config, options, ui))
+        for rotated in deferred:  # read to their ends (their last lines too) before ``path``
+            ledger.finish(rotated, rotated.stat().st_size)
+        deferred.clear()
         ledger.finish(path, int(load_state(data_dir / CHECKPOINT)["source"]["offset"]))
-        checkpoint_path = str(path)
         done += 1
     after = _counts(data_dir)
     outcome.counts = {k: after[k] - before[k] for k in COUNTS}
@@ -193,9 +203,22 @@ def _monitor_files(job: Job, config: Config, options: RunOptions, files: list[Pa
     return done
 
 
-def _checkpoint_path(data_dir: Path) -> str | None:
-    path = data_dir / CHECKPOINT
-    return str(load_state(path)["source"]["path"]) if path.exists() else None
+def _reader(data_dir: Path, path: Path, later: list[Path]) -> Path | None:
+    """Which file's ``monitor`` reads the rest of ``path``, a file read before that grew
+    since: None when ``path`` is not the very file the checkpoint was reading (a rename
+    keeps its inode) with what was read still in it. When rotation took it away from the
+    checkpoint's path and a new file there comes ``later``, that one: its ``monitor``
+    reads the rotated file first, as a plain monitor of that path does, naming its lines
+    after the path. Otherwise ``path`` itself, resumed at the checkpoint's offset."""
+    state = data_dir / CHECKPOINT
+    if not state.exists():
+        return None
+    src = load_state(state)["source"]
+    saved = rotation.Saved(Identity.from_dict(src["identity"]), int(src["offset"]), src.get("tail"))
+    st = path.stat()
+    if (st.st_dev, st.st_ino) != (saved.identity.device, saved.identity.inode) or not rotation.holds(path, saved):
+        return None
+    return next((p for p in later if str(p) == os.path.abspath(src["path"]) and not p.samefile(path)), path)
 
 
 def _locked(job: Job, call: Callable[[], T]) -> T:
