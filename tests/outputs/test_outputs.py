@@ -117,3 +117,31 @@ def test_bundled_example_config_runs(tmp_path: Path, run_cli) -> None:
                            "--logs", ROOT / "data" / "machine_logs.txt", "-q")
     assert code == 0, err
     assert len((tmp_path / "process_metrics.csv").read_text().splitlines()) > 1
+
+
+def test_every_output_gets_the_permissions_the_umask_gives(tmp_path: Path, run_cli) -> None:
+    """A dashboard or a web server reading run_summary.json or report.html as another user
+    sees them as it sees process_metrics.csv: the atomic writes' temp files are not private."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        log = _log(tmp_path, 3)
+        data = tmp_path / "d"
+        assert run_cli("record", "--config", WALKTHROUGH_CONFIG, "--data", data, "--logs", log, "-q")[0] == 0
+        assert run_cli("monitor", "--config", WALKTHROUGH_CONFIG, "--data", data, "--logs", log, "-q")[0] == 0
+        assert run_cli("report", "--data", data)[0] == 0
+        os.umask(0o027)  # a stricter umask is kept too
+        assert run_cli("monitor", "--config", WALKTHROUGH_CONFIG, "--data", data, "--logs", log, "-q",
+                       "--from-start")[0] == 0
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(data).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in data.rglob("*")}
+    (archive,) = (p for p in modes if p.startswith("baselines/") and p.count("/") == 1)
+    (run,) = (p for p in modes if p.startswith("runs/") and p.count("/") == 1)  # the first monitor's outputs
+    for name in ("process_baseline.json", f"{run}/report.html", f"{run}/run_summary.json",
+                 archive, f"{archive}/process_baseline.json", f"{archive}/run_summary.json"):
+        assert modes[name] == (0o755 if (data / name).is_dir() else 0o644), (name, oct(modes[name]))
+    for name in ("run_summary.json", "machine_state.json", "runs", run):  # made under umask 027
+        assert modes[name] == (0o750 if (data / name).is_dir() else 0o640), (name, oct(modes[name]))

@@ -26,7 +26,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,7 @@ from logloom.detect.statistics import (
     metric_stats,
 )
 from logloom.errors import InputError, StateFileError
-from logloom.outputs.state_store import fsync_dir, write_bytes_atomic, write_json_atomic
+from logloom.outputs.state_store import fsync_dir, make_temp_dir, write_bytes_atomic, write_json_atomic
 from logloom.records import METRICS_HEADER, MetricRow
 
 __all__ = [
@@ -95,7 +94,7 @@ class ArchiveStage:
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir) / BASELINES_DIR
         self.root.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+        self.path = make_temp_dir(self.root, ".staging-")
         self.committed: str | None = None
 
     def __enter__(self) -> ArchiveStage:

@@ -19,8 +19,8 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,7 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
     """
     tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _create_temp(path)
         with os.fdopen(fd, "wb", buffering=0) as fh:
             view = memoryview(payload)
             while view:
@@ -113,6 +113,31 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
         _discard(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def _create_temp(path: Path) -> tuple[int, str]:
+    """A new temp file beside ``path``, with the permissions the umask gives a new file
+    (``tempfile.mkstemp`` makes it private, 0600, and the rename would keep that)."""
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
+
+
+def make_temp_dir(parent: Path, prefix: str) -> Path:
+    """A new directory in ``parent`` with the permissions the umask gives (``tempfile.mkdtemp``
+    makes it private, 0700, and renaming it into place would keep that)."""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            path.mkdir(0o777)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(parent))
 
 
 def _discard(tmp: str | None) -> None:
