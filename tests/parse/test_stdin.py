@@ -121,3 +121,18 @@ def test_a_byte_order_mark_at_the_start_of_a_stream_is_not_part_of_its_first_lin
     assert done.returncode == 0, done.stderr
     got = [json.loads(line) for line in done.stdout.splitlines()]
     assert [g.get("event") for g in got] == ["CLAMP_CLOSE", "PROCESS_END"]
+
+
+def test_parse_line_reads_invalid_utf8_and_a_carriage_return_as_a_log_line_would() -> None:
+    """``--line`` with bytes from a latin-1 log pasted into a shell, as in a file: invalid
+    UTF-8 replaced (U+FFFD), a trailing CR dropped; never a lone surrogate in the JSON."""
+    text = b"2026-01-21 10:00:00 \xdcberlast Spindel 2\r"
+    done = subprocess.run([sys.executable, "-m", "logloom", "parse", "--config", str(EXAMPLE_CONFIG),
+                           "--line", text], capture_output=True, cwd=ROOT, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    done.stdout.decode("utf-8")  # strict: valid UTF-8
+    (got,) = [json.loads(line) for line in done.stdout.splitlines()]
+    log = subprocess.run([sys.executable, "-m", "logloom", "parse", "--config", str(EXAMPLE_CONFIG), "--logs", "-",
+                          "--all"], input=text + b"\n", capture_output=True, cwd=ROOT, timeout=60, check=False)
+    assert got == json.loads(log.stdout)
+    assert got["searched"] == " \ufffdberlast Spindel 2"

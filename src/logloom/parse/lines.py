@@ -140,10 +140,20 @@ def parse_texts(config: Config, texts: Iterable[str], out: TextIO,
     (``parse --line``): every outcome is written, unmatched and malformed ones too."""
     lines = _Explainer(config)
     write = _writer(lines.parser, out, resolve)
-    outcomes = [lines(text, n) for n, text in enumerate(texts, start=1)]
+    outcomes = [lines(as_log_line(text), n) for n, text in enumerate(texts, start=1)]
     for outcome in outcomes:
         write(outcome)
     return outcomes
+
+
+def as_log_line(text: str) -> str:
+    """``text`` as a log file's line would read: bytes that are not UTF-8 (kept by Python as
+    lone surrogates in a command line's arguments) replaced by U+FFFD, a trailing CR dropped."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate no byte was escaped to
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:-1] if text.endswith("\r") else text
 
 
 def _writer(parser: LineParser | JsonLineParser, out: TextIO, resolve: Resolve | None) -> Callable[[LineOutcome], None]:
