@@ -39,6 +39,11 @@ _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _CACHE_LIMIT = 4096
+# instants every zone writes within the years 1 to 9999 (a zone is less than 2 days off UTC);
+# only a reading outside them is converted to find out whether its output zone can hold it
+SAFE_MIN = (datetime(1, 1, 3) - _EPOCH) // _US
+SAFE_MAX = (datetime(9999, 12, 29) - _EPOCH) // _US
+_US_PER_YEAR = 31_556_952_000_000  # 365.2425 days
 
 def load_timezone(name: str | None) -> tzinfo | None:
     """The IANA zone ``name``; ValueError names it when unknown."""
@@ -202,6 +207,18 @@ class TimestampParser:
         return layout
 
     # -- local wall-clock minute -> instant (DST rule) --------------------------------
+    def held(self, t: int) -> int:
+        """``t`` if the outputs can write it (in the years 1 to 9999 of the zone they are
+        written in); else ValueError, so that the line, not the run, is what fails."""
+        if SAFE_MIN <= t <= SAFE_MAX:
+            return t
+        try:
+            (_EPOCH_UTC + t * _US).astimezone(self.tz or UTC)
+        except (OverflowError, ValueError):
+            raise ValueError(f"out of range: about the year {1970 + t // _US_PER_YEAR}; readings must fall in "
+                             "the years 1 to 9999") from None
+        return t
+
     def _local(self, naive_minute: datetime, key: object) -> tuple[int, int]:
         """(first, second) occurrence of a local minute, in microseconds."""
         pair = self._minutes.get(key)
@@ -213,8 +230,8 @@ class TimestampParser:
                 pair = (first, first)
             else:
                 pair = (
-                    _micros(naive_minute.replace(tzinfo=self.tz, fold=0)),
-                    _micros(naive_minute.replace(tzinfo=self.tz, fold=1)),
+                    self.held(_micros(naive_minute.replace(tzinfo=self.tz, fold=0))),
+                    self.held(_micros(naive_minute.replace(tzinfo=self.tz, fold=1))),
                 )
             self._minutes[key] = pair
         return pair
@@ -284,7 +301,7 @@ class TimestampParser:
     def _parse_iso_slow(self, s: str) -> int:
         dt = datetime.fromisoformat(s.replace(",", "."))
         if dt.tzinfo is not None:
-            t = _micros(dt)
+            t = self.held(_micros(dt))
             self.last = t
             return t
         minute = dt.replace(second=0, microsecond=0)
@@ -301,14 +318,14 @@ class TimestampParser:
     def _parse_epoch(self, s: str) -> int:
         whole, frac = self._split_number(s)
         us = _frac_micros(frac) if frac else 0
-        return whole * 1_000_000 + (-us if whole < 0 else us)
+        return self.held(whole * 1_000_000 + (-us if whole < 0 else us))
 
     def _parse_epoch_ms(self, s: str) -> int:
         whole, frac = self._split_number(s)
         us = int((frac + "000")[:3]) if frac else 0
         if frac and not frac.isdigit():
             raise ValueError(f"not a number: {s!r}")
-        return whole * 1000 + (-us if whole < 0 else us)
+        return self.held(whole * 1000 + (-us if whole < 0 else us))
 
     # -- strptime formats, compiled to a regex (strptime.py) ---------------------------
     def _parse_strptime_fast(self, s: str) -> int:
@@ -346,7 +363,7 @@ class TimestampParser:
         if cached is None:
             minute, zone = minute_of(m, self._default_year)
             if zone is not None:
-                first = _micros(minute.replace(tzinfo=zone))
+                first = self.held(_micros(minute.replace(tzinfo=zone)))
                 cached = (first, first)
                 self._minutes[key] = cached
                 t = first + offset

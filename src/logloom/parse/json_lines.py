@@ -23,7 +23,7 @@ from array import array
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from logloom.logtime.timestamps import TimestampParser
+from logloom.logtime.timestamps import SAFE_MAX, SAFE_MIN, TimestampParser
 from logloom.logtime.years import timestamp_parser
 from logloom.parse.log_parser import CONVERTERS, Block, ParsedBlock, _Parsed, _Target
 from logloom.records import Event
@@ -309,7 +309,7 @@ class JsonLineParser:
         the wall time of UTC: the same instants, without a datetime for each line."""
         if self._utc is not None and stamps and all(_utc_time(t) for t in stamps):
             values, bad = self._utc.parse_many([t[:-1] for t in stamps])
-            if not bad:
+            if not bad and min(values) >= SAFE_MIN and max(values) <= SAFE_MAX:  # else the zone decides
                 self.timestamps.last = values[-1]
                 return values, bad
         return self.timestamps.parse_many(stamps)
