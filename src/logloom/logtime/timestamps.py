@@ -318,14 +318,16 @@ class TimestampParser:
     def _parse_epoch(self, s: str) -> int:
         whole, frac = self._split_number(s)
         us = _frac_micros(frac) if frac else 0
-        return self.held(whole * 1_000_000 + (-us if whole < 0 else us))
+        t = whole * 1_000_000 + (-us if whole < 0 else us)
+        return t if SAFE_MIN <= t <= SAFE_MAX else self.held(t)
 
     def _parse_epoch_ms(self, s: str) -> int:
         whole, frac = self._split_number(s)
         us = int((frac + "000")[:3]) if frac else 0
         if frac and not frac.isdigit():
             raise ValueError(f"not a number: {s!r}")
-        return self.held(whole * 1000 + (-us if whole < 0 else us))
+        t = whole * 1000 + (-us if whole < 0 else us)
+        return t if SAFE_MIN <= t <= SAFE_MAX else self.held(t)
 
     # -- strptime formats, compiled to a regex (strptime.py) ---------------------------
     def _parse_strptime_fast(self, s: str) -> int:
