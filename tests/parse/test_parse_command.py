@@ -41,3 +41,42 @@ def test_parse_all_shows_the_text_of_malformed_lines(tmp_path, run_cli) -> None:
     assert junk == {"line": 1, "malformed": "no timestamp", "text": "\x00\x01 binary junk"}
     assert bad_field["text"] == "2026-01-21 10:00:04 Process finished volume=1.2.3ml"
     assert long["text"] == "x" * 200  # cut like an unmatched line's text
+
+
+def test_parse_and_coverage_read_a_gzip_log_as_monitor_does(tmp_path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """A rotated, compressed log (``line.log.1.gz``) reads as its content in every command."""
+    import gzip
+
+    from tests.helpers import ROOT
+
+    plain = ROOT / "examples" / "walkthrough" / "input.log"
+    packed = tmp_path / "input.log.1.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    code, from_plain, _ = run_cli("parse", "--config", WALKTHROUGH_CONFIG, "--logs", plain, "--all")
+    assert code == 0
+    code, from_gzip, _ = run_cli("parse", "--config", WALKTHROUGH_CONFIG, "--logs", packed, "--all")
+    assert code == 0
+    assert from_gzip == from_plain and '"event": ' in from_gzip
+    code, cover_plain, _ = run_cli("coverage", "--config", WALKTHROUGH_CONFIG, "--logs", plain, "--json")
+    assert code == 0
+    code, cover_gzip, _ = run_cli("coverage", "--config", WALKTHROUGH_CONFIG, "--logs", packed, "--json")
+    assert code == 0
+    got, expected = json.loads(cover_gzip), json.loads(cover_plain)
+    got.pop("sources"), expected.pop("sources")
+    assert got == expected
+
+
+def test_a_corrupt_gzip_log_is_the_user_s_to_fix(tmp_path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    from tests.helpers import ROOT
+
+    packed = gzip.compress((ROOT / "examples" / "walkthrough" / "input.log").read_bytes())
+    broken = tmp_path / "cut.log.gz"
+    broken.write_bytes(packed[: len(packed) // 2])  # a copy cut short
+    for command in ("parse", "coverage", "monitor", "record"):  # EOFError was taken for Ctrl-D: "aborted", 130
+        data = () if command in ("parse", "coverage") else ("--data", tmp_path / command)
+        code, _, err = run_cli(command, "--config", WALKTHROUGH_CONFIG, *data, "--logs", broken)
+        assert code == 2, (command, err)
+        assert f"{broken}: the compressed log is damaged (cut short or corrupt)" in err, (command, err)
+        assert "internal error" not in err and "aborted" not in err

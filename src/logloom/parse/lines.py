@@ -21,7 +21,7 @@ from logloom.parse.budget import OutOfTime, bounded, out_of_time
 from logloom.parse.json_lines import JsonLineParser
 from logloom.parse.log_parser import LineParser
 from logloom.parse.parsers import line_parser
-from logloom.parse.source import Block, LineReader, open_log
+from logloom.parse.source import Block, LineReader, open_log, open_source
 from logloom.parse.stream import Stream, is_stream
 from logloom.records import Event
 
@@ -168,7 +168,8 @@ def _writer(parser: LineParser | JsonLineParser, out: TextIO, resolve: Resolve |
 def log_blocks(log: Path, max_line: int) -> Iterator[Block]:
     """The blocks of a log file from its start, or of a stream (``-``, a pipe) to its end."""
     if not is_stream(log):
-        with open_log(log) as fh:
+        open_log(log).close()  # a file that is missing or cannot be read, named (exit 2)
+        with open_source(log) as fh:  # a gzip file (a rotated log) as its content
             yield from LineReader(fh, 0, max_line).blocks()
         return
     stream = Stream(log, max_line)

@@ -16,6 +16,7 @@ import io
 import os
 import stat
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,18 @@ def is_gzip(path: Path) -> bool:
         return False
 
 
+class _GzipLog(gzip.GzipFile):
+    """A gzip log whose damage (cut short, corrupt) is the user's to fix: InputError (exit 2)
+    naming the file, never an EOFError, which the command line would take for Ctrl-D."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return super().read(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise InputError(f"{self.name}: the compressed log is damaged (cut short or corrupt) after {self.tell()} "
+                             f"bytes of its content: {exc}") from None
+
+
 def open_source(path: Path) -> BinaryIO:
     """The file's bytes: a gzip file decompressed, anything else as it is (a pipe is
     never peeked into)."""
@@ -79,14 +92,14 @@ def open_source(path: Path) -> BinaryIO:
     except OSError:
         regular = False
     if regular and is_gzip(path):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return _GzipLog(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 
 def read_range(fh: BinaryIO, start: int, length: int) -> bytes:
     """``length`` bytes of the (decompressed) file from ``start``, without moving ``fh``."""
     if isinstance(fh, gzip.GzipFile):
-        with gzip.open(fh.name, "rb") as again:
+        with _GzipLog(fh.name, "rb") as again:
             again.seek(start)
             return again.read(length)
     return os.pread(fh.fileno(), length, start)
