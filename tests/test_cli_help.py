@@ -56,3 +56,17 @@ def test_an_option_a_command_ignored_still_works_with_a_notice(run_cli: RunCli, 
     assert code == 0 and "ignores --config" in err
     code, _, err = run_cli("validate", "--config", EXAMPLE_CONFIG)
     assert "deprecated" not in err  # no notice for what was not given
+
+
+def test_an_end_of_file_inside_a_command_is_a_bug_not_a_ctrl_d(run_cli: RunCli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """click turns any EOFError into Abort ("aborted", 130, as for Ctrl-D at a prompt);
+    logloom has no prompt, so one raised by its code is reported as the failure it is."""
+    import logloom.main
+
+    def cut_short(*args: object, **kwargs: object) -> None:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr(logloom.main, "parse_log", cut_short)
+    code, _, err = run_cli("parse", "--config", EXAMPLE_CONFIG, "--logs", EXAMPLE_CONFIG / "machine_graph.yaml")
+    assert code == 1
+    assert "EOFError: Compressed file ended" in err and "internal error (a bug)" in err and "aborted" not in err

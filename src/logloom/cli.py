@@ -352,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
             return status
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, EOFError):  # click's Ctrl-D at a prompt; logloom has none: a failure
+            return _internal_error(exc.__cause__)
         click.echo("aborted", err=True)
         return 130
     except click.ClickException as exc:
@@ -368,12 +370,16 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("interrupted", err=True)
         return 130
     except Exception as exc:
-        traceback.print_exc()
-        # a run that saved its state said where in a note (main._loop); nothing else claims a snapshot
-        notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))
-        click.echo(f"logloom: internal error (a bug){notes}", err=True)
-        return 1
+        return _internal_error(exc)
     return 0
+
+
+def _internal_error(exc: BaseException) -> int:
+    traceback.print_exception(exc)
+    # a run that saved its state said where in a note (main._loop); nothing else claims a snapshot
+    notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))
+    click.echo(f"logloom: internal error (a bug){notes}", err=True)
+    return 1
 
 
 def run() -> None:
