@@ -301,3 +301,22 @@ def _waits_in_open(pid: int) -> bool:
         return Path(f"/proc/{pid}/wchan").read_text() in ("fifo_open", "wait_for_partner")
     except OSError:
         return False
+
+
+@pytest.mark.parametrize("name", ["rejected_lines.log", "process_metrics.csv", "process_metrics_part2.csv"])
+def test_a_log_that_is_one_of_monitor_s_outputs_is_refused_untouched(tmp_path: Path, run_cli, name: str) -> None:  # type: ignore[no-untyped-def]
+    """``--logs DATA/rejected_lines.log`` (directly or through a link): the monitor would
+    truncate the very log it reads. Refused with exit 2; the file keeps every byte."""
+    data = tmp_path / "data"
+    data.mkdir()
+    log = data / name
+    text = b"2026-01-21 10:04:50 [INFO] Pallet P-1 arrived at L1\n"
+    log.write_bytes(text)
+    link = tmp_path / "line.log"
+    link.symlink_to(log)
+    for given in (log, link):
+        for extra in ((), ("--from-start",)):
+            code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", given, *extra)
+            assert code == 2, err
+            assert f"{given}: is {name}, an output of monitor in --data {data}" in err
+            assert log.read_bytes() == text

@@ -32,7 +32,7 @@ from logloom.lifecycle.resume import (
     resumed_states,
     source_state,
 )
-from logloom.outputs.runs import archive_outputs, finish_archive
+from logloom.outputs.runs import archive_outputs, finish_archive, refuse_output_as_log
 from logloom.outputs.state_store import (
     CHECKPOINT,
     SNAPSHOT,
@@ -89,6 +89,7 @@ def monitor(config: Config, options: RunOptions, ui: UI) -> tuple[dict[str, Any]
     try:
         with DataLock(data_dir), long_run_gc():
             check_readable(log)
+            refuse_output_as_log(data_dir, log)
             _archive_runs(data_dir, options.from_start, ui)
             saved = latest_state(data_dir, ui.notify)
             if is_stream(log):

@@ -11,6 +11,7 @@ active baseline, the baseline archive, the default source log and the lock stay.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,20 @@ RUN_OUTPUTS = (
     "process_metrics.csv", "process_metrics_part*.csv", "anomalies.csv", "incidents.csv",
     "rejected_lines.log", "run_summary.json", "parquet", "report.html",
 )
+
+
+def refuse_output_as_log(data_dir: Path, log: Path) -> None:
+    """InputError when ``log`` is (or links to) one of the outputs a monitor run owns in
+    ``data_dir``: the run would truncate, rewrite or move the very log it reads."""
+    try:
+        real = log.resolve()
+        here = real.parent == data_dir.resolve()
+    except (OSError, RuntimeError):  # a loop of links: opening it reports the error
+        return
+    owned = next((pattern for pattern in RUN_OUTPUTS if fnmatch.fnmatchcase(real.name, pattern)), None)
+    if here and owned is not None:
+        raise InputError(f"{log}: is {real.name}, an output of monitor in --data {data_dir}: the run would "
+                         "overwrite it; give another --data, or move the log out of it first")
 
 
 def archive_outputs(data_dir: Path) -> Path | None:
