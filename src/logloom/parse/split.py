@@ -23,6 +23,7 @@ from logloom.parse.translate import Untranslatable, ascii_table, translate
 
 Split = tuple[list[int] | None, list[str], list[str], dict[int, str]]
 ByteSplit = tuple[np.ndarray | None, Callable[[], list[str]], list[bytes]]
+Matched = tuple[np.ndarray, np.ndarray, int, int]  # Layout.match: characters, widths, the stamp's [start, end)
 
 
 class TimestampSplit:
@@ -87,36 +88,26 @@ class TimestampSplit:
         if not raw.isascii():
             return None
         lengths = np.fromiter(map(len, lines), np.int64, len(lines))
-        starts = np.zeros(len(lines), np.int64)
-        np.cumsum(lengths[:-1] + 1, out=starts[1:])
         data = np.frombuffer(raw + b"\n" * (layout.window + 1), np.uint8)
         cr = 0
         if b"\r" in raw:  # a CRLF log: a line's text ends before its \r (``Block.texts``)
-            ends = starts + lengths - 1
+            ends = np.cumsum(lengths + 1) - 2
             if raw.count(b"\r") != len(lines) or lengths.min() == 0 or not (data[ends] == 13).all():
                 return None
             data = data.copy()
             data[ends] = 10
             cr = 1
-        width = layout.tables.shape[0]
-        if lengths.min() - cr < width:
+        found = layout.match(data, lengths, cr)
+        if found is None:
             return None
-        chars = sliding_window_view(data, width + layout.window)[starts]
-        if not layout.tables[np.arange(width), chars[:, :width]].all():
-            return None
-        widths = layout.widths(chars[:, width:])
-        if widths is None:
-            return None
-        a, b = layout.ts
-        in_ts = layout.tail is not None and layout.tail.in_ts
+        chars, widths, a, b = found
         if widths.min() == widths.max():
             w = int(widths[0])
-            b = w if in_ts else b
             rests = [line[w:-1] for line in lines] if cr else [line[w:] for line in lines]
             return chars[:, a:b], lambda: [line[a:b].decode("ascii") for line in lines], rests
         at = widths.tolist()
         rests = [line[e : len(line) - cr] for line, e in zip(lines, at, strict=True)]
-        if in_ts:
+        if b < 0:
             return None, lambda: [line[a:e].decode("ascii") for line, e in zip(lines, at, strict=True)], rests
         return None, lambda: [line[a:b].decode("ascii") for line in lines], rests
 
@@ -126,32 +117,20 @@ class TimestampSplit:
         measured alike; None if a line is shorter or does not fit."""
         layout = self._fixed
         assert layout is not None
-        tables = layout.tables
-        width = tables.shape[0]
-        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-        if not len(texts) or lengths.min() < width:
+        if not texts:
             return None
-        starts = np.zeros(len(texts), np.int64)
-        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
         # "\n" after the last line too: a tail's window stops at a line's end
         data = np.frombuffer((joined + "\n" * (layout.window + 1)).encode("ascii"), np.uint8)
-        chars = sliding_window_view(data, width + layout.window)[starts]
-        if not tables[np.arange(width), chars[:, :width]].all():
+        found = layout.match(data, lengths)
+        if found is None:
             return None
-        widths = layout.widths(chars[:, width:])
-        if widths is None:
-            return None
-        a, b = layout.ts
+        _, widths, a, b = found
         if widths.min() == widths.max():
             w = int(widths[0])
-            if layout.tail is not None and layout.tail.in_ts:
-                b = w
             return None, [t[a:b] for t in texts], [t[w:] for t in texts], {}
         ends = widths.tolist()
-        if layout.tail is not None and layout.tail.in_ts:
-            stamps = [t[a:e] for t, e in zip(texts, ends, strict=True)]
-        else:
-            stamps = [t[a:b] for t in texts]
+        stamps = [t[a:e] for t, e in zip(texts, ends, strict=True)] if b < 0 else [t[a:b] for t in texts]
         return None, stamps, [t[e:] for t, e in zip(texts, ends, strict=True)], {}
 
     def _line_by_line(self, texts: list[str], skip: Container[int] = ()) -> Split:
@@ -236,6 +215,28 @@ class Layout:
         if not tail.optional and not ok.all():
             return None
         return width + np.where(ok, k + run, 0)
+
+    def match(self, data: np.ndarray, lengths: np.ndarray, cr: int = 0) -> Matched | None:
+        """Lines of ``lengths`` joined by newlines in ``data`` (followed by ``window`` + 1
+        more), each ending in ``cr`` characters that are not its text: the first
+        characters of each (n x width + window) checked against the per-position tables,
+        the match's width per line, and the ts group's [start, end), end -1 when it ends
+        with a tail of varying width. None when a line is too short or does not fit."""
+        width = self.tables.shape[0]
+        if lengths.min() - cr < width:
+            return None
+        starts = np.zeros(len(lengths), np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        chars = sliding_window_view(data, width + self.window)[starts]
+        if not self.tables[np.arange(width), chars[:, :width]].all():
+            return None
+        widths = self.widths(chars[:, width:])
+        if widths is None:
+            return None
+        a, b = self.ts
+        if self.tail is not None and self.tail.in_ts:  # the stamp ends where the match does
+            b = int(widths[0]) if widths.min() == widths.max() else -1
+        return chars, widths, a, b
 
     @property
     def window(self) -> int:
