@@ -142,17 +142,16 @@ def test_scored_stop_and_resume_anywhere_gives_the_same_anomalies(
 def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
     mode: str, sim_log: Path, uninterrupted: dict[str, bytes], tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_step = Engine.step_resolved
+    real_step = Engine.step_into
     calls = {"n": 0}
 
-    def failing_step(self: Engine, *parts):  # type: ignore[no-untyped-def]
+    def failing_step(self: Engine, rows, *parts):  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        rows = real_step(self, *parts)  # the state is changed half-way, then the bug strikes
+        real_step(self, rows, *parts)  # the state is changed and the rows appended, then the bug strikes
         if calls["n"] == 700:
             raise RuntimeError("injected bug")
-        return rows
 
-    monkeypatch.setattr(Engine, "step_resolved", failing_step)
+    monkeypatch.setattr(Engine, "step_into", failing_step)
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path, "--logs", sim_log, "-q",
                            "--max-part-mb", "0.02", mode)
     assert code == 1 and "injected bug" in err
@@ -161,7 +160,7 @@ def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
     assert last.startswith("logloom: internal error (a bug)") and f"saved to {snapshot}" in last, last
     state = load_state(snapshot)
     assert state["stats"]["events"] == 699
-    monkeypatch.setattr(Engine, "step_resolved", real_step)
+    monkeypatch.setattr(Engine, "step_into", real_step)
     monitor(run_cli, tmp_path, sim_log, "--max-part-mb", "0.02")
     assert not snapshot.exists() and list((tmp_path / "snapshots").glob("crash_state.*.used.json"))
     assert outputs(tmp_path) == uninterrupted
@@ -180,19 +179,18 @@ def test_a_crash_that_ends_a_stuck_visit_loses_no_anomaly(
     record_into(run_cli, good, whole, data)
     monitor(run_cli, whole, log, mode)
     assert "stuck" in (whole / "anomalies.csv").read_text()
-    real_step = Engine.step_resolved
+    real_step = Engine.step_into
 
-    def failing_step(self: Engine, ts, comp, *parts):  # type: ignore[no-untyped-def]
+    def failing_step(self: Engine, rows, ts, comp, *parts):  # type: ignore[no-untyped-def]
         leaving_stuck = comp.id == "l1_clamp" and comp.state == "CLOSED" and ts - comp.entered > 100_000_000
-        rows = real_step(self, ts, comp, *parts)
+        real_step(self, rows, ts, comp, *parts)
         if leaving_stuck and comp.state != "CLOSED":
             raise RuntimeError("injected bug")
-        return rows
 
-    monkeypatch.setattr(Engine, "step_resolved", failing_step)
+    monkeypatch.setattr(Engine, "step_into", failing_step)
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", log, "-q", mode)
     assert code == 1 and "injected bug" in err
-    monkeypatch.setattr(Engine, "step_resolved", real_step)
+    monkeypatch.setattr(Engine, "step_into", real_step)
     monitor(run_cli, data, log, mode)
     assert outputs(data) == outputs(whole)
 

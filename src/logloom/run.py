@@ -214,8 +214,8 @@ class Run:
         the way only when the log's time leaves the scorer's window; a burst the
         engine's hook finds waits in ``pending`` until its line is done.
         """
-        step = self.engine.step_parts
-        step_resolved = self.engine.step_resolved
+        component_for = self.engine.component_for
+        step_into = self.engine.step_into
         resolved = self.table.resolved(self.engine.resolve)
         index, codes, times = parsed.index, parsed.codes, parsed.times
         todo = len(index) if count >= parsed.lines else bisect_left(index, count)
@@ -233,30 +233,30 @@ class Run:
         rows_out: list[MetricRow] = []
         marks: list[Mark] = []  # stuck, burst and time_back (the loop pauses before those) anomalies
         done = count  # lines fully processed
-        k = lo = 0
+        k = lo = before = 0
         try:
             for hi in [*at_steps, todo]:
                 for k in range(lo, hi):
+                    before = len(rows_out)  # the rows of the lines before this one
                     ts = times[k]
                     if not low <= ts <= high:  # never without a scorer
                         line_no = start + index[k] + 1
-                        marks += [(line_no, 0, len(rows_out), a) for a in stuck.reached(ts)]
+                        marks += [(line_no, 0, before, a) for a in stuck.reached(ts)]
                         low, high = stuck.low, stuck.high
                     comp, event, target, target_type, fields = resolved[codes[k]]
+                    if comp is None:
+                        comp = component_for(event, target, target_type)
                     if comp is not None:
-                        rows = step_resolved(ts, comp, event, fields)
-                    else:
-                        rows = step(ts, event, target, target_type, fields)
+                        step_into(rows_out, ts, comp, event, fields)
                     if pending:
-                        marks += [(start + index[k] + 1, 1, len(rows_out), a) for a in pending]
+                        marks += [(start + index[k] + 1, 1, before, a) for a in pending]
                         pending.clear()
-                    if rows:
-                        rows_out += rows
                 if hi in at_steps:
                     marks.append((start + index[hi] + 1, -1, len(rows_out), at_steps[hi]))
                 lo = hi
         except BaseException:
-            done = index[k]  # the failing line was not fully processed
+            done = index[k]  # the failing line was not fully processed: none of its rows count
+            del rows_out[before:]
             pending.clear()
             self._finish(parsed, rows_out, None, write, k, done)
             raise

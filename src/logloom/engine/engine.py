@@ -8,12 +8,12 @@ numbered comments below follow its steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from logloom.config.load import Config
 from logloom.engine.inventory import Component, ComponentFactory
-from logloom.engine.machine import Machine, Metric, Transition, sensor_ref
+from logloom.engine.machine import Machine, Transition, sensor_ref
 from logloom.records import INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, StateChange
 
 GLOBAL_COUNTERS = ("unknown_target", "unrouted")
@@ -81,7 +81,7 @@ class Engine:
     def step_parts(
         self, ts: int, event: str, target: str | None, target_type: str | None, fields: dict[str, Any]
     ) -> list[MetricRow]:
-        """``step`` of an Event's parts, for the hot loop (no Event is built for it)."""
+        """``step`` of an Event's parts (no Event is built for it)."""
         comp = self.component_for(event, target, target_type)
         if comp is None:
             return _EMPTY
@@ -106,9 +106,17 @@ class Engine:
 
     def step_resolved(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> list[MetricRow]:
         """Steps 3-7 for an event whose component is known (``resolve``d or routed)."""
+        rows: list[MetricRow] = []
+        self.step_into(rows, ts, comp, event, fields)
+        return rows
+
+    def step_into(self, rows: list[MetricRow], ts: int, comp: Component, event: str,
+                  fields: dict[str, Any]) -> None:
+        """``step_resolved`` appending the event's rows to ``rows`` (the hot loop's list)."""
         machine: Machine = comp.machine
         if event in machine.counted:
-            comp.counts[event] = comp.counts.get(event, 0) + 1
+            counts = comp.counts
+            counts[event] = counts.get(event, 0) + 1
         infer = self.infer.get(event)
         if infer:  # 3. infer, whatever happens next
             self._apply(infer, comp)
@@ -117,30 +125,29 @@ class Engine:
             if pallet is not None:
                 comp.pallet = pallet if pallet.__class__ is str else str(pallet)
         options = machine.table[comp.state].get(event)
+        start = len(rows)
         if options is None:
             if event not in machine.uses:
                 if fields:  # 4. capture on the current visit
-                    self._capture_fields(comp, machine, fields)
+                    _capture(comp, machine.value_fields, fields)
                 comp.counters["data_only"] += 1
-                return _EMPTY
-            rows = self._jump(comp, machine, ts, event, fields)  # 6. (it captures)
+                return
+            self._jump(comp, machine, ts, event, fields, rows)  # 6. (it captures)
         else:
             if fields:  # 4. capture on the current visit, before its exit
-                self._capture_fields(comp, machine, fields)
+                _capture(comp, machine.value_fields, fields)
             for t in options:  # 5.
                 if not t.requires or self._holds(t.requires, comp):
-                    rows = []
                     self._transit(comp, machine, t, ts, rows, _REAL)
                     break
             else:
                 comp.counters["guard_blocked"] += 1
                 self._violation(ts, comp, "guard_blocked")
-                return _EMPTY
-        if rows and self._on_row:
-            for row in rows:
+                return
+        if self._on_row and len(rows) > start:
+            for row in rows[start:]:
                 for obs in self._on_row:
                     obs.on_row(row)
-        return rows
 
     # -- 2. resolve the target --------------------------------------------------------
     def _route(self, event: str, target_type: str | None) -> Component | None:
@@ -189,34 +196,9 @@ class Engine:
                 return False
         return True
 
-    def _capture_fields(self, comp: Component, machine: Machine, fields: dict[str, Any]) -> None:
-        for name in machine.value_fields:
-            raw = fields.get(name)
-            if raw is not None:
-                self._capture(comp, name, raw)
-
-    def _capture(self, comp: Component, name: str, raw: Any) -> None:
-        """Fold one captured value into the visit's [first, last, min, max, sum, n]."""
-        try:
-            x = float(raw)
-        except (TypeError, ValueError):
-            return  # a text in a value metric's field: not a number to measure
-        acc = comp.captures.get(name)
-        if acc is None:
-            comp.captures[name] = [x, x, x, x, x, 1.0]
-        else:
-            acc[1] = x
-            if x < acc[2]:
-                acc[2] = x
-            if x > acc[3]:
-                acc[3] = x
-            acc[4] += x
-            acc[5] += 1.0
-
     # -- 5./6./7. -------------------------------------------------------------------------
-    def _jump(
-        self, comp: Component, machine: Machine, ts: int, event: str, fields: dict[str, Any]
-    ) -> list[MetricRow]:
+    def _jump(self, comp: Component, machine: Machine, ts: int, event: str, fields: dict[str, Any],
+              rows: list[MetricRow]) -> None:
         """6. A permissive jump: synthesised steps, then the event's own transition.
 
         The event's fields are a measurement of the visit its final transition closes
@@ -225,13 +207,12 @@ class Engine:
         path = machine.jump_path(comp.state, event, self.max_jump) if self.permissive else None
         if path is None:
             if fields:  # no change: the fields stay on the current visit
-                self._capture_fields(comp, machine, fields)
+                _capture(comp, machine.value_fields, fields)
             comp.counters["invalid_transition"] += 1
             self._violation(ts, comp, "invalid_transition")
-            return _EMPTY
+            return
         comp.counters["jumps"] += 1
         comp.counters["inferred_steps"] += len(path) - 1
-        rows: list[MetricRow] = []
         own_infer = self.infer.get(event)
         last = len(path) - 1
         for i, t in enumerate(path):
@@ -242,58 +223,27 @@ class Engine:
                 if own_infer:
                     self._apply(own_infer, comp)
             elif fields:
-                self._capture_fields(comp, machine, fields)
+                _capture(comp, machine.value_fields, fields)
             visit = _REAL if i == 0 else _INFERRED if i < last else _CLOSED
             self._transit(comp, machine, t, ts, rows, visit, i < last)
-        return rows
 
     def _transit(
         self, comp: Component, machine: Machine, t: Transition, ts: int, rows: list[MetricRow],
         visit: int, synthesised_to: bool = False,
     ) -> None:
-        """Leave the current state by ``t`` at ``ts``; ``visit`` says what is known of the
-        visit left (_REAL, or a synthesised one: _INFERRED, _CLOSED by the event)."""
-        state = comp.state
-        entered = comp.entered
-        metrics = machine.metrics[state]
-        if metrics:
-            self._measure(comp, state, metrics, ts, rows, visit)
-        comp.previous = state
-        comp.state = t.to
-        comp.entered = ts
-        if comp.captures:
-            comp.captures = {}
-        if comp.counts:
-            comp.counts = {}
-        self.sequence += 1
-        comp.last_transition = self.sequence
-        comp.counters["transitions"] += 1
-        if self._on_change:
-            change = _new_row(StateChange, (ts, comp.id, state, t.to, t.event, synthesised_to))
-            for on_change in self._on_change:
-                on_change(change)
-        faults = machine.faults
-        if faults and self._on_fault and (state in faults or t.to in faults):
-            for obs in self._on_fault:
-                if state in faults:
-                    obs.on_fault_end(ts, comp.id, state, entered)
-                if t.to in faults:
-                    obs.on_fault_start(ts, comp.id, t.to)
-
-    def _measure(
-        self, comp: Component, state: str, metrics: Sequence[Metric], ts: int, rows: list[MetricRow],
-        visit: int,
-    ) -> None:
-        """7. The rows of leaving ``state`` at ``ts``, appended to ``rows`` in definition order.
+        """Leave the current state by ``t`` at ``ts``, appending its rows (7.) to ``rows``;
+        ``visit`` says what is known of the visit left (_REAL, or a synthesised one:
+        _INFERRED, _CLOSED by the event).
 
         A synthesised visit writes its durations as ``0.0`` with ``STATE:inferred`` and
         no counts; the one the event closes (_CLOSED) also writes its values, which the
         event's own line measured (the plain state name: they are real).
         """
-        cid = comp.id
+        state = comp.state
         entered = comp.entered
+        cid = comp.id
         append = rows.append
-        for name, kind, unit, field_name, agg, event, per in metrics:
+        for name, kind, unit, field_name, agg, event, per in machine.metrics[state]:  # 7.
             if kind == "duration":
                 if visit:
                     append(_new_row(MetricRow, (ts, cid, name, 0.0, unit, state + INFERRED_SUFFIX)))
@@ -318,6 +268,28 @@ class Engine:
             elif not visit:
                 count = comp.counts.get(event or "", 0)
                 append(_new_row(MetricRow, (ts, cid, name, float(count), unit, state)))
+        to = t.to
+        comp.previous = state
+        comp.state = to
+        comp.entered = ts
+        if comp.captures:
+            comp.captures = {}
+        if comp.counts:
+            comp.counts = {}
+        self.sequence += 1
+        comp.last_transition = self.sequence
+        comp.counters["transitions"] += 1
+        if self._on_change:
+            change = _new_row(StateChange, (ts, cid, state, to, t.event, synthesised_to))
+            for on_change in self._on_change:
+                on_change(change)
+        faults = machine.faults
+        if faults and self._on_fault and (state in faults or to in faults):
+            for obs in self._on_fault:
+                if state in faults:
+                    obs.on_fault_end(ts, cid, state, entered)
+                if to in faults:
+                    obs.on_fault_start(ts, cid, to)
 
     def _violation(self, ts: int, comp: Component, kind: str) -> None:
         for obs in self._on_violation:
@@ -351,6 +323,33 @@ class Engine:
 
 _NO_POOL: list[Component] = []
 _new_row = tuple.__new__  # MetricRow(...) through NamedTuple.__new__ costs twice as much
+
+
+def _capture(comp: Component, names: frozenset[str], fields: dict[str, Any]) -> None:
+    """4. Fold the event's numeric fields named ``names`` (its machine's value metrics'
+    fields) into the visit's [first, last, min, max, sum, n] of each."""
+    for name in names:
+        raw = fields.get(name)
+        if raw is None:
+            continue
+        if raw.__class__ is float:
+            x = raw
+        else:
+            try:
+                x = float(raw)
+            except (TypeError, ValueError):
+                continue  # a text in a value metric's field: not a number to measure
+        acc = comp.captures.get(name)
+        if acc is None:
+            comp.captures[name] = [x, x, x, x, x, 1.0]
+        else:
+            acc[1] = x
+            if x < acc[2]:
+                acc[2] = x
+            if x > acc[3]:
+                acc[3] = x
+            acc[4] += x
+            acc[5] += 1.0
 
 
 def _last_transition(c: Component) -> int:
