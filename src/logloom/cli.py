@@ -14,6 +14,7 @@ import importlib
 import json
 import sys
 import traceback
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
 # commands that draw or write them: a quiet monitor needs neither.
 
 EXIT_GAP = 3  # done, but part of a source could not be read
+
+
+def engine_build() -> str:
+    """How the engine was built: "compiled" (``LOGLOOM_COMPILE=1``, mypyc) when its module
+    is a C extension, which Python loads in preference to the source beside it; else
+    "pure Python". Looked up on disk: ``--version`` imports no stage."""
+    engine = Path(__file__).parent / "engine" / "engine"
+    compiled = any(engine.with_name("engine" + suffix).exists() for suffix in EXTENSION_SUFFIXES)
+    return "compiled" if compiled else "pure Python"
 
 
 def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Path | None, serve: str | None,
@@ -78,7 +88,7 @@ class _Commands(FullHelpGroup):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="logloom")
+@click.version_option(__version__, prog_name="logloom", message=f"%(prog)s %(version)s (engine: {engine_build()})")
 def cli() -> None:
     """logloom: machine logs -> state durations, cycle metrics, baselines and anomalies."""
 

@@ -1,0 +1,36 @@
+"""Only the optional compiled build is here; everything else is in pyproject.toml.
+
+``LOGLOOM_COMPILE=1 pip install .`` compiles the engine's modules with mypyc (C
+extensions beside the same Python files; the pure-Python install is the default and
+gives byte-identical outputs, tested both ways). An editable install is never compiled:
+a compiled module would shadow the edited source.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import setup
+
+COMPILED = [
+    "src/logloom/engine/engine.py",
+    "src/logloom/engine/inventory.py",
+    "src/logloom/engine/machine.py",
+]
+
+
+BUILDS = {"bdist_wheel", "build", "build_ext", "install"}  # not egg_info/dist_info (metadata only)
+
+
+def ext_modules() -> list:
+    if os.environ.get("LOGLOOM_COMPILE", "") in ("", "0") or not BUILDS & set(sys.argv):
+        return []
+    if "editable_wheel" in sys.argv:
+        return []
+    from mypyc.build import mypycify
+
+    return mypycify(COMPILED, opt_level="3")
+
+
+setup(ext_modules=ext_modules())
