@@ -10,18 +10,27 @@ file that was not found; the summary's ``gaps`` says what); 1 an internal failur
 from __future__ import annotations
 
 import gc
-import importlib
 import json
 import sys
 import traceback
-from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from logloom import __version__
-from logloom.cli_options import FullHelpGroup, config_dir, data_dir, dirs, ignored, prestart, run_options, viz_options
+from logloom.cli_options import (
+    Commands,
+    FullHelpGroup,
+    config_dir,
+    data_dir,
+    dirs,
+    engine_build,
+    ignored,
+    prestart,
+    run_options,
+    viz_options,
+)
 from logloom.errors import ConfigError, InputError, LogloomError
 from logloom.integrations.options import integration_options
 from logloom.ui import UI
@@ -35,15 +44,6 @@ if TYPE_CHECKING:
 # commands that draw or write them: a quiet monitor needs neither.
 
 EXIT_GAP = 3  # done, but part of a source could not be read
-
-
-def engine_build() -> str:
-    """How the engine was built: "compiled" (``LOGLOOM_COMPILE=1``, mypyc) when its module
-    is a C extension, which Python loads in preference to the source beside it; else
-    "pure Python". Looked up on disk: ``--version`` imports no stage."""
-    engine = Path(__file__).parent / "engine" / "engine"
-    compiled = any(engine.with_name("engine" + suffix).exists() for suffix in EXTENSION_SUFFIXES)
-    return "compiled" if compiled else "pure Python"
 
 
 def _add_viz(options: RunOptions, config_dir: Path, ui: UI, viz: bool, save: Path | None, serve: str | None,
@@ -69,25 +69,7 @@ def _load(config_dir: Path, ui: UI) -> Config:
     return config
 
 
-class _Commands(FullHelpGroup):
-    """The command group; ``simulate`` (which imports numpy and its own tables) is
-    loaded only when it is used, so the other commands start faster."""
-
-    _lazy: ClassVar[dict[str, tuple[str, str]]] = {"simulate": ("logloom.simulator", "simulate_command"),
-                                                   "fleet": ("logloom.fleet.command", "fleet_group")}
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self._lazy])
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self._lazy:
-            module, attr = self._lazy[cmd_name]
-            command: click.Command = getattr(importlib.import_module(module), attr)
-            return command
-        return super().get_command(ctx, cmd_name)
-
-
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="logloom", message=f"%(prog)s %(version)s (engine: {engine_build()})")
 def cli() -> None:
     """logloom: machine logs -> state durations, cycle metrics, baselines and anomalies."""

@@ -9,13 +9,24 @@ subcommands with their whole first sentence, never cut with "...".
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def engine_build() -> str:
+    """How the engine was built, for ``--version``: "compiled" (``LOGLOOM_COMPILE=1``, mypyc)
+    when its module is a C extension, which Python loads in preference to the source
+    beside it; else "pure Python". Looked up on disk: ``--version`` imports no stage."""
+    engine = Path(__file__).parent / "engine"
+    compiled = any((engine / f"engine{suffix}").exists() for suffix in EXTENSION_SUFFIXES)
+    return "compiled" if compiled else "pure Python"
 
 
 def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -100,3 +111,21 @@ class FullHelpGroup(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+class Commands(FullHelpGroup):
+    """The command group; ``simulate`` (which imports numpy and its own tables) is
+    loaded only when it is used, so the other commands start faster."""
+
+    _lazy: ClassVar[dict[str, tuple[str, str]]] = {"simulate": ("logloom.simulator", "simulate_command"),
+                                                   "fleet": ("logloom.fleet.command", "fleet_group")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy:
+            module, attr = self._lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
