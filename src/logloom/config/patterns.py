@@ -20,7 +20,7 @@ from logloom.config.yaml_io import ConfigFile, KeyPath
 from logloom.logtime.timestamps import load_timezone
 from logloom.logtime.years import places_years, timestamp_parser
 
-TEMPLATE_NAME = re.compile(r"\{([\w.]*)\}")  # a target template's field names (log_parser._Target)
+TEMPLATE_NAME = re.compile(r"\{([\w.]*)\}")  # a target template's field names (parse/patterns.py: Target)
 _KEY_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
 
 

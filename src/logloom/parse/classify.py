@@ -38,6 +38,7 @@ class Classifier:
     """The rewritten patterns of a list of regexes, and those left to ``re`` (with why)."""
 
     engine = "re"
+    exact = False  # whether ``first`` names each text's first rewritten pattern that matches
 
     def __init__(self, regexes: list[str]) -> None:
         self.count = len(regexes)
@@ -105,6 +106,7 @@ class HyperscanClassifier(Classifier):
     """One Hyperscan scan of the block for every rewritten pattern Hyperscan compiles."""
 
     engine = "hyperscan"
+    exact = True
 
     def __init__(self, regexes: list[str]) -> None:
         import hyperscan  # only where the wheel installed; see make_classifier

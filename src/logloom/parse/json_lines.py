@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from logloom.logtime.timestamps import SAFE_MAX, SAFE_MIN, TimestampParser
 from logloom.logtime.years import timestamp_parser
-from logloom.parse.log_parser import CONVERTERS, Block, ParsedBlock, _Parsed, _Target
+from logloom.parse.log_parser import Block, ParsedBlock
+from logloom.parse.patterns import CONVERTERS, Target
+from logloom.parse.patterns import Parsed as _Parsed
 from logloom.records import Event
 
 if TYPE_CHECKING:
@@ -145,7 +147,7 @@ class _JsonPattern:
     def __init__(self, spec: PatternSpec | PatternRule) -> None:
         self.name = spec.name
         self.event = spec.event
-        self.target = _Target(spec.target)
+        self.target = Target(spec.target)
         self.target_type = spec.target_type
         self.conditions: list[tuple[str, tuple[str, ...] | None, str | None, Any, re.Pattern[str] | None]] = []
         for path, cond in (spec.match or {}).items():

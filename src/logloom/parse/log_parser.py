@@ -18,6 +18,8 @@ import numpy as np
 
 from logloom.logtime.years import timestamp_parser
 from logloom.parse.classify import make_classifier
+from logloom.parse.patterns import Parsed as _Parsed
+from logloom.parse.patterns import Pattern
 from logloom.parse.source import Block
 from logloom.parse.split import TimestampSplit
 from logloom.records import Event
@@ -26,83 +28,8 @@ if TYPE_CHECKING:
     from logloom.config.schema import LogPatterns
     from logloom.parse.rules import ParseRules
 
-_TRUE = {"true", "1", "yes", "on", "y", "t"}
-_FALSE = {"false", "0", "no", "off", "n", "f"}
-
-
-def _to_bool(text: str) -> bool:
-    low = text.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(f"not a bool: {text!r}")
-
-
-CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "int": int,
-    "float": float,
-    "str": str,
-    "bool": _to_bool,
-}
-
-
-_FIELD_NAME = re.compile(r"\{([\w.]*)\}")  # a JSON log's fields may be key paths (data.station)
-
-
-class _Target:
-    """A compiled ``target`` template: a constant, one group, or text with ``{field}``s."""
-
-    def __init__(self, template: str | None) -> None:
-        self.constant: str | None = None
-        self.group: str | None = None
-        self.template: str | None = None
-        if template is None:
-            return
-        groups = _FIELD_NAME.findall(template)
-        if not groups:
-            self.constant = template
-        elif template == "{" + groups[0] + "}":
-            self.group = groups[0]
-        else:
-            self.template = template
-
-    def resolve(self, values: dict[str, Any]) -> str | None:
-        if self.constant is not None:
-            return self.constant
-        if self.group is not None:
-            value = values.get(self.group)
-            return None if value is None else str(value)
-        if self.template is not None:
-            try:
-                return _FIELD_NAME.sub(lambda m: _value(values, m.group(1)), self.template)
-            except KeyError:
-                return None  # a group that took no part: route the event instead
-        return None
-
-
-def _value(values: dict[str, Any], name: str) -> str:
-    value = values.get(name)
-    if value is None:
-        raise KeyError(name)
-    return str(value)
-
-
-class _Pattern:
-    __slots__ = ("converters", "event", "name", "regex", "target", "target_type")
-
-    def __init__(self, spec: Any) -> None:
-        self.name: str = spec.name
-        self.regex = re.compile(spec.regex)
-        self.event: str = spec.event
-        self.target = _Target(spec.target)
-        self.target_type: str | None = spec.target_type
-        self.converters = [(k, t, CONVERTERS[t]) for k, t in spec.fields.items() if t != "str"]
-
-
 _new_event = tuple.__new__  # Event(...) through NamedTuple.__new__ costs twice as much
 _CACHE_LIMIT = 8192
-_Parsed = tuple[str, str | None, str | None, dict[str, Any], str]
 
 
 class LineParser:
@@ -118,7 +45,7 @@ class LineParser:
         self._ts_regex = re.compile(spec.timestamp.regex)
         self._ts_group = self._ts_regex.groupindex.get("ts", 0)
         self.timestamps = timestamp_parser(spec.timestamp.format, spec.timestamp.timezone, spec.timestamp.year)
-        self._patterns = [_Pattern(p) for p in spec.patterns]
+        self._patterns = [Pattern(p) for p in spec.patterns]
         self._cache: dict[str, _Parsed | str | None] = {}
         self._fallback: list[int] = []  # patterns a classifier leaves to re (set by BlockParser)
 
@@ -176,26 +103,12 @@ class LineParser:
                     break
                 pm = patterns[i].regex.search(rest)
                 if pm is not None:
-                    return self._result(patterns[i], pm)
+                    return patterns[i].result(pm)
         for p in patterns[first:] if first > 0 else patterns:
             pm = p.regex.search(rest)
             if pm is not None:
-                return self._result(p, pm)
+                return p.result(pm)
         return None
-
-    @staticmethod
-    def _result(p: _Pattern, pm: re.Match[str]) -> _Parsed | str:
-        fields: dict[str, Any] = pm.groupdict()  # the named groups, in their order
-        if None in fields.values():  # a group that took no part is not captured
-            fields = {k: v for k, v in fields.items() if v is not None}
-        for name, type_name, conv in p.converters:
-            raw = fields.get(name)
-            if raw is not None:
-                try:
-                    fields[name] = conv(raw)
-                except (ValueError, OverflowError):
-                    return f"field {name!r} of pattern {p.name!r}: {raw[:80]!r} is not {type_name}"
-        return (p.event, p.target.resolve(fields), p.target_type, fields, p.name)
 
 
 # -- whole blocks ------------------------------------------------------------------------
@@ -303,30 +216,73 @@ class BlockParser:
 
     def _classify(self, codes: np.ndarray, todo: np.ndarray, rests: list[str] | list[bytes],
                   texts: Sequence[str], kept: list[int] | None, out: ParsedBlock) -> None:
-        """Fill the codes of the texts not in the table: classified together, then searched."""
-        firsts = self.classifier.first([rests[j] for j in todo.tolist()])
+        """Fill the codes of the texts not in the table: classified together; where the
+        classifier names each text's pattern, the texts of one pattern extracted together
+        (``Pattern.extract``), the others searched one by one. A text's code is the same
+        on all its lines."""
+        todo_rests = [rests[j] for j in todo.tolist()]
+        firsts = self.classifier.first(todo_rests)
         if not self.parser._fallback:  # nothing to search where no rewritten pattern matches
             none = firsts == self.classifier.count
-            codes[todo[none]] = UNMATCHED
-            todo, firsts = todo[~none], firsts[~none]
-        ids = self._ids
-        for j, first in zip(todo.tolist(), firsts.tolist(), strict=True):
-            rest = rests[j]
-            known = ids.get(rest)  # earlier in this same block
-            if known is not None:
-                codes[j] = known
-                continue
-            hit = self.parser._match(rest.decode("ascii") if isinstance(rest, bytes) else rest, max(first, 0))
+            if none.any():
+                codes[todo[none]] = UNMATCHED  # not kept in the table: such noise seldom repeats
+                keep = np.flatnonzero(~none)
+                todo, firsts = todo[keep], firsts[keep]
+                todo_rests = [todo_rests[k] for k in keep.tolist()]
+        if not todo_rests:
+            return
+        slow = self._extract(todo_rests, firsts, out) if self.classifier.exact else range(len(todo_rests))
+        ids, match, flat = self._ids, self.parser._match, firsts.tolist()
+        reasons: dict[str | bytes, str] = {}  # malformed texts (not in the table: each line is rejected)
+        for k in slow:
+            rest = todo_rests[k]
+            if rest in ids or rest in reasons:
+                continue  # earlier in this same block
+            hit = match(rest.decode("ascii") if isinstance(rest, bytes) else rest, max(flat[k], 0))
             if hit is None:
-                codes[j] = ids[rest] = UNMATCHED  # searched for nothing: never again
+                ids[rest] = UNMATCHED  # searched for nothing: never again
             elif isinstance(hit, str):
-                codes[j] = MALFORMED
-                i = kept[j] if kept is not None else j
-                out.rejects[i] = (hit, texts[i])
+                reasons[rest] = hit
             else:
-                codes[j] = ids[rest] = self._events
+                ids[rest] = self._events
                 self._events += 1
                 out.new.append(hit)
+        found = np.fromiter(map(ids.get, todo_rests, repeat(MALFORMED)), np.int32, len(todo_rests))
+        codes[todo] = found
+        for k in np.flatnonzero(found == MALFORMED).tolist():
+            j = int(todo[k])
+            i = kept[j] if kept is not None else j
+            out.rejects[i] = (reasons[todo_rests[k]], texts[i])
+
+    def _extract(self, todo_rests: list[str] | list[bytes], firsts: np.ndarray, out: ParsedBlock) -> list[int]:
+        """The texts of each pattern that extracts them together (``Pattern.extract``) and
+        has no pattern left to ``re`` before it get their ids; returns the indices of the
+        others, to be searched one by one."""
+        ids, patterns = self._ids, self.parser._patterns
+        fallback = self.parser._fallback
+        below = fallback[0] if fallback else len(patterns)  # patterns before the first left to re
+        order = np.argsort(firsts, kind="stable")
+        bounds = np.flatnonzero(np.diff(firsts[order])) + 1
+        slow: list[int] = []
+        for group in np.split(order, bounds.tolist()):
+            first = int(firsts[group[0]])
+            members = group.tolist()
+            if not 0 <= first < below or not patterns[first].batched:
+                slow += members
+                continue
+            fresh = list(dict.fromkeys([todo_rests[k] for k in members]))  # each text once
+            joined = (b"\n".join(fresh).decode("ascii") if isinstance(fresh[0], bytes)
+                      else "\n".join(fresh))
+            results = patterns[first].extract(joined, len(fresh))
+            if results is None:
+                slow += members
+                continue
+            start = self._events
+            ids.update(zip(fresh, range(start, start + len(fresh)), strict=True))
+            self._events += len(fresh)
+            out.new.extend(results)
+        slow.sort()  # line order: the ids of the texts searched one by one follow it
+        return slow
 
 
 class _Decoded(Sequence[str]):
