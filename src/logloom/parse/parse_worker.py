@@ -26,6 +26,7 @@ imports the parse stage only in the worker, so starting one costs the caller not
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -47,6 +48,7 @@ PARALLEL_MIN_BYTES = 8 << 20  # below this a second process costs more than it s
 PR_SET_PDEATHSIG = 1
 FIRST_BLOCK = 64 << 10  # the engine waits for the first blocks: small ones start it ~25 ms sooner
 PIPE_BYTES = 1 << 20  # the pipe holds a parsed block or so: the worker runs a little ahead
+GC_YOUNG = 50_000
 _F_SETPIPE_SZ = 1031  # fcntl's F_SETPIPE_SZ (Linux)
 _HERE = str(Path(__file__).resolve().parents[2])  # the directory this logloom was imported from
 # -P: no working directory on the path; this logloom first if the interpreter would not find it;
@@ -87,6 +89,12 @@ def serve(parent: int, source: IO[bytes] | None = None, sink: IO[bytes] | None =
         sink = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
     import logloom.parse.budget  # noqa: F401  (numpy, Hyperscan: a standby loads them before its job comes)
+
+    # the parser makes a tuple and a dict per new text: what start-up built is kept out of
+    # every collection, and the young generation is collected every GC_YOUNG objects, not
+    # 700 (as the main process does: lifecycle/feed.py)
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
 
     try:
         job = pickle.load(source)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -102,8 +103,7 @@ class TimestampSplit:
             return None
         chars, widths, a, b = found
         if widths.min() == widths.max():
-            w = int(widths[0])
-            rests = [line[w:-1] for line in lines] if cr else [line[w:] for line in lines]
+            rests = list(map(itemgetter(slice(int(widths[0]), -1 if cr else None)), lines))
             return chars[:, a:b], lambda: [line[a:b].decode("ascii") for line in lines], rests
         at = widths.tolist()
         rests = [line[e : len(line) - cr] for line, e in zip(lines, at, strict=True)]
