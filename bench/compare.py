@@ -21,8 +21,10 @@ them: here the package is installed editable and PYTHONDONTWRITEBYTECODE is set,
 every run would otherwise compile them again.
 
 The same is run on a PLC log logloom did not write (bench/foreign_log.py, its own
-config and mtail program in bench/foreign/), and ``logloom monitor`` with
-LOGLOOM_PURE_PYTHON=1 on each log (its metrics must equal the fast path's).
+config and mtail program in bench/foreign/), and on each log ``logloom monitor`` with
+LOGLOOM_PURE_PYTHON=1 and with the engine compiled (a ``LOGLOOM_COMPILE=1`` build of
+this checkout installed into bench/out/compiled; ``--no-compiled`` leaves it out): their
+metrics must equal the plain run's.
 
 Every run's output is checked (lines counted equal the lines of the log) before its
 time counts. Pinned runs use ``taskset -c 0``. The ratios are mtail's seconds over
@@ -61,6 +63,7 @@ from compare_logs import (
     OUT,
     PY,
     ROOT,
+    ensure_compiled,
     ensure_foreign_log,
     ensure_log,
     ensure_strptime_log,
@@ -68,7 +71,19 @@ from compare_logs import (
     record_baseline,
     strptime_config,
 )
-from compare_report import DOC, MONITOR, PURE, SCORED, STRPTIME, Result, log_label, run_label, summary, write_doc
+from compare_report import (
+    COMPILED,
+    DOC,
+    MONITOR,
+    PURE,
+    SCORED,
+    STRPTIME,
+    Result,
+    log_label,
+    run_label,
+    summary,
+    write_doc,
+)
 
 MTAIL_PROGS = ROOT / "bench" / "mtail"
 PIN = ["taskset", "-c", "0"]
@@ -155,10 +170,20 @@ def loop_argv(text: bool) -> Callable[[Path, Path], list[str]]:
     return lambda log, _: [PY, "-c", f"for line in open({str(log)!r}, {mode}): pass"]
 
 
-def monitor_argv(config: Path, data: Path, pure: bool = False) -> Callable[[Path, Path], list[str]]:
-    env = ["env", "LOGLOOM_PURE_PYTHON=1"] if pure else []
-    return lambda log, _: [*env, LOGLOOM, "monitor", "--config", str(config), "--data", str(data),
+def monitor_argv(config: Path, data: Path, env: tuple[str, ...] = ()) -> Callable[[Path, Path], list[str]]:
+    """logloom monitor, with ``env`` (NAME=VALUE) set for the run."""
+    prefix = ["env", *env] if env else []
+    return lambda log, _: [*prefix, LOGLOOM, "monitor", "--config", str(config), "--data", str(data),
                            "--logs", str(log), "-q"]
+
+
+def variant_env(name: str) -> tuple[str, ...]:
+    """The environment of a monitor variant: no Hyperscan, or the compiled build first on the path."""
+    if name == PURE:
+        return ("LOGLOOM_PURE_PYTHON=1",)
+    if name == COMPILED:
+        return (f"PYTHONPATH={OUT / 'compiled'}",)
+    return ()
 
 
 def fresh_data(data: Path, baseline: Path | None) -> Callable[[Path], None]:
@@ -182,29 +207,32 @@ def monitor_tool(scratch: Path, name: str, pinned: bool, *, baseline: Path | Non
                  config: Path = CONFIG, log: Path | None = None,
                  same_metrics_as: Path | None = None, kind: str = "bundled") -> Tool:
     data = data_dir(scratch, name, pinned, kind)
-    return Tool(name, monitor_argv(config, data, pure=name == PURE), pinned, check_logloom(data, same_metrics_as),
+    return Tool(name, monitor_argv(config, data, variant_env(name)), pinned, check_logloom(data, same_metrics_as),
                 fresh_data(data, baseline), log, kind)
 
 
-def foreign_tools(scratch: Path, log: Path) -> list[Tool]:
-    """mtail and logloom monitor on bench/foreign_log.py's log, and the forced pure-Python
-    run, whose metrics must equal the fast path's."""
+def foreign_tools(scratch: Path, log: Path, variants: tuple[str, ...]) -> list[Tool]:
+    """mtail and logloom monitor on bench/foreign_log.py's log, and the ``variants`` (forced
+    pure Python, compiled engine), whose metrics must equal the plain run's."""
     lines_total = r"^lines_total\{[^}]*\} (\S+)"
     argv: Callable[[Path, Path], list[str]] = lambda log, scratch: mtail_argv(log, scratch, FOREIGN_MTAIL)  # noqa: E731
     found = [Tool("mtail --one_shot", argv, pinned, expect_number(lines_total), None, log, "foreign")
              for pinned in (True, False)]
     found += [monitor_tool(scratch, MONITOR, pinned, config=FOREIGN_CONFIG, log=log, kind="foreign")
               for pinned in (True, False)]
-    found.append(monitor_tool(scratch, PURE, False, config=FOREIGN_CONFIG, log=log, kind="foreign",
-                              same_metrics_as=data_dir(scratch, MONITOR, False, "foreign")))
+    for variant in variants:
+        found.append(monitor_tool(scratch, variant, False, config=FOREIGN_CONFIG, log=log, kind="foreign",
+                                  same_metrics_as=data_dir(scratch, MONITOR, False, "foreign")))
     return found
 
 
-def monitor_tools(scratch: Path, baseline: Path | None, strptime: tuple[Path, Path]) -> list[Tool]:
-    """logloom monitor pinned and unpinned, scored alike, and on the strptime variant.
+def monitor_tools(scratch: Path, baseline: Path | None, strptime: tuple[Path, Path],
+                  variants: tuple[str, ...]) -> list[Tool]:
+    """logloom monitor pinned and unpinned, scored alike, on the strptime variant, and the
+    ``variants`` (forced pure Python, compiled engine).
 
-    ``strptime`` is (log, config) of that variant; its metrics must equal the unpinned
-    ISO run's.
+    ``strptime`` is (log, config) of that variant; its metrics, and the variants', must
+    equal the unpinned ISO run's.
     """
     found = [monitor_tool(scratch, MONITOR, True), monitor_tool(scratch, MONITOR, False)]
     if baseline is not None:
@@ -213,12 +241,13 @@ def monitor_tools(scratch: Path, baseline: Path | None, strptime: tuple[Path, Pa
     log, config = strptime
     found.append(monitor_tool(scratch, STRPTIME, False, config=config, log=log,
                               same_metrics_as=data_dir(scratch, MONITOR, False)))
-    found.append(monitor_tool(scratch, PURE, False, same_metrics_as=data_dir(scratch, MONITOR, False)))
+    for variant in variants:
+        found.append(monitor_tool(scratch, variant, False, same_metrics_as=data_dir(scratch, MONITOR, False)))
     return found
 
 
 def tools(scratch: Path, baseline: Path | None, pandas: bool,
-          strptime: tuple[Path, Path]) -> list[Tool]:
+          strptime: tuple[Path, Path], variants: tuple[str, ...]) -> list[Tool]:
     """Every run for one log, the reading limits first, then mtail, the peers, logloom."""
     lines_total = r"^lines_total\{[^}]*\} (\S+)"
     found: list[Tool] = [
@@ -232,7 +261,7 @@ def tools(scratch: Path, baseline: Path | None, pandas: bool,
         found.append(Tool("pandas peer", lambda log, _: [
             PY, str(ROOT / "bench" / "pandas_peer.py"), str(log), "--config", str(CONFIG)],
             True, expect_number(r"^lines (\d+)")))
-    return found + monitor_tools(scratch, baseline, strptime)
+    return found + monitor_tools(scratch, baseline, strptime, variants)
 
 
 # ---------------------------------------------------------------- measuring
@@ -336,6 +365,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--skip-pandas", action="store_true", help="leave out the pandas peer")
     ap.add_argument("--no-scored", action="store_true",
                     help="leave out the monitor runs with an active baseline")
+    ap.add_argument("--no-compiled", action="store_true",
+                    help="leave out the runs of the compiled engine (LOGLOOM_COMPILE=1 build)")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     return ap.parse_args()
 
@@ -360,6 +391,12 @@ def main() -> None:
     notes: list[str] = []
     with_pandas = pandas_plan(args, notes)
     print(f"compiled logloom's modules in {compile_logloom()}", flush=True)
+    variants: tuple[str, ...] = (PURE,)
+    if args.no_compiled:
+        notes.append("The compiled engine's runs were left out (--no-compiled).")
+    else:
+        print(f"built logloom with its engine compiled in {ensure_compiled(args.reuse)}", flush=True)
+        variants = (PURE, COMPILED)
     logs = {n: ensure_log(n, args.reuse) for n in sizes}
     config = strptime_config()
     strptime_logs = {n: ensure_strptime_log(log, args.reuse) for n, log in logs.items()}
@@ -372,7 +409,8 @@ def main() -> None:
         if with_pandas and not fits:
             notes.append(f"The pandas peer was left out at {n:,} lines: it would not fit in memory.")
         foreign = ensure_foreign_log(n, args.reuse)
-        for tool in [*tools(scratch, baseline, fits, (strptime_logs[n], config)), *foreign_tools(scratch, foreign)]:
+        for tool in [*tools(scratch, baseline, fits, (strptime_logs[n], config), variants),
+                     *foreign_tools(scratch, foreign, variants)]:
             print(f"{n:>12,}  {log_label(run_label(tool.name, tool.pinned), tool.kind)} ...", end=" ", flush=True)
             r = measure(tool, log, n, scratch, args.repeat)
             results.append(r)

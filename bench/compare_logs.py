@@ -100,6 +100,26 @@ def record_baseline(log: Path, scratch: Path) -> Path:
     return data / "process_baseline.json"
 
 
+def ensure_compiled(reuse: bool) -> Path:
+    """logloom built with its engine compiled (``LOGLOOM_COMPILE=1``, mypyc) from this
+    checkout, installed into bench/out/compiled (run with it first on PYTHONPATH); with
+    ``reuse``, a build already there is kept."""
+    target = OUT / "compiled"
+    if reuse and (target / "logloom").is_dir():
+        return target
+    print(f"building logloom with its engine compiled -> {target.relative_to(ROOT)}", flush=True)
+    wheels = OUT / "wheel"
+    shutil.rmtree(wheels, ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
+    quiet = ["--quiet", "--disable-pip-version-check", "--no-deps"]
+    subprocess.run([PY, "-m", "pip", "wheel", *quiet, "-w", str(wheels), str(ROOT)], check=True,
+                   env={**os.environ, "LOGLOOM_COMPILE": "1"})
+    subprocess.run([PY, "-m", "pip", "install", *quiet, "--target", str(target), *map(str, wheels.glob("*.whl"))],
+                   check=True)
+    subprocess.run([PY, "-m", "compileall", "-q", str(target / "logloom")], check=True)
+    return target
+
+
 def pandas_fits(lines: int) -> bool:
     """Whether the pandas peer's estimated peak stays under half the available memory."""
     avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

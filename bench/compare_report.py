@@ -25,6 +25,7 @@ MONITOR = "logloom monitor"
 SCORED = "logloom monitor, scored"
 STRPTIME = "logloom monitor, strptime format"
 PURE = "logloom monitor, pure Python"  # LOGLOOM_PURE_PYTHON=1: no hyperscan
+COMPILED = "logloom monitor, compiled engine"  # LOGLOOM_COMPILE=1 build (mypyc), bench/out/compiled
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def verdicts(results: list[Result]) -> list[str]:
     """The issue's targets, per size and log, for logloom monitor on 2 cores."""
     out = []
     for r in results:
-        mtail = mtail_best(r.lines, results, r.kind) if r.tool == MONITOR and not r.pinned else None
+        mtail = mtail_best(r.lines, results, r.kind) if r.tool in (MONITOR, COMPILED) and not r.pinned else None
         if mtail is None:
             continue
         speed = mtail.seconds / r.seconds
@@ -258,6 +259,10 @@ def peers() -> list[str]:
         "- **logloom monitor, pure Python**: `LOGLOOM_PURE_PYTHON=1`, no Hyperscan (the union",
         "  prefilter of `parse/classify.py`); its run counts only if its `process_metrics` CSVs",
         "  are byte-identical to those of the fast path's run on the same log.",
+        "- **logloom monitor, compiled engine**: logloom built from the same checkout with",
+        "  `LOGLOOM_COMPILE=1` (the engine's modules compiled by mypyc; `pip install` of it as",
+        "  a user would, into `bench/out/compiled`); its run counts only if its CSVs are",
+        "  byte-identical to those of the pure-Python engine's run on the same log.",
         "- **peak RSS** is that of all of a run's processes together: each process's peak",
         "  (VmHWM, sampled every 20 ms from /proc) summed, the parse worker's included; **peak",
         "  PSS** the largest sum of their proportional set sizes (`/proc/PID/smaps_rollup`).",
