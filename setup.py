@@ -14,6 +14,7 @@ import sys
 from setuptools import setup
 
 COMPILED = [
+    "src/logloom/engine/captures.py",
     "src/logloom/engine/engine.py",
     "src/logloom/engine/inventory.py",
     "src/logloom/engine/machine.py",

@@ -9,7 +9,6 @@ stopped; ``rewind`` is how a crash gets back to the last fully processed line.
 
 from __future__ import annotations
 
-import math
 import time
 from bisect import bisect_left
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from logloom.config.load import Config
 from logloom.detect.clock import ClockWatch
 from logloom.detect.clock import describe as describe_step
 from logloom.detect.clock import step_anomaly as clock_anomaly
-from logloom.detect.monitoring import ScoringHook, make_tracker
+from logloom.detect.monitoring import BlockPauses, ScoringHook, make_tracker
 from logloom.detect.scoring import Mark, Scorer
 from logloom.engine.engine import Engine
 from logloom.errors import StateFileError
@@ -214,50 +213,35 @@ class Run:
         the way only when the log's time leaves the scorer's window; a burst the
         engine's hook finds waits in ``pending`` until its line is done.
         """
-        component_for = self.engine.component_for
-        step_into = self.engine.step_into
-        resolved = self.table.resolved(self.engine.resolve)
+        engine = self.engine
+        resolved = self.table.resolved(engine.resolve)
         index, codes, times = parsed.index, parsed.codes, parsed.times
         todo = len(index) if count >= parsed.lines else bisect_left(index, count)
         scoring = self.scoring
-        pending = scoring.pending if scoring is not None else []
         start = self.line_no
-        low, high = -math.inf, math.inf
         steps, behind = self.clock.scan(np.frombuffer(times, dtype=np.int64)[:todo],
                                         np.frombuffer(index, dtype=f"i{index.itemsize}")[:todo], start + 1)
         at_steps = {s.index: clock_anomaly(s, self.source_name) for s in steps} if scoring is not None else {}
-        if scoring is not None:
-            stuck = scoring.scorer.stuck
-            scoring.begin_block(times, index, todo, start + 1)
-            low, high = stuck.low, stuck.high
-        rows_out: list[MetricRow] = []
         marks: list[Mark] = []  # stuck, burst and time_back (the loop pauses before those) anomalies
+        pauses = None
+        if scoring is not None:
+            scoring.begin_block(times, index, todo, start + 1)
+            pauses = BlockPauses(scoring, marks, index, start + 1)
+        rows_out: list[MetricRow] = []
         done = count  # lines fully processed
-        k = lo = before = 0
+        engine.failed_at = -1
+        lo = 0
         try:
             for hi in [*at_steps, todo]:
-                for k in range(lo, hi):
-                    before = len(rows_out)  # the rows of the lines before this one
-                    ts = times[k]
-                    if not low <= ts <= high:  # never without a scorer
-                        line_no = start + index[k] + 1
-                        marks += [(line_no, 0, before, a) for a in stuck.reached(ts)]
-                        low, high = stuck.low, stuck.high
-                    comp, event, target, target_type, fields = resolved[codes[k]]
-                    if comp is None:
-                        comp = component_for(event, target, target_type)
-                    if comp is not None:
-                        step_into(rows_out, ts, comp, event, fields)
-                    if pending:
-                        marks += [(start + index[k] + 1, 1, before, a) for a in pending]
-                        pending.clear()
+                engine.step_events(rows_out, times, codes, resolved, lo, hi, pauses)
                 if hi in at_steps:
                     marks.append((start + index[hi] + 1, -1, len(rows_out), at_steps[hi]))
                 lo = hi
         except BaseException:
+            k = engine.failed_at if engine.failed_at >= 0 else lo
             done = index[k]  # the failing line was not fully processed: none of its rows count
-            del rows_out[before:]
-            pending.clear()
+            if scoring is not None:
+                scoring.pending.clear()
             self._finish(parsed, rows_out, None, write, k, done)
             raise
         found = scoring.scorer.score_block(rows_out, marks) if scoring is not None else []

@@ -15,6 +15,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 
 import pytest
 
+import logloom.engine.captures
 import logloom.engine.engine
 import logloom.engine.inventory
 import logloom.engine.machine
@@ -22,7 +23,8 @@ import logloom.engine.machine
 EXPECT_COMPILED = os.environ.get("LOGLOOM_EXPECT_COMPILED", "") == "1"
 
 
-@pytest.mark.parametrize("module", [logloom.engine.engine, logloom.engine.inventory, logloom.engine.machine])
+@pytest.mark.parametrize("module", [logloom.engine.captures, logloom.engine.engine, logloom.engine.inventory,
+                                    logloom.engine.machine])
 def test_the_engine_modules_are_the_build_expected(module: object) -> None:
     origin = str(getattr(module, "__file__", ""))
     compiled = any(origin.endswith(suffix) for suffix in EXTENSION_SUFFIXES)

@@ -18,7 +18,7 @@ from logloom.config.load import Config
 from logloom.config.schema import DURATION_UNITS, MetricSpec
 from logloom.detect.bounds import config_floors
 from logloom.detect.incidents import IncidentConfig, IncidentTracker, Topology
-from logloom.detect.scoring import Scorer
+from logloom.detect.scoring import Mark, Scorer
 from logloom.detect.scoring_model import AnomalyConfig, DurationMetric
 from logloom.detect.statistics import BaselineAccumulator, MetricLimits
 from logloom.records import Anomaly, Incident, MetricRow, Observer
@@ -166,3 +166,34 @@ class LearnHook(Observer):
 
     def on_row(self, row: MetricRow) -> None:
         self.accumulator.add(row)
+
+
+class BlockPauses:
+    """What the engine's loop stops for in a scored block (``Engine.step_events``'s
+    ``Pauses``): the stuck visits the log's time reaches, and the anomalies a step leaves
+    in the hook's ``pending`` (a burst, a fault), each recorded in ``marks`` as (line, 0
+    stuck or 1 the step's, rows before the line, anomaly)."""
+
+    def __init__(self, scoring: ScoringHook, marks: list[Mark], index: Any, first_line: int) -> None:
+        self.stuck = scoring.scorer.stuck
+        self.pending = scoring.pending
+        self.marks = marks
+        self.index = index
+        self.first_line = first_line
+
+    @property
+    def low(self) -> float:
+        return self.stuck.low
+
+    @property
+    def high(self) -> float:
+        return self.stuck.high
+
+    def reached(self, k: int, ts: int, before: int) -> None:
+        line = self.first_line + self.index[k]
+        self.marks += [(line, 0, before, a) for a in self.stuck.reached(ts)]
+
+    def took(self, k: int, before: int) -> None:
+        line = self.first_line + self.index[k]
+        self.marks += [(line, 1, before, a) for a in self.pending]
+        self.pending.clear()

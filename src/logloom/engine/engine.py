@@ -8,10 +8,11 @@ numbered comments below follow its steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from logloom.config.load import Config
+from logloom.engine.captures import aggregate, capture
 from logloom.engine.inventory import Component, ComponentFactory
 from logloom.engine.machine import Machine, Transition, sensor_ref
 from logloom.records import INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, StateChange
@@ -22,6 +23,25 @@ GLOBAL_COUNTERS = ("unknown_target", "unrouted")
 _REAL, _INFERRED, _CLOSED = 0, 1, 2
 _EMPTY: list[MetricRow] = []
 _NO_ENTRY = -(1 << 62)
+
+
+class Pauses(Protocol):
+    """What the caller of ``step_events`` looks at between events (a monitor's scoring):
+    the events whose time is outside [``low``, ``high``] are preceded by ``reached``, and
+    an event after which ``pending`` holds something is followed by ``took``. ``before``
+    is the number of rows before the event's own."""
+
+    pending: list[Any]
+
+    @property
+    def low(self) -> float: ...
+
+    @property
+    def high(self) -> float: ...
+
+    def reached(self, k: int, ts: int, before: int) -> None: ...
+
+    def took(self, k: int, before: int) -> None: ...
 
 
 class Engine:
@@ -56,6 +76,7 @@ class Engine:
         self._named: dict[tuple[str, str | None, str], Component | None] = {}
         self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.sequence = 0
+        self.failed_at = -1  # the position of the event ``step_events`` last failed on
         self.observers = list(observers)
 
     # -- the step ---------------------------------------------------------------------
@@ -110,6 +131,38 @@ class Engine:
         self.step_into(rows, ts, comp, event, fields)
         return rows
 
+    def step_events(self, rows: list[MetricRow], times: Sequence[int], codes: Sequence[int],
+                    table: Sequence[tuple[Any, ...]], lo: int, hi: int, pauses: Pauses | None) -> None:
+        """The hot loop: step the events at positions ``lo`` to ``hi - 1`` of a block, each
+        ``times[k]`` and ``table[codes[k]]`` (component or None, event, target, target
+        type, fields: ``EventTable.resolved``), appending their rows to ``rows``.
+
+        If an event raises, its rows are taken back out of ``rows`` and ``failed_at`` is
+        its position: the state is then that of a half step, for the caller to rewind.
+        """
+        low, high = (pauses.low, pauses.high) if pauses is not None else (-_INF, _INF)
+        pending = pauses.pending if pauses is not None else _EMPTY_PENDING
+        k = lo
+        before = len(rows)
+        try:
+            for k in range(lo, hi):
+                before = len(rows)
+                ts = times[k]
+                if not low <= ts <= high and pauses is not None:  # never without a scorer
+                    pauses.reached(k, ts, before)
+                    low, high = pauses.low, pauses.high
+                comp, event, target, target_type, fields = table[codes[k]]
+                if comp is None:
+                    comp = self.component_for(event, target, target_type)
+                if comp is not None:
+                    self.step_into(rows, ts, comp, event, fields)
+                if pending and pauses is not None:
+                    pauses.took(k, before)
+        except BaseException:
+            del rows[before:]
+            self.failed_at = k
+            raise
+
     def step_into(self, rows: list[MetricRow], ts: int, comp: Component, event: str,
                   fields: dict[str, Any]) -> None:
         """``step_resolved`` appending the event's rows to ``rows`` (the hot loop's list)."""
@@ -129,13 +182,13 @@ class Engine:
         if options is None:
             if event not in machine.uses:
                 if fields:  # 4. capture on the current visit
-                    _capture(comp, machine.value_fields, fields)
+                    capture(comp, machine.value_fields, fields)
                 comp.counters["data_only"] += 1
                 return
             self._jump(comp, machine, ts, event, fields, rows)  # 6. (it captures)
         else:
             if fields:  # 4. capture on the current visit, before its exit
-                _capture(comp, machine.value_fields, fields)
+                capture(comp, machine.value_fields, fields)
             for t in options:  # 5.
                 if not t.requires or self._holds(t.requires, comp):
                     self._transit(comp, machine, t, ts, rows, _REAL)
@@ -207,7 +260,7 @@ class Engine:
         path = machine.jump_path(comp.state, event, self.max_jump) if self.permissive else None
         if path is None:
             if fields:  # no change: the fields stay on the current visit
-                _capture(comp, machine.value_fields, fields)
+                capture(comp, machine.value_fields, fields)
             comp.counters["invalid_transition"] += 1
             self._violation(ts, comp, "invalid_transition")
             return
@@ -223,7 +276,7 @@ class Engine:
                 if own_infer:
                     self._apply(own_infer, comp)
             elif fields:
-                _capture(comp, machine.value_fields, fields)
+                capture(comp, machine.value_fields, fields)
             visit = _REAL if i == 0 else _INFERRED if i < last else _CLOSED
             self._transit(comp, machine, t, ts, rows, visit, i < last)
 
@@ -264,7 +317,7 @@ class Engine:
                 if acc is None:
                     comp.counters["missing_value"] += 1
                     continue
-                append(_new_row(MetricRow, (ts, cid, name, _aggregate(acc, agg), unit, state)))
+                append(_new_row(MetricRow, (ts, cid, name, aggregate(acc, agg), unit, state)))
             elif not visit:
                 count = comp.counts.get(event or "", 0)
                 append(_new_row(MetricRow, (ts, cid, name, float(count), unit, state)))
@@ -322,64 +375,10 @@ class Engine:
 
 
 _NO_POOL: list[Component] = []
+_EMPTY_PENDING: list[Any] = []
+_INF = float("inf")
 _new_row = tuple.__new__  # MetricRow(...) through NamedTuple.__new__ costs twice as much
-
-
-def _capture(comp: Component, names: frozenset[str], fields: dict[str, Any]) -> None:
-    """4. Fold the event's numeric fields named ``names`` (its machine's value metrics'
-    fields) into the visit's [first, last, min, max, sum, n] of each."""
-    for name in names:
-        raw = fields.get(name)
-        if raw is None:
-            continue
-        if raw.__class__ is float:
-            x = raw
-        else:
-            try:
-                x = float(raw)
-            except (TypeError, ValueError):
-                continue  # a text in a value metric's field: not a number to measure
-        acc = comp.captures.get(name)
-        if acc is None:
-            comp.captures[name] = [x, x, x, x, x, 1.0]
-        else:
-            acc[1] = x
-            if x < acc[2]:
-                acc[2] = x
-            if x > acc[3]:
-                acc[3] = x
-            acc[4] += x
-            acc[5] += 1.0
 
 
 def _last_transition(c: Component) -> int:
     return c.last_transition
-
-
-def _aggregate(acc: list[float], agg: str) -> float:
-    if agg == "last":
-        value = acc[1]
-    elif agg == "first":
-        value = acc[0]
-    elif agg == "min":
-        value = acc[2]
-    elif agg == "max":
-        value = acc[3]
-    else:
-        value = acc[4] / acc[5]
-    return _round6(value)
-
-
-_ROUNDED: dict[float, float] = {}  # a memo of round(x, 6): captured values repeat
-
-
-def _round6(x: float) -> float:
-    """``round(x, 6)``, remembered (round with digits costs 300 ns, a lookup 40)."""
-    if x == 0.0:
-        return x  # 0.0 and -0.0 are one key but print differently
-    rounded = _ROUNDED.get(x)
-    if rounded is None:
-        if len(_ROUNDED) >= 1 << 16:
-            _ROUNDED.clear()
-        rounded = _ROUNDED[x] = round(x, 6)
-    return rounded
