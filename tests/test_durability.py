@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logloom.engine.engine import Engine
 from logloom.outputs.state_store import SCHEMA_VERSION, load_state
-from tests.helpers import EXAMPLE_CONFIG, ROOT
+from logloom.records import StateChange
+from tests.helpers import EXAMPLE_CONFIG, ROOT, inject_bug, nth
 
 OUTPUTS = ("process_metrics*.csv", "rejected_lines.log", "anomalies.csv", "incidents.csv")
 
@@ -142,26 +142,17 @@ def test_scored_stop_and_resume_anywhere_gives_the_same_anomalies(
 def test_an_internal_crash_leaves_a_snapshot_and_the_next_run_resumes(
     mode: str, sim_log: Path, uninterrupted: dict[str, bytes], tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real_step = Engine.step_into
-    calls = {"n": 0}
-
-    def failing_step(self: Engine, rows, *parts):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        real_step(self, rows, *parts)  # the state is changed and the rows appended, then the bug strikes
-        if calls["n"] == 700:
-            raise RuntimeError("injected bug")
-
-    monkeypatch.setattr(Engine, "step_into", failing_step)
+    fix = inject_bug(monkeypatch, nth(700))  # the state moved and the step's rows are out, then the bug strikes
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", tmp_path, "--logs", sim_log, "-q",
                            "--max-part-mb", "0.02", mode)
     assert code == 1 and "injected bug" in err
     snapshot = tmp_path / "snapshots" / "crash_state.json"
     last = err.strip().splitlines()[-1]  # names the real place, not a placeholder
     assert last.startswith("logloom: internal error (a bug)") and f"saved to {snapshot}" in last, last
-    state = load_state(snapshot)
-    assert state["stats"]["events"] == 699
-    monkeypatch.setattr(Engine, "step_into", real_step)
+    crashed_at = load_state(snapshot)["stats"]["events"]
+    fix()
     monitor(run_cli, tmp_path, sim_log, "--max-part-mb", "0.02")
+    assert 0 < crashed_at < json.loads((tmp_path / "run_summary.json").read_text())["events"]
     assert not snapshot.exists() and list((tmp_path / "snapshots").glob("crash_state.*.used.json"))
     assert outputs(tmp_path) == uninterrupted
 
@@ -179,18 +170,18 @@ def test_a_crash_that_ends_a_stuck_visit_loses_no_anomaly(
     record_into(run_cli, good, whole, data)
     monitor(run_cli, whole, log, mode)
     assert "stuck" in (whole / "anomalies.csv").read_text()
-    real_step = Engine.step_into
+    entered: dict[tuple[str, str], int] = {}
 
-    def failing_step(self: Engine, rows, ts, comp, *parts):  # type: ignore[no-untyped-def]
-        leaving_stuck = comp.id == "l1_clamp" and comp.state == "CLOSED" and ts - comp.entered > 100_000_000
-        real_step(self, rows, ts, comp, *parts)
-        if leaving_stuck and comp.state != "CLOSED":
-            raise RuntimeError("injected bug")
+    def leaving_stuck(change: StateChange) -> bool:
+        """l1_clamp leaving CLOSED after more than 100 s in it (the injected stuck visit)."""
+        since = entered.get((change.component_id, change.from_state), change.ts)
+        entered[change.component_id, change.to_state] = change.ts
+        return change.component_id == "l1_clamp" and change.from_state == "CLOSED" and change.ts - since > 100_000_000
 
-    monkeypatch.setattr(Engine, "step_into", failing_step)
+    fix = inject_bug(monkeypatch, leaving_stuck)
     code, _, err = run_cli("monitor", "--config", EXAMPLE_CONFIG, "--data", data, "--logs", log, "-q", mode)
     assert code == 1 and "injected bug" in err
-    monkeypatch.setattr(Engine, "step_into", real_step)
+    fix()
     monitor(run_cli, data, log, mode)
     assert outputs(data) == outputs(whole)
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from logloom.engine.engine import Engine
-from tests.helpers import EXAMPLE_CONFIG, ROOT
+from tests.helpers import EXAMPLE_CONFIG, ROOT, inject_bug, nth
 from tests.test_durability import monitor, outputs, simulate
 
 
@@ -161,16 +160,7 @@ def test_a_crash_snapshot_is_not_written_through_a_symlinked_folder(
     data.mkdir()
     elsewhere.mkdir()
     (data / "snapshots").symlink_to(elsewhere, target_is_directory=True)
-    real_step = Engine.step_into
-    calls = {"n": 0}
-
-    def failing_step(self: Engine, *parts):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 50:
-            raise RuntimeError("injected bug")
-        real_step(self, *parts)
-
-    monkeypatch.setattr(Engine, "step_into", failing_step)
+    inject_bug(monkeypatch, nth(50))
     code, err = _monitor(run_cli, data, log, "--serial")
     assert code == 1 and "injected bug" in err
     assert not list(elsewhere.iterdir())
@@ -182,7 +172,7 @@ def test_a_bug_says_where_its_crash_snapshot_is_only_when_it_was_written(
 ) -> None:
     log = simulate(run_cli, tmp_path / "s.log", "--cycles", "20")
     data = tmp_path / "data"
-    monkeypatch.setattr(Engine, "step_into", lambda *a: (_ for _ in ()).throw(RuntimeError("injected bug")))
+    inject_bug(monkeypatch, nth(1))
     code, err = _monitor(run_cli, data, log, "--serial")
     assert code == 1 and "internal error (a bug)" in err
     assert f"saved to {data / 'snapshots' / 'crash_state.json'}" in err
