@@ -181,7 +181,7 @@ class BlockParser:
                           self._events)
         self.parser.timestamps.written_by(block.written)
         stamps = self.parser.timestamps
-        fast = self.splitter.split_bytes(block.lines) if texts is None and not block.long else None
+        fast = self.splitter.split_bytes(block.lines, block.raw) if texts is None and not block.long else None
         rests: list[str] | list[bytes]
         shown: Sequence[str]  # the lines' texts, for rejects
         if fast is not None:  # ASCII lines: not decoded, but those rejected or searched for fields

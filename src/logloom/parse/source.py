@@ -128,6 +128,11 @@ class Block:
     long: dict[int, int] = field(default_factory=dict)
     end: int = 0  # byte offset after the last line
     written: int | None = None  # UTC µs by which the lines were written (a year-less timestamp's anchor)
+    raw: bytes | None = None  # the lines joined by b"\\n", when the reader has them so (saves a join)
+
+    def joined(self) -> bytes:
+        """The lines joined by b"\\n"."""
+        return self.raw if self.raw is not None else b"\n".join(self.lines)
 
     def texts(self) -> list[str]:
         """The lines decoded (invalid UTF-8 replaced), a trailing ``\\r`` dropped.
@@ -135,7 +140,7 @@ class Block:
         Decoding the block at once is several times faster than line by line, and the
         same: a newline is never part of an invalid UTF-8 sequence.
         """
-        text = b"\n".join(self.lines).decode("utf-8", "replace")
+        text = self.joined().decode("utf-8", "replace")
         texts = text.split("\n")
         if len(texts) != len(self.lines):  # cannot happen: lines hold no newline
             raise AssertionError("line split mismatch")
@@ -165,6 +170,7 @@ class LineReader:
         consumed = 0  # bytes from ``start`` that the block's lines (and newlines) cover
         lines: list[bytes] = []
         long: dict[int, int] = {}
+        raw: bytes | None = None  # the lines joined, where they come from one piece
         while not lines:
             chunk = self.fh.read(size)
             if not chunk:
@@ -185,7 +191,9 @@ class LineReader:
                 self._pending = data
             else:
                 self._pending = data[cut + 1 :]
-                lines.extend(data[:cut].split(b"\n"))
+                head = data[:cut]
+                raw = head if not lines else None
+                lines.extend(head.split(b"\n"))
                 consumed += cut + 1
             if len(self._pending) > self.max_line:
                 self._skipping = len(self._pending)
@@ -199,18 +207,21 @@ class LineReader:
             else:
                 consumed = len(self._pending)
                 lines.append(self._pending)
+                raw = self._pending
             self._pending = b""
         if not lines:
             return None
         if start == 0 and lines[0].startswith(BOM):
             lines[0] = lines[0][len(BOM):]  # not text of the first line (its bytes still count in the offsets)
-        if max(map(len, lines)) > self.max_line:
+            raw = None
+        if (raw is None or len(raw) > self.max_line) and max(map(len, lines)) > self.max_line:
+            raw = None
             for i, line in enumerate(lines):
                 if len(line) > self.max_line and i not in long:
                     long[i] = len(line)
                     lines[i] = line[:KEEP_OF_LONG_LINE]
         self.offset = end = start + consumed
-        return Block(start, lines, long, end, _written(self.fh))
+        return Block(start, lines, long, end, _written(self.fh), raw)
 
     def blocks(self, *, take_partial: bool = True, first: int = BLOCK) -> Iterator[Block]:
         """Every block to the end. The first reads ``first`` bytes and each next one 10 %

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
+from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -76,7 +77,7 @@ class TimestampSplit:
                     return None, [f[at] for f in found], [f[-1] for f in found], {}
         return self._line_by_line(texts)
 
-    def split_bytes(self, lines: list[bytes]) -> ByteSplit | None:
+    def split_bytes(self, lines: list[bytes], raw: bytes | None = None) -> ByteSplit | None:
         """``split`` of a block's lines as bytes, without decoding them, where the regex has
         a fixed layout and every line is ASCII and fits it (each ending in ``\\r``, or none):
         the timestamps' codes as an (n x width) array when all are as wide (else None), a
@@ -85,7 +86,7 @@ class TimestampSplit:
         layout = self._fixed
         if layout is None or self._block is None or not lines:
             return None
-        raw = b"\n".join(lines)
+        raw = b"\n".join(lines) if raw is None else raw  # ``raw``: the lines joined already
         if not raw.isascii():
             return None
         lengths = np.fromiter(map(len, lines), np.int64, len(lines))
@@ -204,9 +205,12 @@ class Layout:
             ok &= table[chars[:, j]]
         run = np.zeros(n, np.int64)
         if tail.run is not None:
-            inside = tail.run[chars[:, k:]]
+            after = chars[:, k:]
+            gapless = _gapless(tail.run)
+            inside = tail.run[after] if gapless is None else (after - gapless[0]) <= gapless[1]
             window = inside.shape[1]
-            run = np.where(inside.all(axis=1), window, inside.argmin(axis=1))
+            run = inside.argmin(axis=1)  # the first character out of the run, or 0 when none is
+            run[inside[np.arange(n), run]] = window
             if (run == window).any() and (tail.high < 0 or tail.high > window):
                 return None  # a run as long as the window: it may go on
             if tail.high >= 0:
@@ -228,7 +232,9 @@ class Layout:
         starts = np.zeros(len(lengths), np.int64)
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
         chars = sliding_window_view(data, width + self.window)[starts]
-        if not self.tables[np.arange(width), chars[:, :width]].all():
+        fixed = chars[:, :width]
+        low, span, gaps = self._runs
+        if not ((fixed - low) <= span).all() or not all(self.tables[j][fixed[:, j]].all() for j in gaps):
             return None
         widths = self.widths(chars[:, width:])
         if widths is None:
@@ -238,6 +244,23 @@ class Layout:
             b = int(widths[0]) if widths.min() == widths.max() else -1
         return chars, widths, a, b
 
+    @cached_property
+    def _runs(self) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Per fixed position, where its characters run without a gap (most: a digit, a
+        literal): the lowest code and the span above it, which two uint8 operations check
+        for the whole block (a code below the lowest wraps round above the span); the
+        other positions (0 and 255 there) are looked up in their tables."""
+        low = np.zeros(len(self.tables), np.uint8)
+        span = np.full(len(self.tables), 255, np.uint8)
+        gaps = []
+        for j, table in enumerate(self.tables):
+            run = _gapless(table)
+            if run is None:
+                gaps.append(j)
+            else:
+                low[j], span[j] = run
+        return low, span, gaps
+
     @property
     def window(self) -> int:
         """Columns after the fixed part that ``widths`` needs."""
@@ -245,6 +268,15 @@ class Layout:
             return 0
         high = self.tail.high if 0 <= self.tail.high <= _RUN_WINDOW else _RUN_WINDOW
         return len(self.tail.prefix) + (high if self.tail.run is not None else 0)
+
+
+def _gapless(table: np.ndarray) -> tuple[np.uint8, np.uint8] | None:
+    """(lowest code, span above it) of a table's characters if they run without a gap: a
+    code ``c`` is then in it exactly when ``c - lowest <= span`` in uint8 (below wraps round)."""
+    codes = np.flatnonzero(table)
+    if codes[-1] - codes[0] + 1 != len(codes):
+        return None
+    return np.uint8(codes[0]), np.uint8(codes[-1] - codes[0])
 
 
 _RUN_WINDOW = 16  # characters of a variable run looked at (a longer run: line by line)
