@@ -78,5 +78,5 @@ def test_each_stage_is_a_package_with_a_docstring() -> None:
         init = PACKAGE / stage / "__init__.py"
         assert init.read_text().startswith('"""'), f"{stage}/__init__.py says what the stage owns"
     flat = sorted(p.stem for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__", "__main__", "cli", "cli_options", "errors", "main", "records", "run", "stopping",
+    assert flat == ["__init__", "__main__", "cli", "cli_options", "errors", "main", "records", "run", "series", "stopping",
                     "ui"], flat

@@ -10,7 +10,7 @@ counted as if it were UTC. Differences of them are exact.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 METRICS_HEADER = "timestamp,component_id,metric_name,value,unit,state_context"
 ANOMALIES_HEADER = METRICS_HEADER + ",expected,lower,upper,score,rule"
@@ -167,3 +167,22 @@ class Observer:
 
     def close(self) -> None:
         """The run ends; flush what is buffered."""
+
+
+class Pauses(Protocol):
+    """What the caller of ``step_events`` looks at between events (a monitor's scoring):
+    the events whose time is outside [``low``, ``high``] are preceded by ``reached``, and
+    an event after which ``pending`` holds something is followed by ``took``. ``before``
+    is the number of rows before the event's own."""
+
+    pending: list[Any]
+
+    @property
+    def low(self) -> float: ...
+
+    @property
+    def high(self) -> float: ...
+
+    def reached(self, k: int, ts: int, before: int) -> None: ...
+
+    def took(self, k: int, before: int) -> None: ...

@@ -228,12 +228,13 @@ class Run:
             scoring.begin_block(times, index, todo, start + 1)
             pauses = BlockPauses(scoring, marks, index, start + 1)
         rows_out: list[MetricRow] = []
+        keys: list[int] = []  # each row's series (Engine.series), for the CSV and the scorer
         done = count  # lines fully processed
         engine.failed_at = -1
         lo = 0
         try:
             for hi in [*at_steps, todo]:
-                engine.step_events(rows_out, times, codes, resolved, lo, hi, pauses)
+                engine.step_events(rows_out, keys, times, codes, resolved, lo, hi, pauses)
                 if hi in at_steps:
                     marks.append((start + index[hi] + 1, -1, len(rows_out), at_steps[hi]))
                 lo = hi
@@ -242,18 +243,19 @@ class Run:
             done = index[k]  # the failing line was not fully processed: none of its rows count
             if scoring is not None:
                 scoring.pending.clear()
-            self._finish(parsed, rows_out, None, write, k, done)
+            self._finish(parsed, rows_out, _series(keys), None, write, k, done)
             raise
-        found = scoring.scorer.score_block(rows_out, marks) if scoring is not None else []
-        self._finish(parsed, rows_out, found, write, todo, done)
+        series = _series(keys)
+        found = scoring.scorer.score_block(rows_out, marks, series) if scoring is not None else []
+        self._finish(parsed, rows_out, series, found, write, todo, done)
         self.stats["time_back_steps"] += len(steps)
         self.stats["time_back_lines"] += behind
         if write:
             self.warnings += [describe_step(s, self.source_name) for s in steps]
         return rows_out
 
-    def _finish(self, parsed: ParsedBlock, rows: list[MetricRow], found: list[tuple[int, Anomaly]] | None,
-                write: bool, events: int, done: int) -> None:
+    def _finish(self, parsed: ParsedBlock, rows: list[MetricRow], series: np.ndarray,
+                found: list[tuple[int, Anomaly]] | None, write: bool, events: int, done: int) -> None:
         """Write and count what the first ``done`` lines of ``parsed`` gave (``events`` of them events)."""
         rejects = sorted(i for i in parsed.rejects if i < done)
         if write and rejects:
@@ -261,16 +263,16 @@ class Run:
             for i in rejects:
                 reason, text = parsed.rejects[i]
                 reject(source, start + i + 1, reason, text)
-        self._account(rows, found, write, (events, done - events - len(rejects), len(rejects), done))
+        self._account(rows, series, found, write, (events, done - events - len(rejects), len(rejects), done))
         self.line_no += done
 
-    def _account(self, rows: list[MetricRow], found: list[tuple[int, Anomaly]] | None, write: bool,
-                 counts: tuple[int, int, int, int]) -> None:
+    def _account(self, rows: list[MetricRow], series: np.ndarray, found: list[tuple[int, Anomaly]] | None,
+                 write: bool, counts: tuple[int, int, int, int]) -> None:
         """Write a block's rows (when ``write``), anomalies and the incidents they close;
         count them. ``found`` None: the block failed, its anomalies are left to ``rewind``."""
         anomalies = [a for _, a in found] if found else []
         if write and rows:
-            self.metrics.write_rows(rows)
+            self.metrics.write_rows(rows, series)
             if self.parquet is not None and self._pallets is not None:
                 self.parquet.write_rows(rows, self._pallets.take(len(rows)))
         if anomalies:
@@ -371,6 +373,10 @@ class Run:
             sink.close()
         for obs in self.observers:
             obs.close()
+
+
+def _series(keys: list[int]) -> np.ndarray:
+    return np.array(keys, np.intp)
 
 
 _NO_TIME = -(1 << 61)  # below it, the parser's memory holds no time read yet

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,18 @@ def test_a_block_of_rows_is_written_as_row_by_row(blocks: list[list[MetricRow]])
     columns = MetricColumns()  # one across blocks: the names it learnt stay right
     for rows in blocks:
         assert columns.lines(rows) == "".join(metric_lines(rows, NAIVE.format_new)).encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ROWS, min_size=1, max_size=4))
+def test_rows_given_with_their_series_are_written_as_row_by_row(blocks: list[list[MetricRow]]) -> None:
+    """The engine's series ids (one per component, metric, unit and state context): learnt
+    from the first block that holds a series, then read by id."""
+    ids: dict[tuple[str, str, str, str], int] = {}
+    columns = MetricColumns()
+    for rows in blocks:
+        series = np.array([ids.setdefault((r[1], r[2], r[4], r[5]), len(ids)) for r in rows], np.intp)
+        assert columns.lines(rows, series) == "".join(metric_lines(rows, NAIVE.format_new)).encode()
 
 
 @settings(max_examples=50, deadline=None)

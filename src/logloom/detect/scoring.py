@@ -53,6 +53,7 @@ from logloom.detect.scoring_model import (
 from logloom.detect.statistics import DRIFT_CLIP, MetricLimits, normal_scores
 from logloom.detect.stuck import StuckWatch, Visit
 from logloom.records import INFERRED_SUFFIX, Anomaly, MetricRow
+from logloom.series import BySeries
 
 __all__ = ["AnomalyConfig", "DurationMetric", "Scorer", "SummaryRow", "Visit"]
 
@@ -115,6 +116,7 @@ class Scorer:
         self.stuck = StuckWatch({key: after for key, (_, after) in self._stuck_after.items()},
                                 self._stuck, exact_rows=exact)
         self._visits: dict[str, Visit] = {}
+        self._by_series = BySeries()  # a series' metric id (-1: inferred rows), once seen
         self._pending_uncovered: list[tuple[str, str, int]] = []
         self.bursts = BurstWatch(cfg.burst_count, cfg.burst_window_s, cfg.burst_kinds)
 
@@ -132,25 +134,15 @@ class Scorer:
         """Score one metric row (``score_rows`` of one)."""
         return [a for _, a in self.score_rows([row])]
 
-    def score_rows(self, rows: Sequence[MetricRow]) -> list[tuple[int, Anomaly]]:
-        """Score rows in order; (index in ``rows``, anomaly) in row order.
-
-        Inferred rows are neither scored nor counted. Each metric's rows are scored
-        in their order; the anomalies of one row come in rule order.
-        """
-        n = len(rows)
-        if n == 0:
+    def score_rows(self, rows: Sequence[MetricRow], series: np.ndarray | None = None) -> list[tuple[int, Anomaly]]:
+        """Score rows in order; (index in ``rows``, anomaly) in row order. Inferred rows are
+        neither scored nor counted. Each metric's rows are scored in their order; the
+        anomalies of one row come in rule order. ``series``: each row's series id
+        (``Engine.series``), which spares a lookup of its metric."""
+        if not (n := len(rows)):
             return []
-        ids = self._ids_of
-        try:  # two plain lookups cost less than making and hashing a (component, metric) key
-            group = np.fromiter([ids[row[1]][row[2]] for row in rows], np.intp, n)
-        except KeyError:  # a metric first seen now
-            group = np.fromiter(map(self._new_metric, rows), np.intp, n)
         values = np.fromiter(map(_value, rows), float, n)
-        # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6)
-        for i in np.flatnonzero(values == 0.0).tolist():
-            if rows[i].state_context.endswith(INFERRED_SUFFIX):
-                group[i] = -1
+        group = self._by_series.get(series, lambda: self._groups(rows, values))
         order = np.argsort(group, kind="stable")
         sorted_group = group[order]
         starts = np.flatnonzero(np.diff(sorted_group, prepend=-2)).tolist()
@@ -165,6 +157,18 @@ class Scorer:
                     self.stuck.ended(*self._stuck_rows[g], where, x, rows)
         found.sort(key=_found_order)
         return [(i, a) for i, _, a in found]
+
+    def _groups(self, rows: Sequence[MetricRow], values: np.ndarray) -> np.ndarray:
+        """Each row's metric id (registered if new), -1 for an inferred row."""
+        try:  # two plain lookups cost less than making and hashing a (component, metric) key
+            group = np.fromiter([self._ids_of[row[1]][row[2]] for row in rows], np.intp, len(rows))
+        except KeyError:  # a metric first seen now
+            group = np.fromiter(map(self._new_metric, rows), np.intp, len(rows))
+        # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6)
+        for i in np.flatnonzero(values == 0.0).tolist():
+            if rows[i].state_context.endswith(INFERRED_SUFFIX):
+                group[i] = -1
+        return group
 
     def _new_metric(self, row: MetricRow) -> int:
         """The id of the row's metric, registered (as not covered) if it is new."""
@@ -246,8 +250,7 @@ class Scorer:
 
     # --------------------------------------------------------------- states
     def watch(self, visits: Sequence[Visit]) -> None:
-        """Follow these components (the engine's, read live) for ``stuck`` and for the
-        state of a burst's row."""
+        """Follow these components (the engine's, read live) for ``stuck`` and a burst's state."""
         self._visits = {v.id: v for v in visits}
         self.stuck.watch(visits)
 
@@ -255,16 +258,15 @@ class Scorer:
         dm = self._stuck_after[component, state][0]
         m = self._models[component, dm.name]
         elapsed = (ts - entered) / _US / dm.unit_seconds
-        return self._anomaly(m, MetricRow(ts, component, dm.name, elapsed, m.unit, state),
-                             m.z(elapsed), "stuck")
+        return self._anomaly(m, MetricRow(ts, component, dm.name, elapsed, m.unit, state), m.z(elapsed), "stuck")
 
-    def score_block(self, rows: Sequence[MetricRow], marks: list[Mark]) -> list[tuple[int, Anomaly]]:
+    def score_block(self, rows: Sequence[MetricRow], marks: list[Mark],
+                    series: np.ndarray | None = None) -> list[tuple[int, Anomaly]]:
         """Every anomaly of a block in line order, with its place among the rows (``2 i + 1``
-        after ``rows[i]``, ``2 b`` before ``rows[b]``): ``score_rows`` of its rows merged
-        with ``marks``, those found while it ran, each (line, 0 stuck or 1 burst or fault,
-        number of rows before that line, anomaly), and the stuck visits found after it
-        (``StuckWatch.begin_block``)."""
-        scored = [(2 * i + 1, a) for i, a in self.score_rows(rows)]
+        after ``rows[i]``, ``2 b`` before ``rows[b]``): ``score_rows`` of its rows merged with
+        ``marks``, those found while it ran, each (line, 0 stuck or 1 burst or fault, number
+        of rows before that line, anomaly), and the stuck visits found after it."""
+        scored = [(2 * i + 1, a) for i, a in self.score_rows(rows, series)]
         found = self.stuck.after_block(rows)
         if found:
             marks = sorted([*marks, *((line, 0, before, a) for line, before, a in found)], key=_found_order)
@@ -280,9 +282,8 @@ class Scorer:
         return out + scored[j:]
 
     def fault(self, ts: int, component: str, state: str, entered: int | None, *, ended: bool = False) -> Anomaly:
-        """The ``fault`` anomaly of entering a ``fault: true`` state, or ``fault_end`` of
-        leaving it (with its duration), named after the state's duration metric (else the
-        state)."""
+        """The ``fault`` anomaly of entering a ``fault: true`` state, or ``fault_end`` of leaving
+        it (with its duration), named after the state's duration metric (else the state)."""
         dm = self._durations.get((component, state)) or DurationMetric(state)
         m = self._models.get((component, dm.name))
         if m is None:
@@ -382,8 +383,7 @@ class Scorer:
     @classmethod
     def from_dict(cls, state: Mapping[str, Any], baseline: Mapping[str, Any] | None,
                   visits: Sequence[Visit] = (), **kwargs: Any) -> Scorer:
-        """A Scorer built like ``Scorer(baseline, **kwargs)``, watching ``visits``, that
-        continues ``state``."""
+        """A Scorer built like ``Scorer(baseline, **kwargs)``, watching ``visits``, continuing ``state``."""
         scorer = cls(baseline, **kwargs)
         scorer.watch(visits)
         scorer.restore(state)

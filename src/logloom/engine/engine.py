@@ -9,13 +9,13 @@ numbered comments below follow its steps.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from logloom.config.load import Config
 from logloom.engine.captures import aggregate, capture
 from logloom.engine.inventory import Component, ComponentFactory
-from logloom.engine.machine import Machine, Transition, sensor_ref
-from logloom.records import INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, StateChange
+from logloom.engine.machine import Machine, Metric, Transition, sensor_ref
+from logloom.records import INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, Pauses, StateChange
 
 GLOBAL_COUNTERS = ("unknown_target", "unrouted")
 # What is known of a visit being left: seen (entered by a line, or the first), or
@@ -23,25 +23,6 @@ GLOBAL_COUNTERS = ("unknown_target", "unrouted")
 _REAL, _INFERRED, _CLOSED = 0, 1, 2
 _EMPTY: list[MetricRow] = []
 _NO_ENTRY = -(1 << 62)
-
-
-class Pauses(Protocol):
-    """What the caller of ``step_events`` looks at between events (a monitor's scoring):
-    the events whose time is outside [``low``, ``high``] are preceded by ``reached``, and
-    an event after which ``pending`` holds something is followed by ``took``. ``before``
-    is the number of rows before the event's own."""
-
-    pending: list[Any]
-
-    @property
-    def low(self) -> float: ...
-
-    @property
-    def high(self) -> float: ...
-
-    def reached(self, k: int, ts: int, before: int) -> None: ...
-
-    def took(self, k: int, before: int) -> None: ...
 
 
 class Engine:
@@ -73,6 +54,13 @@ class Engine:
         self._pools: dict[str | None, list[Component]] = {None: self.components}
         for name in self.machines:
             self._pools[name] = [c for c in self.components if c.type == name]
+        # the series a row belongs to: (component, metric, unit, state context) of each id
+        self.series: list[tuple[str, str, str, str]] = []
+        self._series_of: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
+            c.id: {state: tuple(self._series_ids(c.id, state, m) for m in metrics)
+                   for state, metrics in c.machine.metrics.items()}
+            for c in self.components
+        }
         self._named: dict[tuple[str, str | None, str], Component | None] = {}
         self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.sequence = 0
@@ -128,14 +116,15 @@ class Engine:
     def step_resolved(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> list[MetricRow]:
         """Steps 3-7 for an event whose component is known (``resolve``d or routed)."""
         rows: list[MetricRow] = []
-        self.step_into(rows, ts, comp, event, fields)
+        self.step_into(rows, [], ts, comp, event, fields)
         return rows
 
-    def step_events(self, rows: list[MetricRow], times: Sequence[int], codes: Sequence[int],
+    def step_events(self, rows: list[MetricRow], keys: list[int], times: Sequence[int], codes: Sequence[int],
                     table: Sequence[tuple[Any, ...]], lo: int, hi: int, pauses: Pauses | None) -> None:
         """The hot loop: step the events at positions ``lo`` to ``hi - 1`` of a block, each
         ``times[k]`` and ``table[codes[k]]`` (component or None, event, target, target
-        type, fields: ``EventTable.resolved``), appending their rows to ``rows``.
+        type, fields: ``EventTable.resolved``), appending their rows to ``rows`` and each
+        row's series (an index in ``series``) to ``keys``.
 
         If an event raises, its rows are taken back out of ``rows`` and ``failed_at`` is
         its position: the state is then that of a half step, for the caller to rewind.
@@ -155,17 +144,18 @@ class Engine:
                 if comp is None:
                     comp = self.component_for(event, target, target_type)
                 if comp is not None:
-                    self.step_into(rows, ts, comp, event, fields)
+                    self.step_into(rows, keys, ts, comp, event, fields)
                 if pending and pauses is not None:
                     pauses.took(k, before)
         except BaseException:
             del rows[before:]
+            del keys[before:]
             self.failed_at = k
             raise
 
-    def step_into(self, rows: list[MetricRow], ts: int, comp: Component, event: str,
+    def step_into(self, rows: list[MetricRow], keys: list[int], ts: int, comp: Component, event: str,
                   fields: dict[str, Any]) -> None:
-        """``step_resolved`` appending the event's rows to ``rows`` (the hot loop's list)."""
+        """``step_resolved`` appending the event's rows to ``rows`` and their series to ``keys``."""
         machine: Machine = comp.machine
         if event in machine.counted:
             counts = comp.counts
@@ -185,13 +175,13 @@ class Engine:
                     capture(comp, machine.value_fields, fields)
                 comp.counters["data_only"] += 1
                 return
-            self._jump(comp, machine, ts, event, fields, rows)  # 6. (it captures)
+            self._jump(comp, machine, ts, event, fields, rows, keys)  # 6. (it captures)
         else:
             if fields:  # 4. capture on the current visit, before its exit
                 capture(comp, machine.value_fields, fields)
             for t in options:  # 5.
                 if not t.requires or self._holds(t.requires, comp):
-                    self._transit(comp, machine, t, ts, rows, _REAL)
+                    self._transit(comp, machine, t, ts, rows, keys, _REAL)
                     break
             else:
                 comp.counters["guard_blocked"] += 1
@@ -251,7 +241,7 @@ class Engine:
 
     # -- 5./6./7. -------------------------------------------------------------------------
     def _jump(self, comp: Component, machine: Machine, ts: int, event: str, fields: dict[str, Any],
-              rows: list[MetricRow]) -> None:
+              rows: list[MetricRow], keys: list[int]) -> None:
         """6. A permissive jump: synthesised steps, then the event's own transition.
 
         The event's fields are a measurement of the visit its final transition closes
@@ -278,10 +268,10 @@ class Engine:
             elif fields:
                 capture(comp, machine.value_fields, fields)
             visit = _REAL if i == 0 else _INFERRED if i < last else _CLOSED
-            self._transit(comp, machine, t, ts, rows, visit, i < last)
+            self._transit(comp, machine, t, ts, rows, keys, visit, i < last)
 
     def _transit(
-        self, comp: Component, machine: Machine, t: Transition, ts: int, rows: list[MetricRow],
+        self, comp: Component, machine: Machine, t: Transition, ts: int, rows: list[MetricRow], keys: list[int],
         visit: int, synthesised_to: bool = False,
     ) -> None:
         """Leave the current state by ``t`` at ``ts``, appending its rows (7.) to ``rows``;
@@ -296,10 +286,13 @@ class Engine:
         entered = comp.entered
         cid = comp.id
         append = rows.append
-        for name, kind, unit, field_name, agg, event, per in machine.metrics[state]:  # 7.
+        series = self._series_of[cid][state]
+        for i, (name, kind, unit, field_name, agg, event, per) in enumerate(machine.metrics[state]):  # 7.
+            sid, inferred = series[i]
             if kind == "duration":
                 if visit:
                     append(_new_row(MetricRow, (ts, cid, name, 0.0, unit, state + INFERRED_SUFFIX)))
+                    keys.append(inferred)
                 elif entered is None:
                     pass  # the visit's start was never seen
                 elif ts < entered:
@@ -310,6 +303,7 @@ class Engine:
                     if per > 1_000_000:  # minutes, hours
                         value = round(value, 6)
                     append(_new_row(MetricRow, (ts, cid, name, value, unit, state)))
+                    keys.append(sid)
             elif kind == "value":
                 if visit == _INFERRED:
                     continue  # nothing of this visit was seen: no value to miss either
@@ -318,9 +312,11 @@ class Engine:
                     comp.counters["missing_value"] += 1
                     continue
                 append(_new_row(MetricRow, (ts, cid, name, aggregate(acc, agg), unit, state)))
+                keys.append(sid)
             elif not visit:
                 count = comp.counts.get(event or "", 0)
                 append(_new_row(MetricRow, (ts, cid, name, float(count), unit, state)))
+                keys.append(sid)
         to = t.to
         comp.previous = state
         comp.state = to
@@ -343,6 +339,16 @@ class Engine:
                     obs.on_fault_end(ts, cid, state, entered)
                 if to in faults:
                     obs.on_fault_start(ts, cid, to)
+
+    def _series_ids(self, cid: str, state: str, metric: Metric) -> tuple[int, int]:
+        """The series of a metric's rows of leaving ``state``, and of its ``STATE:inferred``
+        rows (durations only; else -1), registered in ``series``."""
+        contexts = (state, state + INFERRED_SUFFIX) if metric.kind == "duration" else (state,)
+        ids = []
+        for context in contexts:
+            ids.append(len(self.series))
+            self.series.append((cid, metric.name, metric.unit, context))
+        return ids[0], ids[1] if len(ids) > 1 else -1
 
     def _violation(self, ts: int, comp: Component, kind: str) -> None:
         for obs in self._on_violation:

@@ -23,6 +23,7 @@ import numpy as np
 
 from logloom.logtime.strptime import DIGITS, iso_columns
 from logloom.records import MetricRow
+from logloom.series import BySeries
 
 _LIMIT = float(1 << 32)
 _CHUNK = 4096  # rows formatted together: their arrays stay small (a block's rows are 10 000s)
@@ -40,30 +41,33 @@ class MetricColumns:
 
     def __init__(self) -> None:
         self._codes: dict[_KeyParts, int] = {}
+        self._of_series = BySeries()  # a series' code, once its rows were looked up by name
         self._before: list[bytes] = []  # ",component,metric,"
         self._after: list[bytes] = []  # ",unit,state\n"
         self._tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = _EMPTY
 
-    def lines(self, rows: Sequence[MetricRow]) -> bytes | None:
+    def lines(self, rows: Sequence[MetricRow], series: np.ndarray | None = None) -> bytes | None:
         """The CSV lines of ``rows`` (naive timestamps written as ISO), or None when a
-        timestamp is outside years 1-9999 (the caller writes those rows one by one)."""
+        timestamp is outside years 1-9999 (the caller writes those rows one by one).
+
+        ``series``: each row's series id (``Engine.series``: one per component, metric,
+        unit and state context). A row of a series seen before costs no lookup of its
+        names; without it, each row's names are looked up.
+        """
         if len(rows) <= _CHUNK:
-            return self._lines(rows)
-        done = [self._lines(rows[i : i + _CHUNK]) for i in range(0, len(rows), _CHUNK)]
+            return self._lines(rows, series)
+        done = [self._lines(rows[i : i + _CHUNK], None if series is None else series[i : i + _CHUNK])
+                for i in range(0, len(rows), _CHUNK)]
         return None if None in done else b"".join(done)  # type: ignore[arg-type]
 
-    def _lines(self, rows: Sequence[MetricRow]) -> bytes | None:
+    def _lines(self, rows: Sequence[MetricRow], series: np.ndarray | None) -> bytes | None:
         n = len(rows)
         if not n:
             return b""
         stamps = iso_columns(np.fromiter(map(_ts, rows), np.int64, n))
         if stamps is None:
             return None
-        try:
-            codes = np.fromiter(map(self._codes.__getitem__, map(_key, rows)), np.int64, n)
-        except KeyError:
-            self._learn(list(map(_key, rows)))
-            codes = np.fromiter(map(self._codes.__getitem__, map(_key, rows)), np.int64, n)
+        codes = self._of_series.get(series, lambda: self._codes_of(rows))
         before, before_mask, after, after_mask = self._tables
         value, value_mask, odd = _value_columns(np.fromiter(map(_value, rows), np.float64, n))
         parts = [stamps[0], before[codes], value, after[codes]]
@@ -79,6 +83,14 @@ class MetricColumns:
             masks.insert(3, _masks(width)[lengths])
         line = np.hstack([p.view(np.uint8).reshape(n, -1) for p in parts])
         return line[np.hstack([m.view(np.bool_).reshape(n, -1) for m in masks])].tobytes()
+
+    def _codes_of(self, rows: Sequence[MetricRow]) -> np.ndarray:
+        """Each row's code, from its names (learnt when new)."""
+        try:
+            return np.fromiter(map(self._codes.__getitem__, map(_key, rows)), np.int64, len(rows))
+        except KeyError:
+            self._learn(list(map(_key, rows)))
+            return np.fromiter(map(self._codes.__getitem__, map(_key, rows)), np.int64, len(rows))
 
     def _learn(self, keys: list[_KeyParts]) -> None:
         for key in dict.fromkeys(keys):

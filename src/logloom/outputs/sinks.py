@@ -16,7 +16,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from logloom.errors import StateFileError
 from logloom.logtime.timestamps import TimeFormatter
@@ -31,6 +31,9 @@ from logloom.outputs.state_store import (
     tail_digest,
 )
 from logloom.records import ANOMALIES_HEADER, INCIDENTS_HEADER, METRICS_HEADER, Anomaly, Incident, MetricRow
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FLUSH_BYTES = 1 << 18
 
@@ -263,8 +266,10 @@ class MetricsSink(TextSink):
             if fmt_ts.mode == "iso" and fmt_ts.tz is None:
                 self._columns = MetricColumns()
 
-    def write_rows(self, rows: Sequence[MetricRow]) -> None:
-        data = self._columns.lines(rows) if self._columns is not None else None
+    def write_rows(self, rows: Sequence[MetricRow], series: np.ndarray | None = None) -> None:
+        """``series``: each row's series id (``Engine.series``), which spares the formatting
+        a lookup of each row's names."""
+        data = self._columns.lines(rows, series) if self._columns is not None else None
         if data is None:
             data = "".join(metric_lines(rows, self.fmt_ts)).encode("utf-8")
         self.write_block(data)
