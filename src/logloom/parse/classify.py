@@ -127,14 +127,19 @@ class HyperscanClassifier(Classifier):
             self._db = _compile(hyperscan, ok) if ok else None
         for i in self.fallback:
             self.translated.pop(i, None)
-        self._hits: list[int] = []
 
     def first(self, rests: Sequence[str] | Sequence[bytes]) -> np.ndarray:
         out = np.full(len(rests), self.count, np.int64)
         joined, starts, odd = self._joined(rests)
         if self._db is not None and joined:
-            hits = self._hits = []
-            self._db.scan(joined, match_event_handler=self._on_match)
+            hits: list[int] = []
+            append = hits.append
+
+            def on_match(pattern: int, start: int, end: int, flags: int, context: object) -> None:
+                append(pattern)  # a call a line that matches: as little as it can be
+                append(end)
+
+            self._db.scan(joined, match_event_handler=on_match)
             if hits:
                 found = np.array(hits, np.int64).reshape(-1, 2)
                 # a match ending at e (> its line's start) is on the last line starting before e
@@ -142,9 +147,6 @@ class HyperscanClassifier(Classifier):
         if odd:
             out[odd] = UNKNOWN
         return out
-
-    def _on_match(self, pattern: int, start: int, end: int, flags: int, context: object) -> None:
-        self._hits += (pattern, end)
 
 
 def _compile(hyperscan: Any, expressions: dict[int, bytes]) -> Any:

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from logloom.parse.json_lines import JsonBlockParser, JsonLineParser
 from logloom.parse.log_parser import BlockParser, LineParser
 
 if TYPE_CHECKING:
     from logloom.config.schema import LogPatterns
+    from logloom.parse.json_lines import JsonBlockParser, JsonLineParser
     from logloom.parse.rules import ParseRules
 
 
 def line_parser(spec: LogPatterns | ParseRules) -> LineParser | JsonLineParser:
     """One line at a time (``parse --line``, rule tests)."""
-    return JsonLineParser(spec) if spec.format == "json" else LineParser(spec)
+    if spec.format == "json":
+        from logloom.parse.json_lines import JsonLineParser  # only for JSON logs (the parse worker's start-up)
+
+        return JsonLineParser(spec)
+    return LineParser(spec)
 
 
 def block_parser(spec: LogPatterns | ParseRules, last_ts: int | None = None) -> BlockParser | JsonBlockParser:
     """A block at a time (the pipeline), the timestamp's memory restored from ``last_ts``."""
-    return JsonBlockParser(spec, last_ts) if spec.format == "json" else BlockParser(spec, last_ts)
+    if spec.format == "json":
+        from logloom.parse.json_lines import JsonBlockParser
+
+        return JsonBlockParser(spec, last_ts)
+    return BlockParser(spec, last_ts)

@@ -19,7 +19,8 @@ refuses, is left to ``result``, as is a batch where a typed field does not conve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import repeat
 from typing import Any
 
 from logloom.parse.translate import Untranslatable, translate
@@ -173,16 +174,18 @@ class Pattern:
         else:
             fields = [{k: v for k, v in zip(names, row, strict=True) if not (k in absent and v == "")}
                       for row in zip(*columns, strict=True)]
-        event, target, target_type, name = self.event, self.target, self.target_type, self.name
+        target = self.target
+        targets: Iterable[str | None]
         if target.group is not None and not absent and target.group in names:
-            k = names.index(target.group)
-            values = columns[k]
-            targets = values if all(type(v) is str for v in values) else [str(v) for v in values]
-            return [(event, t, target_type, f, name) for t, f in zip(targets, fields, strict=True)]
-        if target.group is None and target.template is None:
-            constant = target.constant
-            return [(event, constant, target_type, f, name) for f in fields]
-        return [(event, target.resolve(f), target_type, f, name) for f in fields]
+            values = columns[names.index(target.group)]
+            typed = any(target.group == n for n, _, _ in self.converters)
+            targets = map(str, values) if typed else values
+        elif target.group is None and target.template is None:
+            targets = repeat(target.constant)
+        else:
+            targets = map(target.resolve, fields)
+        # the tuples made by zip, in C
+        return list(zip(repeat(self.event), targets, repeat(self.target_type), fields, repeat(self.name)))
 
 
 def _dicts(names: tuple[str, ...], columns: list[Any]) -> list[dict[str, Any]]:
