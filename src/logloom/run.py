@@ -204,14 +204,15 @@ class Run:
             self.engine.observers = observers
 
     def _process(self, parsed: ParsedBlock, count: int, *, write: bool) -> list[MetricRow]:
-        """The hot loop over the first ``count`` lines; returns their rows.
+        """The first ``count`` lines through the engine's hot loop (``Engine.step_events``,
+        which gives each row's series too); returns their rows.
 
         Rows (and rejects, when ``write``) and anomalies are written once, at the end,
         and only those of fully processed lines: a line that raises leaves nothing
         behind to be duplicated. Its block's anomalies are left to ``rewind``, which
         scores the block again from its start state. Stuck visits are looked for on
         the way only when the log's time leaves the scorer's window; a burst the
-        engine's hook finds waits in ``pending`` until its line is done.
+        engine's hook finds waits in ``pending`` until its line is done (``BlockPauses``).
         """
         engine = self.engine
         resolved = self.table.resolved(engine.resolve)
@@ -243,9 +244,9 @@ class Run:
             done = index[k]  # the failing line was not fully processed: none of its rows count
             if scoring is not None:
                 scoring.pending.clear()
-            self._finish(parsed, rows_out, _series(keys), None, write, k, done)
+            self._finish(parsed, rows_out, np.array(keys, np.intp), None, write, k, done)
             raise
-        series = _series(keys)
+        series = np.array(keys, np.intp)
         found = scoring.scorer.score_block(rows_out, marks, series) if scoring is not None else []
         self._finish(parsed, rows_out, series, found, write, todo, done)
         self.stats["time_back_steps"] += len(steps)
@@ -373,10 +374,6 @@ class Run:
             sink.close()
         for obs in self.observers:
             obs.close()
-
-
-def _series(keys: list[int]) -> np.ndarray:
-    return np.array(keys, np.intp)
 
 
 _NO_TIME = -(1 << 61)  # below it, the parser's memory holds no time read yet

@@ -126,8 +126,9 @@ class Engine:
         type, fields: ``EventTable.resolved``), appending their rows to ``rows`` and each
         row's series (an index in ``series``) to ``keys``.
 
-        If an event raises, its rows are taken back out of ``rows`` and ``failed_at`` is
-        its position: the state is then that of a half step, for the caller to rewind.
+        If an event raises, its rows and their series are taken back out of ``rows`` and
+        ``keys``, and ``failed_at`` is its position: the state is then that of a half
+        step, for the caller to rewind.
         """
         low, high = (pauses.low, pauses.high) if pauses is not None else (-_INF, _INF)
         pending = pauses.pending if pauses is not None else _EMPTY_PENDING
