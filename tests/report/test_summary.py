@@ -96,3 +96,21 @@ def test_render_baseline_and_list() -> None:
     out = console()
     render_baseline_list(out, [])
     assert "no baselines" in out.export_text()
+
+
+def test_a_run_is_told_in_words_that_agree_with_their_counts() -> None:
+    from logloom.report.present import describe_run, integrity_notes
+
+    def summary(n: int) -> dict[str, object]:
+        counts = dict.fromkeys(["lines_read", "events", "rows_written", "anomalies", "malformed", "unmatched",
+                                "unknown_target", "unrouted", "time_back_steps", "time_back_lines"], n)
+        return {**counts, "lines_per_second": 10.0, "components": {"c": {"negative_duration": n}}}
+
+    one, two = describe_run(summary(1)), describe_run(summary(2))
+    assert one.startswith("1 line, 1 event, 1 row, 1 anomaly, 1 malformed, 1 unmatched, 1 unknown target, ")
+    assert "went back 1 time by more than a second, and 1 line is earlier" in one
+    assert "1 visit ended before it began" in one
+    assert two.startswith("2 lines, 2 events, 2 rows, 2 anomalies, 2 malformed, 2 unmatched, 2 unknown targets, ")
+    assert "went back 2 times by more than a second, and 2 lines are earlier" in two
+    assert "2 visits ended before they began" in two
+    assert integrity_notes(summary(1))[1] == "1 visit ended before it began; no duration row was written for it."

@@ -30,25 +30,30 @@ def label(key: str) -> str:
     return LABELS.get(key, key.replace("_", " "))
 
 
+def counted(n: int, one: str, many: str = "") -> str:
+    """``n`` and what it counts, singular for one: "1 anomaly", "2 anomalies", "0 rows"."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def describe_run(summary: Mapping[str, Any]) -> str:
     """This run's figures (and, for a run that resumed, the totals since the outputs began)."""
     this = summary.get("this_run") or summary
     text = (
-        f"{this['lines_read']} lines, {this['events']} events, {this['rows_written']} rows, "
-        f"{this['anomalies']} anomalies, {this['malformed']} malformed, {this['unmatched']} unmatched, "
-        f"{this['unknown_target']} unknown targets, {this['unrouted']} unrouted "
+        f"{counted(this['lines_read'], 'line')}, {counted(this['events'], 'event')}, "
+        f"{counted(this['rows_written'], 'row')}, {counted(this['anomalies'], 'anomaly', 'anomalies')}, "
+        f"{this['malformed']} malformed, {this['unmatched']} unmatched, "
+        f"{counted(this['unknown_target'], 'unknown target')}, {this['unrouted']} unrouted "
         f"({summary['lines_per_second'] or 0:,.0f} lines/s)"
     )
     if summary.get("resumed_from"):
-        text += (f"; since the outputs began: {summary['lines_read']} lines, {summary['rows_written']} rows, "
-                 f"{summary['anomalies']} anomalies")
+        text += (f"; since the outputs began: {counted(summary['lines_read'], 'line')}, "
+                 f"{counted(summary['rows_written'], 'row')}, {counted(summary['anomalies'], 'anomaly', 'anomalies')}")
     if this.get("time_back_steps") or this.get("time_back_lines"):
-        text += (f"; the log's time went back {this['time_back_steps']} time(s) by more than a second, and "
-                 f"{this['time_back_lines']} line(s) are earlier than a line before them (a clock set back, "
-                 "or lines written twice)")
+        went_back = _went_back(this["time_back_steps"], this["time_back_lines"])
+        text += f"; {went_back} (a clock set back, or lines written twice)"
     negative = _negative_durations(summary)
     if negative:
-        text += f"; {negative} visit(s) ended before they began (no duration row written)"
+        text += f"; {_ended_early(negative)} (no duration row written)"
     if summary.get("baseline"):
         text += f"; scored against {summary['baseline']}"
     return text
@@ -61,18 +66,27 @@ def _negative_durations(summary: Mapping[str, Any]) -> int:
     return sum(int(c.get("negative_duration", 0)) for c in components.values() if isinstance(c, Mapping))
 
 
+def _went_back(steps: int, behind: int, where: str = "") -> str:
+    """The log's clock steps back (``where``: where they are listed) and the lines behind."""
+    return (f"the log's time went back {counted(steps, 'time')} by more than a second{where}, and "
+            f"{counted(behind, 'line')} {'is' if behind == 1 else 'are'} earlier than a line before them")
+
+
+def _ended_early(visits: int) -> str:
+    return f"{counted(visits, 'visit')} ended before {'it' if visits == 1 else 'they'} began"
+
+
 def integrity_notes(summary: Mapping[str, Any]) -> list[str]:
     """What the run summary says about the log itself: its time going back, visits that
     ended before they began, parts of a source that could not be read (for the report)."""
     notes = []
     steps, behind = summary.get("time_back_steps", 0), summary.get("time_back_lines", 0)
     if steps or behind:
-        notes.append(f"the log's time went back {steps} time(s) by more than a second (rule time_back in the "
-                      f"anomalies, component log), and {behind} line(s) are earlier than a line before them: "
-                      "a clock set back, or lines written twice.")
+        notes.append(f"{_went_back(steps, behind, ' (rule time_back in the anomalies, component log)')}: "
+                     "a clock set back, or lines written twice.")
     negative = _negative_durations(summary)
     if negative:
-        notes.append(f"{negative} visit(s) ended before they began; no duration row was written for them.")
+        notes.append(f"{_ended_early(negative)}; no duration row was written for {'it' if negative == 1 else 'them'}.")
     notes += [f"not read: {gap}" for gap in summary.get("gaps") or []]
     return notes
 
