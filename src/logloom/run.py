@@ -41,8 +41,6 @@ CHECKPOINT_EVERY_S = 1.0
 STAT_KEYS = ("lines_read", "malformed", "unmatched", "events", "rows_written", "anomalies",
              "time_back_steps", "time_back_lines")
 
-_new_event = tuple.__new__  # Event(...) through NamedTuple.__new__ costs twice as much
-
 
 @dataclass
 class RunOptions:

@@ -345,11 +345,9 @@ class Engine:
         """The series of a metric's rows of leaving ``state``, and of its ``STATE:inferred``
         rows (durations only; else -1), registered in ``series``."""
         contexts = (state, state + INFERRED_SUFFIX) if metric.kind == "duration" else (state,)
-        ids = []
-        for context in contexts:
-            ids.append(len(self.series))
-            self.series.append((cid, metric.name, metric.unit, context))
-        return ids[0], ids[1] if len(ids) > 1 else -1
+        first = len(self.series)
+        self.series += [(cid, metric.name, metric.unit, context) for context in contexts]
+        return first, first + 1 if len(contexts) > 1 else -1
 
     def _violation(self, ts: int, comp: Component, kind: str) -> None:
         for obs in self._on_violation:

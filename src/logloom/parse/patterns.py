@@ -127,13 +127,7 @@ class Pattern:
                     fields[name] = conv(raw)
                 except (ValueError, OverflowError):
                     return f"field {name!r} of pattern {self.name!r}: {raw[:80]!r} is not {type_name}"
-        target = self.target
-        if target.group is not None:
-            value = fields.get(target.group)
-            resolved = None if value is None else value if type(value) is str else str(value)
-        else:
-            resolved = target.constant if target.template is None else target.resolve(fields)
-        return (self.event, resolved, self.target_type, fields, self.name)
+        return (self.event, self.target.resolve(fields), self.target_type, fields, self.name)
 
     @property
     def batched(self) -> bool:
