@@ -10,7 +10,8 @@ counted as if it were UTC. Differences of them are exact.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, Protocol, overload
 
 METRICS_HEADER = "timestamp,component_id,metric_name,value,unit,state_context"
 ANOMALIES_HEADER = METRICS_HEADER + ",expected,lower,upper,score,rule"
@@ -44,6 +45,75 @@ class MetricRow(NamedTuple):
     @property
     def inferred(self) -> bool:
         return self.state_context.endswith(INFERRED_SUFFIX)
+
+
+SeriesKey = tuple[str, str, str, str]  # a row's (component, metric, unit, state context)
+
+
+class Rows(Sequence[MetricRow]):
+    """A block's metric rows as columns, in order: each row's time (``ts``), series
+    (``ids``: an index in ``series``, the engine's list of ``SeriesKey``s) and value.
+
+    The engine appends to the columns, so no row object is made on the hot path; a
+    consumer reads the columns, or ``MetricRow``s where it needs one (indexing and
+    iterating make them).
+    """
+
+    __slots__ = ("ts", "ids", "values", "series", "arrays")
+
+    def __init__(self, series: list[SeriesKey]) -> None:
+        self.ts: list[int] = []
+        self.ids: list[int] = []
+        self.values: list[float] = []
+        self.series = series
+        self.arrays: Any = None  # the columns as numpy arrays, once a consumer made them (series.columns)
+
+    @classmethod
+    def of(cls, rows: Iterable[MetricRow]) -> Rows:
+        """``rows`` as columns (themselves if they are), with a list of their own series."""
+        if isinstance(rows, Rows):
+            return rows
+        out = cls([])
+        ids: dict[SeriesKey, int] = {}
+        for ts, cid, name, value, unit, context in rows:
+            key = (cid, name, unit, context)
+            sid = ids.get(key)
+            if sid is None:
+                sid = ids[key] = len(out.series)
+                out.series.append(key)
+            out.ts.append(ts)
+            out.ids.append(sid)
+            out.values.append(value)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> MetricRow: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[MetricRow]: ...
+
+    def __getitem__(self, i: int | slice) -> MetricRow | list[MetricRow]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self.ids)))]
+        cid, name, unit, context = self.series[self.ids[i]]
+        return _new_tuple(MetricRow, (self.ts[i], cid, name, self.values[i], unit, context))
+
+    def __iter__(self) -> Iterator[MetricRow]:
+        series = self.series
+        for ts, sid, value in zip(self.ts, self.ids, self.values, strict=True):
+            cid, name, unit, context = series[sid]
+            yield _new_tuple(MetricRow, (ts, cid, name, value, unit, context))
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` rows."""
+        del self.ts[n:], self.ids[n:], self.values[n:]
+        self.arrays = None
+
+
+_new_tuple = tuple.__new__  # a NamedTuple's own __new__ costs twice as much
 
 
 class StateChange(NamedTuple):

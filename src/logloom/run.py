@@ -32,7 +32,7 @@ from logloom.outputs.parquet_options import PalletTap, ParquetOptions, open_parq
 from logloom.outputs.sinks import AnomalySink, IncidentSink, MetricsSink, RejectedSink
 from logloom.outputs.state_store import CHECKPOINT, SCHEMA_VERSION
 from logloom.parse.log_parser import EventTable, ParsedBlock
-from logloom.records import Anomaly, MetricRow, Observer, Progress
+from logloom.records import Anomaly, Observer, Progress, Rows
 
 if TYPE_CHECKING:
     from logloom.outputs.parquet import ParquetSink
@@ -147,7 +147,7 @@ class Run:
             except ValueError as exc:
                 raise StateFileError(f"{CHECKPOINT}: {exc}; move it aside to start over") from None
         self._at_start = {**self.stats, **self.engine.counters}
-        self._report([])
+        self._report(None)
 
     # -- the loop ----------------------------------------------------------------------------
     def feed(self, parsed: ParsedBlock) -> None:
@@ -165,12 +165,13 @@ class Run:
         self.parser_last = parsed.last_ts
         self._report(rows)
 
-    def _report(self, rows: list[MetricRow]) -> None:
+    def _report(self, rows: Rows | None) -> None:
         """``on_block`` of the observers that aggregate: this block's rows, counters, states."""
         if self._on_block:
             last = self.parser_last  # the timestamp parser's memory: the time of the latest line read
             newest = last if last is not None and last > _NO_TIME else None
-            progress = Progress(rows, newest, {**self.stats, **self.engine.counters}, self.engine.statuses())
+            progress = Progress(list(rows or ()), newest, {**self.stats, **self.engine.counters},
+                                self.engine.statuses())
             for obs in self._on_block:
                 obs.on_block(progress)
             wanted = [o.wants_changes for o in self.observers]
@@ -201,9 +202,9 @@ class Run:
         finally:
             self.engine.observers = observers
 
-    def _process(self, parsed: ParsedBlock, count: int, *, write: bool) -> list[MetricRow]:
-        """The first ``count`` lines through the engine's hot loop (``Engine.step_events``,
-        which gives each row's series too); returns their rows.
+    def _process(self, parsed: ParsedBlock, count: int, *, write: bool) -> Rows:
+        """The first ``count`` lines through the engine's hot loop (``Engine.step_events``);
+        returns their rows.
 
         Rows (and rejects, when ``write``) and anomalies are written once, at the end,
         and only those of fully processed lines: a line that raises leaves nothing
@@ -226,14 +227,14 @@ class Run:
         if scoring is not None:
             scoring.begin_block(times, index, todo, start + 1)
             pauses = BlockPauses(scoring, marks, index, start + 1)
-        rows_out: list[MetricRow] = []
-        keys: list[int] = []  # each row's series (Engine.series), for the CSV and the scorer
+        rows_out = Rows(engine.series)
+        at, events = times.tolist(), codes.tolist()  # the engine reads lists fastest
         done = count  # lines fully processed
         engine.failed_at = -1
         lo = 0
         try:
             for hi in [*at_steps, todo]:
-                engine.step_events(rows_out, keys, times, codes, resolved, lo, hi, pauses)
+                engine.step_events(rows_out, at, events, resolved, lo, hi, pauses)
                 if hi in at_steps:
                     marks.append((start + index[hi] + 1, -1, len(rows_out), at_steps[hi]))
                 lo = hi
@@ -242,19 +243,18 @@ class Run:
             done = index[k]  # the failing line was not fully processed: none of its rows count
             if scoring is not None:
                 scoring.pending.clear()
-            self._finish(parsed, rows_out, np.array(keys, np.intp), None, write, k, done)
+            self._finish(parsed, rows_out, None, write, k, done)
             raise
-        series = np.array(keys, np.intp)
-        found = scoring.scorer.score_block(rows_out, marks, series) if scoring is not None else []
-        self._finish(parsed, rows_out, series, found, write, todo, done)
+        found = scoring.scorer.score_block(rows_out, marks) if scoring is not None else []
+        self._finish(parsed, rows_out, found, write, todo, done)
         self.stats["time_back_steps"] += len(steps)
         self.stats["time_back_lines"] += behind
         if write:
             self.warnings += [describe_step(s, self.source_name) for s in steps]
         return rows_out
 
-    def _finish(self, parsed: ParsedBlock, rows: list[MetricRow], series: np.ndarray,
-                found: list[tuple[int, Anomaly]] | None, write: bool, events: int, done: int) -> None:
+    def _finish(self, parsed: ParsedBlock, rows: Rows, found: list[tuple[int, Anomaly]] | None, write: bool,
+                events: int, done: int) -> None:
         """Write and count what the first ``done`` lines of ``parsed`` gave (``events`` of them events)."""
         rejects = sorted(i for i in parsed.rejects if i < done)
         if write and rejects:
@@ -262,16 +262,16 @@ class Run:
             for i in rejects:
                 reason, text = parsed.rejects[i]
                 reject(source, start + i + 1, reason, text)
-        self._account(rows, series, found, write, (events, done - events - len(rejects), len(rejects), done))
+        self._account(rows, found, write, (events, done - events - len(rejects), len(rejects), done))
         self.line_no += done
 
-    def _account(self, rows: list[MetricRow], series: np.ndarray, found: list[tuple[int, Anomaly]] | None,
-                 write: bool, counts: tuple[int, int, int, int]) -> None:
+    def _account(self, rows: Rows, found: list[tuple[int, Anomaly]] | None, write: bool,
+                 counts: tuple[int, int, int, int]) -> None:
         """Write a block's rows (when ``write``), anomalies and the incidents they close;
         count them. ``found`` None: the block failed, its anomalies are left to ``rewind``."""
         anomalies = [a for _, a in found] if found else []
         if write and rows:
-            self.metrics.write_rows(rows, series)
+            self.metrics.write_rows(rows)
             if self.parquet is not None and self._pallets is not None:
                 self.parquet.write_rows(rows, self._pallets.take(len(rows)))
         if anomalies:

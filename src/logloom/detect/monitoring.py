@@ -123,7 +123,7 @@ class ScoringHook(Observer):
         self.scorer.stuck.begin_block(at, np.frombuffer(index, dtype=f"i{index.itemsize}")[:count] + first_line)
         self.ordered = not (at[1:] < at[:-1]).any()
 
-    def incidents(self, rows: list[MetricRow], found: list[tuple[int, Anomaly]]) -> list[Incident]:
+    def incidents(self, rows: Sequence[MetricRow], found: list[tuple[int, Anomaly]]) -> list[Incident]:
         """The block's rows and anomalies (``Scorer.score_block``) to the incident tracker:
         the incidents that closed."""
         return self.tracker.step(rows, found, ordered=self.ordered) if self.tracker is not None else []

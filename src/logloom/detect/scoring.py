@@ -34,7 +34,7 @@ depend on where blocks are cut.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -52,15 +52,14 @@ from logloom.detect.scoring_model import (
 )
 from logloom.detect.statistics import DRIFT_CLIP, MetricLimits, normal_scores
 from logloom.detect.stuck import StuckWatch, Visit
-from logloom.records import INFERRED_SUFFIX, Anomaly, MetricRow
-from logloom.series import BySeries
+from logloom.records import INFERRED_SUFFIX, Anomaly, MetricRow, Rows, SeriesKey
+from logloom.series import BySeries, columns
 
 __all__ = ["AnomalyConfig", "DurationMetric", "Scorer", "SummaryRow", "Visit"]
 
 STATE_VERSION = 2
 _US = 1_000_000
 _LIMITS, _EWMA, _CUSUM, _NELSON = range(4)  # the order of a row's anomalies
-_value = itemgetter(3)
 _found_order = itemgetter(0, 1)
 Found = list[tuple[int, int, Anomaly]]  # (row index, rule order, anomaly)
 Mark = tuple[int, int, int, Anomaly]  # (line, 0 stuck or 1 burst, rows before the line, anomaly)
@@ -86,7 +85,6 @@ class Scorer:
         self.baseline_id = str(baseline.get("id", "")) if baseline else ""
         self._models: dict[tuple[str, str], MetricModel] = {}
         self._ids: dict[tuple[str, str], int] = {}  # (component, metric) -> index in _by_id
-        self._ids_of: dict[str, dict[str, int]] = {}  # the same, component -> metric -> index
         self._by_id: list[MetricModel] = []
         for key, model in build_models(baseline, limits or {}, cfg).items():
             self._add(key, model)
@@ -116,14 +114,14 @@ class Scorer:
         self.stuck = StuckWatch({key: after for key, (_, after) in self._stuck_after.items()},
                                 self._stuck, exact_rows=exact)
         self._visits: dict[str, Visit] = {}
-        self._by_series = BySeries()  # a series' metric id (-1: inferred rows), once seen
+        self._by_series = BySeries(self._metric_of)  # a series' metric id (-1: inferred rows)
         self._pending_uncovered: list[tuple[str, str, int]] = []
         self.bursts = BurstWatch(cfg.burst_count, cfg.burst_window_s, cfg.burst_kinds)
 
     def _add(self, key: tuple[str, str], model: MetricModel) -> MetricModel:
         self._models[key] = model
         if key not in self._ids:
-            self._ids[key] = self._ids_of.setdefault(key[0], {})[key[1]] = len(self._by_id)
+            self._ids[key] = len(self._by_id)
             self._by_id.append(model)
         else:
             self._by_id[self._ids[key]] = model
@@ -134,15 +132,15 @@ class Scorer:
         """Score one metric row (``score_rows`` of one)."""
         return [a for _, a in self.score_rows([row])]
 
-    def score_rows(self, rows: Sequence[MetricRow], series: np.ndarray | None = None) -> list[tuple[int, Anomaly]]:
+    def score_rows(self, rows: Iterable[MetricRow]) -> list[tuple[int, Anomaly]]:
         """Score rows in order; (index in ``rows``, anomaly) in row order. Inferred rows are
         neither scored nor counted. Each metric's rows are scored in their order; the
-        anomalies of one row come in rule order. ``series``: each row's series id
-        (``Engine.series``), which spares a lookup of its metric."""
+        anomalies of one row come in rule order. Fastest given as ``Rows``."""
+        rows = Rows.of(rows)
         if not (n := len(rows)):
             return []
-        values = np.fromiter(map(_value, rows), float, n)
-        group = self._by_series.get(series, lambda: self._groups(rows, values))
+        _, ids, values = columns(rows)
+        group = self._by_series.get(ids, rows.series)
         order = np.argsort(group, kind="stable")
         sorted_group = group[order]
         starts = np.flatnonzero(np.diff(sorted_group, prepend=-2)).tolist()
@@ -158,24 +156,14 @@ class Scorer:
         found.sort(key=_found_order)
         return [(i, a) for i, _, a in found]
 
-    def _groups(self, rows: Sequence[MetricRow], values: np.ndarray) -> np.ndarray:
-        """Each row's metric id (registered if new), -1 for an inferred row."""
-        try:  # two plain lookups cost less than making and hashing a (component, metric) key
-            group = np.fromiter([self._ids_of[row[1]][row[2]] for row in rows], np.intp, len(rows))
-        except KeyError:  # a metric first seen now
-            group = np.fromiter(map(self._new_metric, rows), np.intp, len(rows))
-        # a synthesised (inferred) step writes only duration rows of 0.0 (SPEC 4 step 6)
-        for i in np.flatnonzero(values == 0.0).tolist():
-            if rows[i].state_context.endswith(INFERRED_SUFFIX):
-                group[i] = -1
-        return group
-
-    def _new_metric(self, row: MetricRow) -> int:
-        """The id of the row's metric, registered (as not covered) if it is new."""
-        key = (row.component_id, row.metric_name)
+    def _metric_of(self, series: SeriesKey) -> int:
+        """The id of a series' metric, registered (as not covered) if it is new; -1 for
+        the rows of a synthesised (inferred) step, which are not scored."""
+        component, name, unit, context = series
+        key = (component, name)
         if key not in self._ids:
-            self._add(key, self._models.get(key) or MetricModel.uncovered(*key, row.unit))
-        return self._ids[key]
+            self._add(key, self._models.get(key) or MetricModel.uncovered(component, name, unit))
+        return -1 if context.endswith(INFERRED_SUFFIX) else self._ids[key]
 
     def _score_metric(self, m: MetricModel, where: np.ndarray, x: np.ndarray,
                       rows: Sequence[MetricRow], found: Found) -> None:
@@ -260,13 +248,13 @@ class Scorer:
         elapsed = (ts - entered) / _US / dm.unit_seconds
         return self._anomaly(m, MetricRow(ts, component, dm.name, elapsed, m.unit, state), m.z(elapsed), "stuck")
 
-    def score_block(self, rows: Sequence[MetricRow], marks: list[Mark],
-                    series: np.ndarray | None = None) -> list[tuple[int, Anomaly]]:
+    def score_block(self, rows: Iterable[MetricRow], marks: list[Mark]) -> list[tuple[int, Anomaly]]:
         """Every anomaly of a block in line order, with its place among the rows (``2 i + 1``
         after ``rows[i]``, ``2 b`` before ``rows[b]``): ``score_rows`` of its rows merged with
         ``marks``, those found while it ran, each (line, 0 stuck or 1 burst or fault, number
         of rows before that line, anomaly), and the stuck visits found after it."""
-        scored = [(2 * i + 1, a) for i, a in self.score_rows(rows, series)]
+        rows = Rows.of(rows)
+        scored = [(2 * i + 1, a) for i, a in self.score_rows(rows)]
         found = self.stuck.after_block(rows)
         if found:
             marks = sorted([*marks, *((line, 0, before, a) for line, before, a in found)], key=_found_order)

@@ -4,6 +4,7 @@ metric writes of it when the visit ends (``aggregate``, step 7)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from logloom.engine.inventory import Component
@@ -12,11 +13,10 @@ from logloom.engine.inventory import Component
 def capture(comp: Component, names: frozenset[str], fields: dict[str, Any]) -> None:
     """4. Fold the event's numeric fields named ``names`` (its machine's value metrics'
     fields) into the visit's [first, last, min, max, sum, n] of each."""
-    for name in names:
-        raw = fields.get(name)
-        if raw is None:
+    for name, raw in fields.items():
+        if name not in names or raw is None:
             continue
-        if raw.__class__ is float:
+        if type(raw) is float:
             x = raw
         else:
             try:
@@ -51,16 +51,18 @@ def aggregate(acc: list[float], agg: str) -> float:
     return _round6(value)
 
 
-_ROUNDED: dict[float, float] = {}  # a memo of round(x, 6): captured values repeat
-
-
 def _round6(x: float) -> float:
-    """``round(x, 6)``, remembered (round with digits costs 300 ns, a lookup 40)."""
-    if x == 0.0:
-        return x  # 0.0 and -0.0 are one key but print differently
-    rounded = _ROUNDED.get(x)
-    if rounded is None:
-        if len(_ROUNDED) >= 1 << 16:
-            _ROUNDED.clear()
-        rounded = _ROUNDED[x] = round(x, 6)
-    return rounded
+    """``round(x, 6)`` (which costs 300 ns): the nearest whole number of millionths
+    ``n``, as the float nearest ``n / 10^6`` (what division gives), unless ``x * 10^6``
+    is within its rounding error (2^-52 of it) of a half or not below 2^51 (nan and inf
+    included), where ``round`` itself decides."""
+    y = x * 1e6
+    if -_BIG < y < _BIG:
+        n = math.floor(y + 0.5)
+        if abs(abs(y - n) - 0.5) > abs(y) * _ERROR:
+            return n / 1e6 if n else 0.0 * x  # 0.0 * x: -0.0 for a negative x, as round has it
+    return round(x, 6)
+
+
+_BIG = float(1 << 51)
+_ERROR = 2.0**-52

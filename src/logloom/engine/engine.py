@@ -1,21 +1,23 @@
 """The brain: routes events to components, infers sensors, takes transitions, measures.
 
 ``Engine.step(event) -> list[MetricRow]`` is a pure step over in-memory state: no
-file, clock, thread or print. Its whole state is plain data (``state_dict`` /
+file, clock, thread or print. The hot loop (``step_events``) appends a block's rows to
+``records.Rows`` columns instead: no row object is made for them. Its whole state is plain data (``state_dict`` /
 ``load_state``), so a checkpoint restores it exactly. SPEC 4 is the contract; the
 numbered comments below follow its steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from logloom.config.load import Config
 from logloom.engine.captures import aggregate, capture
 from logloom.engine.inventory import Component, ComponentFactory
 from logloom.engine.machine import Machine, Metric, Transition, sensor_ref
-from logloom.records import INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, Pauses, StateChange
+from logloom.records import (INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, Pauses, Rows,
+                             SeriesKey, StateChange)
 
 GLOBAL_COUNTERS = ("unknown_target", "unrouted")
 # What is known of a visit being left: seen (entered by a line, or the first), or
@@ -55,16 +57,19 @@ class Engine:
         for name in self.machines:
             self._pools[name] = [c for c in self.components if c.type == name]
         # the series a row belongs to: (component, metric, unit, state context) of each id
-        self.series: list[tuple[str, str, str, str]] = []
-        self._series_of: dict[str, dict[str, tuple[tuple[int, int], ...]]] = {
-            c.id: {state: tuple(self._series_ids(c.id, state, m) for m in metrics)
-                   for state, metrics in c.machine.metrics.items()}
-            for c in self.components
-        }
+        self.series: list[SeriesKey] = []
+        for c in self.components:
+            c.exits = {state: tuple((m.kind, m.field, m.agg, m.event, m.per, *self._series_ids(c.id, state, m))
+                                    for m in metrics)
+                       for state, metrics in c.machine.metrics.items()}
         self._named: dict[tuple[str, str | None, str], Component | None] = {}
         self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.sequence = 0
         self.failed_at = -1  # the position of the event ``step_events`` last failed on
+        # the columns the steps append their rows to (those of the Rows being filled)
+        self._ts: list[int] = []
+        self._ids: list[int] = []
+        self._values: list[float] = []
         self.observers = list(observers)
 
     # -- the step ---------------------------------------------------------------------
@@ -115,28 +120,34 @@ class Engine:
 
     def step_resolved(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> list[MetricRow]:
         """Steps 3-7 for an event whose component is known (``resolve``d or routed)."""
-        rows: list[MetricRow] = []
-        self.step_into(rows, [], ts, comp, event, fields)
-        return rows
+        rows = Rows(self.series)
+        self._fill(rows)
+        self.step_into(ts, comp, event, fields)
+        return list(rows)
 
-    def step_events(self, rows: list[MetricRow], keys: list[int], times: Sequence[int], codes: Sequence[int],
-                    table: Sequence[tuple[Any, ...]], lo: int, hi: int, pauses: Pauses | None) -> None:
+    def _fill(self, rows: Rows) -> None:
+        """Append the rows of the steps that follow to ``rows``."""
+        self._ts, self._ids, self._values = rows.ts, rows.ids, rows.values
+
+    def step_events(self, rows: Rows, times: list[int], codes: list[int], table: list[tuple[Any, ...]],
+                    lo: int, hi: int, pauses: Pauses | None) -> None:
         """The hot loop: step the events at positions ``lo`` to ``hi - 1`` of a block, each
         ``times[k]`` and ``table[codes[k]]`` (component or None, event, target, target
-        type, fields: ``EventTable.resolved``), appending their rows to ``rows`` and each
-        row's series (an index in ``series``) to ``keys``.
+        type, fields: ``EventTable.resolved``), appending their rows to ``rows`` (whose
+        series are this engine's ``series``).
 
-        If an event raises, its rows and their series are taken back out of ``rows`` and
-        ``keys``, and ``failed_at`` is its position: the state is then that of a half
-        step, for the caller to rewind.
+        If an event raises, its rows are taken back out of ``rows``, and ``failed_at``
+        is its position: the state is then that of a half step, for the caller to rewind.
         """
+        self._fill(rows)
+        ids = self._ids
         low, high = (pauses.low, pauses.high) if pauses is not None else (-_INF, _INF)
         pending = pauses.pending if pauses is not None else _EMPTY_PENDING
         k = lo
-        before = len(rows)
+        before = len(ids)
         try:
             for k in range(lo, hi):
-                before = len(rows)
+                before = len(ids)
                 ts = times[k]
                 if not low <= ts <= high and pauses is not None:  # never without a scorer
                     pauses.reached(k, ts, before)
@@ -145,18 +156,16 @@ class Engine:
                 if comp is None:
                     comp = self.component_for(event, target, target_type)
                 if comp is not None:
-                    self.step_into(rows, keys, ts, comp, event, fields)
+                    self.step_into(ts, comp, event, fields)
                 if pending and pauses is not None:
                     pauses.took(k, before)
         except BaseException:
-            del rows[before:]
-            del keys[before:]
+            rows.truncate(before)
             self.failed_at = k
             raise
 
-    def step_into(self, rows: list[MetricRow], keys: list[int], ts: int, comp: Component, event: str,
-                  fields: dict[str, Any]) -> None:
-        """``step_resolved`` appending the event's rows to ``rows`` and their series to ``keys``."""
+    def step_into(self, ts: int, comp: Component, event: str, fields: dict[str, Any]) -> None:
+        """``step_resolved`` appending the event's rows to the ``Rows`` being filled."""
         machine: Machine = comp.machine
         if event in machine.counted:
             counts = comp.counts
@@ -169,27 +178,30 @@ class Engine:
             if pallet is not None:
                 comp.pallet = pallet if pallet.__class__ is str else str(pallet)
         options = machine.table[comp.state].get(event)
-        start = len(rows)
+        start = len(self._ids)
         if options is None:
             if event not in machine.uses:
                 if fields:  # 4. capture on the current visit
                     capture(comp, machine.value_fields, fields)
                 comp.counters["data_only"] += 1
                 return
-            self._jump(comp, machine, ts, event, fields, rows, keys)  # 6. (it captures)
+            self._jump(comp, machine, ts, event, fields)  # 6. (it captures)
         else:
             if fields:  # 4. capture on the current visit, before its exit
                 capture(comp, machine.value_fields, fields)
             for t in options:  # 5.
                 if not t.requires or self._holds(t.requires, comp):
-                    self._transit(comp, machine, t, ts, rows, keys, _REAL)
+                    self._transit(comp, machine, t, ts, _REAL)
                     break
             else:
                 comp.counters["guard_blocked"] += 1
                 self._violation(ts, comp, "guard_blocked")
                 return
-        if self._on_row and len(rows) > start:
-            for row in rows[start:]:
+        if self._on_row and len(self._ids) > start:
+            series = self.series
+            for i in range(start, len(self._ids)):
+                cid, name, unit, context = series[self._ids[i]]
+                row = _new_row(MetricRow, (self._ts[i], cid, name, self._values[i], unit, context))
                 for obs in self._on_row:
                     obs.on_row(row)
 
@@ -241,8 +253,7 @@ class Engine:
         return True
 
     # -- 5./6./7. -------------------------------------------------------------------------
-    def _jump(self, comp: Component, machine: Machine, ts: int, event: str, fields: dict[str, Any],
-              rows: list[MetricRow], keys: list[int]) -> None:
+    def _jump(self, comp: Component, machine: Machine, ts: int, event: str, fields: dict[str, Any]) -> None:
         """6. A permissive jump: synthesised steps, then the event's own transition.
 
         The event's fields are a measurement of the visit its final transition closes
@@ -269,13 +280,12 @@ class Engine:
             elif fields:
                 capture(comp, machine.value_fields, fields)
             visit = _REAL if i == 0 else _INFERRED if i < last else _CLOSED
-            self._transit(comp, machine, t, ts, rows, keys, visit, i < last)
+            self._transit(comp, machine, t, ts, visit, i < last)
 
     def _transit(
-        self, comp: Component, machine: Machine, t: Transition, ts: int, rows: list[MetricRow], keys: list[int],
-        visit: int, synthesised_to: bool = False,
+        self, comp: Component, machine: Machine, t: Transition, ts: int, visit: int, synthesised_to: bool = False,
     ) -> None:
-        """Leave the current state by ``t`` at ``ts``, appending its rows (7.) to ``rows``;
+        """Leave the current state by ``t`` at ``ts``, appending its rows (7.) to the ``Rows``;
         ``visit`` says what is known of the visit left (_REAL, or a synthesised one:
         _INFERRED, _CLOSED by the event).
 
@@ -286,14 +296,13 @@ class Engine:
         state = comp.state
         entered = comp.entered
         cid = comp.id
-        append = rows.append
-        series = self._series_of[cid][state]
-        for i, (name, kind, unit, field_name, agg, event, per) in enumerate(machine.metrics[state]):  # 7.
-            sid, inferred = series[i]
+        ts_out, ids_out, values_out = self._ts, self._ids, self._values
+        for kind, field_name, agg, event, per, sid, inferred in comp.exits[state]:  # 7.
             if kind == "duration":
                 if visit:
-                    append(_new_row(MetricRow, (ts, cid, name, 0.0, unit, state + INFERRED_SUFFIX)))
-                    keys.append(inferred)
+                    ts_out.append(ts)
+                    ids_out.append(inferred)
+                    values_out.append(0.0)
                 elif entered is None:
                     pass  # the visit's start was never seen
                 elif ts < entered:
@@ -303,8 +312,9 @@ class Engine:
                     value = (ts - entered) / per
                     if per > 1_000_000:  # minutes, hours
                         value = round(value, 6)
-                    append(_new_row(MetricRow, (ts, cid, name, value, unit, state)))
-                    keys.append(sid)
+                    ts_out.append(ts)
+                    ids_out.append(sid)
+                    values_out.append(value)
             elif kind == "value":
                 if visit == _INFERRED:
                     continue  # nothing of this visit was seen: no value to miss either
@@ -312,12 +322,13 @@ class Engine:
                 if acc is None:
                     comp.counters["missing_value"] += 1
                     continue
-                append(_new_row(MetricRow, (ts, cid, name, aggregate(acc, agg), unit, state)))
-                keys.append(sid)
+                ts_out.append(ts)
+                ids_out.append(sid)
+                values_out.append(aggregate(acc, agg))
             elif not visit:
-                count = comp.counts.get(event or "", 0)
-                append(_new_row(MetricRow, (ts, cid, name, float(count), unit, state)))
-                keys.append(sid)
+                ts_out.append(ts)
+                ids_out.append(sid)
+                values_out.append(float(comp.counts.get(event or "", 0)))
         to = t.to
         comp.previous = state
         comp.state = to

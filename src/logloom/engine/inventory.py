@@ -25,6 +25,11 @@ COUNTERS = (
 )
 
 
+# A metric of a state as a component writes it: kind, field, agg, counted event, µs per
+# unit (durations), its series and, for a duration, the series of its inferred rows (else -1)
+Exit = tuple[str, str | None, str, str | None, int, int, int]
+
+
 @dataclass(eq=False, slots=True)
 class Component:
     id: str
@@ -41,6 +46,8 @@ class Component:
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     last_transition: int = 0  # sequence number of its latest transition; 0: never moved
     machine: Any = None  # the compiled machine of its type, set by the engine
+    # state -> what leaving it writes: a row of each of its metrics (Exit), set by the engine
+    exits: dict[str, tuple[Exit, ...]] = field(default_factory=dict)
 
     def report(self) -> dict[str, int]:
         """The counters for run_summary.json, with ``events``: every event that reached it.

@@ -5,6 +5,7 @@ rows), at a fraction of the cost of an f-string per row: each column is turned i
 matrix of ASCII codes with each row's length (the timestamps by ``iso_columns``, the
 values from their digits, the names from a table of the ones seen), the matrices are
 put side by side, and the characters inside each row's length are read out in order.
+The rows come as ``records.Rows``: columns of times, series and values.
 
 A value is written as ``repr`` writes it. For a finite value below 2^32 in magnitude
 that is a whole number of millionths (what the engine writes: durations of whole µs,
@@ -16,64 +17,52 @@ text reads back as it. Any other value (nan, 1e-05, 5e9, 1/3) gets ``repr`` itse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from operator import itemgetter
-
 import numpy as np
 
 from logloom.logtime.strptime import DIGITS, iso_columns
-from logloom.records import MetricRow
-from logloom.series import BySeries
+from logloom.records import Rows, SeriesKey
+from logloom.series import BySeries, columns
 
 _LIMIT = float(1 << 32)
 _CHUNK = 4096  # rows formatted together: their arrays stay small (a block's rows are 10 000s)
 _POWERS = 10 ** np.arange(10, dtype=np.int64)  # 1 .. 10^9: how many digits a whole part has
 # fraction digits written of 0..999 as the last three: up to the last non-zero one
 _KEPT = np.array([len(f"{i:03d}".rstrip("0")) for i in range(1000)], np.int64)
-_KeyParts = tuple[str, str, str, str]
-_key = itemgetter(1, 2, 4, 5)
-_ts, _value = itemgetter(0), itemgetter(3)
 
 
 class MetricColumns:
-    """Formats blocks of rows; keeps the byte strings of the (component, metric, unit,
-    state) combinations seen, which a line's text around its value is made of."""
+    """Formats blocks of rows; keeps the byte strings of the series (component, metric,
+    unit, state) seen, which a line's text around its value is made of."""
 
     def __init__(self) -> None:
-        self._codes: dict[_KeyParts, int] = {}
-        self._of_series = BySeries()  # a series' code, once its rows were looked up by name
+        self._codes: dict[SeriesKey, int] = {}
+        self._of_series = BySeries(self._code)  # a series' code, found by its names once
         self._before: list[bytes] = []  # ",component,metric,"
         self._after: list[bytes] = []  # ",unit,state\n"
         self._tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = _EMPTY
 
-    def lines(self, rows: Sequence[MetricRow], series: np.ndarray | None = None) -> bytes | None:
+    def lines(self, rows: Rows) -> bytes | None:
         """The CSV lines of ``rows`` (naive timestamps written as ISO), or None when a
-        timestamp is outside years 1-9999 (the caller writes those rows one by one).
-
-        ``series``: each row's series id (``Engine.series``: one per component, metric,
-        unit and state context). A row of a series seen before costs no lookup of its
-        names; without it, each row's names are looked up.
-        """
-        if len(rows) <= _CHUNK:
-            return self._lines(rows, series)
-        done = [self._lines(rows[i : i + _CHUNK], None if series is None else series[i : i + _CHUNK])
-                for i in range(0, len(rows), _CHUNK)]
+        timestamp is outside years 1-9999 (the caller writes those rows one by one)."""
+        ts, ids, values = columns(rows)
+        codes = self._of_series.get(ids, rows.series)
+        if len(self._tables[0]) < len(self._before):  # series new in this block
+            self._tables = (*_table(self._before), *_table(self._after))
+        done = [self._lines(ts[i : i + _CHUNK], codes[i : i + _CHUNK], values[i : i + _CHUNK])
+                for i in range(0, len(ts), _CHUNK)]
         return None if None in done else b"".join(done)  # type: ignore[arg-type]
 
-    def _lines(self, rows: Sequence[MetricRow], series: np.ndarray | None) -> bytes | None:
-        n = len(rows)
-        if not n:
-            return b""
-        stamps = iso_columns(np.fromiter(map(_ts, rows), np.int64, n))
+    def _lines(self, ts: np.ndarray, codes: np.ndarray, values: np.ndarray) -> bytes | None:
+        n = len(ts)
+        stamps = iso_columns(ts)
         if stamps is None:
             return None
-        codes = self._of_series.get(series, lambda: self._codes_of(rows))
         before, before_mask, after, after_mask = self._tables
-        value, value_mask, odd = _value_columns(np.fromiter(map(_value, rows), np.float64, n))
+        value, value_mask, odd = _value_columns(values)
         parts = [stamps[0], before[codes], value, after[codes]]
         masks = [_STAMP_MASKS[stamps[1].view(np.uint8)], before_mask[codes], value_mask, after_mask[codes]]
         if odd.size:  # values repr writes otherwise: their own column, empty in the other rows
-            texts = [repr(rows[i][3]).encode("ascii") for i in odd.tolist()]
+            texts = [repr(v).encode("ascii") for v in values[odd].tolist()]
             width = max(map(len, texts))
             extra = np.zeros(n, f"S{width}")
             extra[odd] = texts
@@ -84,22 +73,15 @@ class MetricColumns:
         line = np.hstack([p.view(np.uint8).reshape(n, -1) for p in parts])
         return line[np.hstack([m.view(np.bool_).reshape(n, -1) for m in masks])].tobytes()
 
-    def _codes_of(self, rows: Sequence[MetricRow]) -> np.ndarray:
-        """Each row's code, from its names (learnt when new)."""
-        try:
-            return np.fromiter(map(self._codes.__getitem__, map(_key, rows)), np.int64, len(rows))
-        except KeyError:
-            self._learn(list(map(_key, rows)))
-            return np.fromiter(map(self._codes.__getitem__, map(_key, rows)), np.int64, len(rows))
-
-    def _learn(self, keys: list[_KeyParts]) -> None:
-        for key in dict.fromkeys(keys):
-            if key not in self._codes:
-                cid, name, unit, state = key
-                self._codes[key] = len(self._before)
-                self._before.append(f",{cid},{name},".encode())
-                self._after.append(f",{unit},{state}\n".encode())
-        self._tables = (*_table(self._before), *_table(self._after))
+    def _code(self, key: SeriesKey) -> int:
+        """A series' code (the index of its texts), learnt when new."""
+        code = self._codes.get(key)
+        if code is None:
+            cid, name, unit, state = key
+            code = self._codes[key] = len(self._before)
+            self._before.append(f",{cid},{name},".encode())
+            self._after.append(f",{unit},{state}\n".encode())
+        return code
 
 
 def _table(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from logloom.errors import StateFileError
 from logloom.logtime.timestamps import TimeFormatter
@@ -30,10 +30,7 @@ from logloom.outputs.state_store import (
     output_error,
     tail_digest,
 )
-from logloom.records import ANOMALIES_HEADER, INCIDENTS_HEADER, METRICS_HEADER, Anomaly, Incident, MetricRow
-
-if TYPE_CHECKING:
-    import numpy as np
+from logloom.records import ANOMALIES_HEADER, INCIDENTS_HEADER, METRICS_HEADER, Anomaly, Incident, MetricRow, Rows
 
 FLUSH_BYTES = 1 << 18
 
@@ -44,14 +41,20 @@ def _num(x: float) -> str:
 
 def metric_lines(rows: Iterable[MetricRow], fmt_ts: Callable[[int], str]) -> list[str]:
     """The process_metrics.csv lines of ``rows``, each ending in a newline."""
+    rows = Rows.of(rows)
     lines = []
     last_ts, ts_text = None, ""
-    for ts, cid, name, value, unit, ctx in rows:
+    around: dict[int, tuple[str, str]] = {}  # a series' text before and after the value
+    for ts, sid, value in zip(rows.ts, rows.ids, rows.values, strict=True):
         if ts != last_ts:
             last_ts, ts_text = ts, fmt_ts(ts)
+        texts = around.get(sid)
+        if texts is None:
+            cid, name, unit, ctx = rows.series[sid]
+            texts = around[sid] = (f",{cid},{name},", f",{unit},{ctx}\n")
         # the engine writes values rounded to 6 decimals (SPEC 5); round() here would
         # cost a fifth of the main process, so the value is written as repr has it
-        lines.append(f"{ts_text},{cid},{name},{value!r},{unit},{ctx}\n")
+        lines.append(f"{ts_text}{texts[0]}{value!r}{texts[1]}")
     return lines
 
 
@@ -266,10 +269,10 @@ class MetricsSink(TextSink):
             if fmt_ts.mode == "iso" and fmt_ts.tz is None:
                 self._columns = MetricColumns()
 
-    def write_rows(self, rows: Sequence[MetricRow], series: np.ndarray | None = None) -> None:
-        """``series``: each row's series id (``Engine.series``), which spares the formatting
-        a lookup of each row's names."""
-        data = self._columns.lines(rows, series) if self._columns is not None else None
+    def write_rows(self, rows: Iterable[MetricRow]) -> None:
+        """Fastest given as ``Rows`` (the engine's columns)."""
+        rows = Rows.of(rows)
+        data = self._columns.lines(rows) if self._columns is not None else None
         if data is None:
             data = "".join(metric_lines(rows, self.fmt_ts)).encode("utf-8")
         self.write_block(data)
