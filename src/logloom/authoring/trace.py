@@ -41,14 +41,13 @@ def trace(engine: Engine, ts: int, event: str, target: str | None, target_type: 
         comp = engine.component_for(event, target, target_type)
         if comp is None:
             return Traced(None, None, UNROUTED if target is None else UNKNOWN_TARGET, [])
-    counters = comp.counters
     before = comp.state
-    moved, blocked = counters["transitions"], counters["guard_blocked"]
+    moved, blocked = comp.transitions, comp.guard_blocked
     rows = engine.step_resolved(ts, comp, event, fields)
-    steps = counters["transitions"] - moved
+    steps = comp.transitions - moved
     if steps:
         outcome = TRANSITION if steps == 1 else JUMP  # a jump has at least one synthesised step
-    elif counters["guard_blocked"] != blocked:
+    elif comp.guard_blocked != blocked:
         outcome = GUARD_BLOCKED
     elif event in comp.machine.uses:
         outcome = INVALID

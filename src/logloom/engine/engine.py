@@ -183,7 +183,7 @@ class Engine:
             if event not in machine.uses:
                 if fields:  # 4. capture on the current visit
                     capture(comp, machine.value_fields, fields)
-                comp.counters["data_only"] += 1
+                comp.data_only += 1
                 return
             self._jump(comp, machine, ts, event, fields)  # 6. (it captures)
         else:
@@ -194,7 +194,7 @@ class Engine:
                     self._transit(comp, machine, t, ts, _REAL)
                     break
             else:
-                comp.counters["guard_blocked"] += 1
+                comp.guard_blocked += 1
                 self._violation(ts, comp, "guard_blocked")
                 return
         if self._on_row and len(self._ids) > start:
@@ -263,11 +263,11 @@ class Engine:
         if path is None:
             if fields:  # no change: the fields stay on the current visit
                 capture(comp, machine.value_fields, fields)
-            comp.counters["invalid_transition"] += 1
+            comp.invalid_transition += 1
             self._violation(ts, comp, "invalid_transition")
             return
-        comp.counters["jumps"] += 1
-        comp.counters["inferred_steps"] += len(path) - 1
+        comp.jumps += 1
+        comp.inferred_steps += len(path) - 1
         own_infer = self.infer.get(event)
         last = len(path) - 1
         for i, t in enumerate(path):
@@ -306,7 +306,7 @@ class Engine:
                 elif entered is None:
                     pass  # the visit's start was never seen
                 elif ts < entered:
-                    comp.counters["negative_duration"] += 1
+                    comp.negative_duration += 1
                 else:
                     # whole µs / 10^6, 10^3 or 1 is already the nearest float to a 6-decimal number
                     value = (ts - entered) / per
@@ -320,7 +320,7 @@ class Engine:
                     continue  # nothing of this visit was seen: no value to miss either
                 acc = comp.captures.get(field_name or "")
                 if acc is None:
-                    comp.counters["missing_value"] += 1
+                    comp.missing_value += 1
                     continue
                 ts_out.append(ts)
                 ids_out.append(sid)
@@ -339,7 +339,7 @@ class Engine:
             comp.counts = {}
         self.sequence += 1
         comp.last_transition = self.sequence
-        comp.counters["transitions"] += 1
+        comp.transitions += 1
         if self._on_change:
             change = _new_row(StateChange, (ts, cid, state, to, t.event, synthesised_to))
             for on_change in self._on_change:
