@@ -59,7 +59,7 @@ class Rows(Sequence[MetricRow]):
     iterating make them).
     """
 
-    __slots__ = ("ts", "ids", "values", "series", "arrays")
+    __slots__ = ("arrays", "ids", "series", "ts", "values")
 
     def __init__(self, series: list[SeriesKey]) -> None:
         self.ts: list[int] = []

@@ -16,8 +16,17 @@ from logloom.config.load import Config
 from logloom.engine.captures import aggregate, capture
 from logloom.engine.inventory import Component, ComponentFactory
 from logloom.engine.machine import Machine, Metric, Transition, sensor_ref
-from logloom.records import (INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, Pauses, Rows,
-                             SeriesKey, StateChange)
+from logloom.records import (
+    INFERRED_SUFFIX,
+    ComponentStatus,
+    Event,
+    MetricRow,
+    Observer,
+    Pauses,
+    Rows,
+    SeriesKey,
+    StateChange,
+)
 
 GLOBAL_COUNTERS = ("unknown_target", "unrouted")
 # What is known of a visit being left: seen (entered by a line, or the first), or
