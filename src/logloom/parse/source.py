@@ -199,7 +199,8 @@ class LineReader:
                 self._skipping = len(self._pending)
                 self._long_head = self._pending[:KEEP_OF_LONG_LINE]
                 self._pending = b""
-        if not lines and take_partial and (self._pending or self._skipping):
+        bom_only = start == 0 and self._pending == BOM  # a file of a byte order mark: no line yet
+        if not lines and take_partial and (self._pending or self._skipping) and not bom_only:
             if self._skipping:
                 long[0] = consumed = self._skipping
                 lines.append(self._long_head)
