@@ -1,4 +1,5 @@
-"""The engine's build: pure Python (the default) or compiled by mypyc (``LOGLOOM_COMPILE=1``).
+"""The engine's build: pure Python (the default) or compiled by mypyc (``LOGLOOM_COMPILE=1``;
+the engine's modules and the scorer's drift recursions).
 
 scripts/test runs the engine's, the golden and the durability tests a second time on a
 compiled build, with ``LOGLOOM_EXPECT_COMPILED=1``: these tests make sure that pass did
@@ -15,6 +16,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 
 import pytest
 
+import logloom.detect.drift
 import logloom.engine.captures
 import logloom.engine.engine
 import logloom.engine.inventory
@@ -24,7 +26,7 @@ EXPECT_COMPILED = os.environ.get("LOGLOOM_EXPECT_COMPILED", "") == "1"
 
 
 @pytest.mark.parametrize("module", [logloom.engine.captures, logloom.engine.engine, logloom.engine.inventory,
-                                    logloom.engine.machine])
+                                    logloom.engine.machine, logloom.detect.drift])
 def test_the_engine_modules_are_the_build_expected(module: object) -> None:
     origin = str(getattr(module, "__file__", ""))
     compiled = any(origin.endswith(suffix) for suffix in EXTENSION_SUFFIXES)

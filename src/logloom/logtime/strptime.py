@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import numpy as np
@@ -245,35 +246,52 @@ def iso_columns(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Naive readings (µs) as ``datetime.isoformat()`` writes them, a block at a time:
     one 26-byte ASCII text each (``YYYY-MM-DDTHH:MM:SS.ffffff``, dtype ``S26``) and
     whether it has a fraction (only where the microseconds are not 0; without one the
-    text is its first 19 bytes). None outside years 1-9999."""
+    text is its first 19 bytes). None outside years 1-9999.
+
+    The date is worked out once per day the block spans, the time of day read from a
+    table of the day's 86,400 seconds."""
     sec = np.floor_divide(ts, 1_000_000)
     micro = ts - sec * 1_000_000
     days = np.floor_divide(sec, 86_400)
-    of_day = sec - days * 86_400
-    year, month, day = _civil_from_days(days)
-    if len(ts) and (year.min() < 1 or year.max() > 9999):
-        return None
-    minutes = of_day // 60
     out = np.empty(len(ts), _ISO_TEXT)
-    out["sep"] = b"-"
-    out["sep2"] = b"-"
-    out["T"] = b"T"
-    out["colon"] = b":"
-    out["colon2"] = b":"
-    out["dot"] = b"."
-    for name, value, width in (("Y", year, 4), ("m", month, 2), ("d", day, 2), ("H", minutes // 60, 2),
-                               ("M", minutes % 60, 2), ("S", of_day % 60, 2), ("ms", micro // 1000, 3),
-                               ("us", micro % 1000, 3)):
-        out[name] = DIGITS[width][value]
+    if len(ts):
+        first, last = int(days.min()), int(days.max())
+        if last - first < len(ts):
+            spanned, which = np.arange(first, last + 1), days - first
+        else:  # days far apart: only those present
+            spanned, which = np.unique(days, return_inverse=True)
+        year, month, day = _civil_from_days(spanned)
+        if year.min() < 1 or year.max() > 9999:
+            return None
+        dates = np.empty(len(spanned), _DATE_TEXT)
+        dates["Y"], dates["m"], dates["d"] = DIGITS[4][year], DIGITS[2][month], DIGITS[2][day]
+        dates["sep"], dates["sep2"], dates["T"] = b"-", b"-", b"T"
+        out["date"] = dates.view("S11")[which]
+        out["time"] = _day_seconds()[sec - days * 86_400]
+        out["dot"] = b"."
+        out["ms"] = DIGITS[3][micro // 1000]
+        out["us"] = DIGITS[3][micro % 1000]
     return out.view("S26"), micro != 0
+
+
+@cache
+def _day_seconds() -> np.ndarray:
+    """``HH:MM:SS`` of each second of a day (dtype ``S8``)."""
+    of_day = np.arange(86_400)
+    texts = np.empty(86_400, np.dtype({"names": ["H", "c", "M", "c2", "S"], "formats": ["S2", "S1", "S2", "S1", "S2"],
+                                       "offsets": [0, 2, 3, 5, 6], "itemsize": 8}))
+    texts["H"], texts["M"], texts["S"] = DIGITS[2][of_day // 3600], DIGITS[2][of_day // 60 % 60], DIGITS[2][of_day % 60]
+    texts["c"], texts["c2"] = b":", b":"
+    return texts.view("S8")
 
 
 # the ASCII digits of 0..10^n - 1, zero-padded to n: DIGITS[n][x] is x's n bytes (dtype S<n>)
 DIGITS = {n: (np.arange(10**n)[:, None] // 10 ** np.arange(n - 1, -1, -1) % 10 + 48).astype(np.uint8)
           .view(f"S{n}").ravel() for n in (2, 3, 4)}
-_ISO_TEXT = np.dtype({"names": ["Y", "sep", "m", "sep2", "d", "T", "H", "colon", "M", "colon2", "S", "dot", "ms", "us"],
-                      "formats": ["S4", "S1", "S2", "S1", "S2", "S1", "S2", "S1", "S2", "S1", "S2", "S1", "S3", "S3"],
-                      "offsets": [0, 4, 5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20, 23], "itemsize": 26})
+_DATE_TEXT = np.dtype({"names": ["Y", "sep", "m", "sep2", "d", "T"], "formats": ["S4", "S1", "S2", "S1", "S2", "S1"],
+                       "offsets": [0, 4, 5, 7, 8, 10], "itemsize": 11})
+_ISO_TEXT = np.dtype({"names": ["date", "time", "dot", "ms", "us"], "formats": ["S11", "S8", "S1", "S3", "S3"],
+                      "offsets": [0, 11, 19, 20, 23], "itemsize": 26})
 
 
 def _civil_from_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
