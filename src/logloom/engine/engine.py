@@ -1,10 +1,10 @@
 """The brain: routes events to components, infers sensors, takes transitions, measures.
 
 ``Engine.step(event) -> list[MetricRow]`` is a pure step over in-memory state: no
-file, clock, thread or print. The hot loop (``step_events``) appends a block's rows to
-``records.Rows`` columns instead: no row object is made for them. Its whole state is plain data (``state_dict`` /
+file, clock, thread or print. Its whole state is plain data (``state_dict`` /
 ``load_state``), so a checkpoint restores it exactly. SPEC 4 is the contract; the
-numbered comments below follow its steps.
+numbered comments below follow its steps. The hot loop (``step_events``) appends a
+block's rows to the columns of a ``records.Rows`` instead: no object is made per row.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ class Engine:
         if fields:
             pallet = fields.get("pallet")
             if pallet is not None:
-                comp.pallet = pallet if pallet.__class__ is str else str(pallet)
+                comp.pallet = pallet if type(pallet) is str else str(pallet)
         options = machine.table[comp.state].get(event)
         start = len(self._ids)
         if options is None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import cache
 
 import numpy as np
 
