@@ -16,17 +16,7 @@ from logloom.config.load import Config
 from logloom.engine.captures import aggregate, capture
 from logloom.engine.inventory import Component, ComponentFactory
 from logloom.engine.machine import Machine, Metric, Transition, sensor_ref
-from logloom.records import (
-    INFERRED_SUFFIX,
-    ComponentStatus,
-    Event,
-    MetricRow,
-    Observer,
-    Pauses,
-    Rows,
-    SeriesKey,
-    StateChange,
-)
+from logloom.records import INFERRED_SUFFIX, ComponentStatus, Event, MetricRow, Observer, Pauses, Rows, StateChange
 
 GLOBAL_COUNTERS = ("unknown_target", "unrouted")
 # What is known of a visit being left: seen (entered by a line, or the first), or
@@ -66,7 +56,7 @@ class Engine:
         for name in self.machines:
             self._pools[name] = [c for c in self.components if c.type == name]
         # the series a row belongs to: (component, metric, unit, state context) of each id
-        self.series: list[SeriesKey] = []
+        self.series: list[tuple[str, str, str, str]] = []
         for c in self.components:
             c.exits = {state: tuple((m.kind, m.field, m.agg, m.event, m.per, *self._series_ids(c.id, state, m))
                                     for m in metrics)
@@ -75,7 +65,8 @@ class Engine:
         self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.sequence = 0
         self.failed_at = -1  # the position of the event ``step_events`` last failed on
-        # the columns the steps append their rows to (those of the Rows being filled)
+        # the Rows the steps append their rows to, and its columns
+        self._rows = Rows(self.series)
         self._ts: list[int] = []
         self._ids: list[int] = []
         self._values: list[float] = []
@@ -136,6 +127,7 @@ class Engine:
 
     def _fill(self, rows: Rows) -> None:
         """Append the rows of the steps that follow to ``rows``."""
+        self._rows = rows
         self._ts, self._ids, self._values = rows.ts, rows.ids, rows.values
 
     def step_events(self, rows: Rows, times: list[int], codes: list[int], table: list[tuple[Any, ...]],
@@ -207,10 +199,7 @@ class Engine:
                 self._violation(ts, comp, "guard_blocked")
                 return
         if self._on_row and len(self._ids) > start:
-            series = self.series
-            for i in range(start, len(self._ids)):
-                cid, name, unit, context = series[self._ids[i]]
-                row = _new_row(MetricRow, (self._ts[i], cid, name, self._values[i], unit, context))
+            for row in self._rows[start:]:
                 for obs in self._on_row:
                     obs.on_row(row)
 
