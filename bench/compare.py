@@ -267,15 +267,16 @@ def tools(scratch: Path, baseline: Path | None, pandas: bool,
 # ---------------------------------------------------------------- measuring
 
 
-def _sample_tree(pid: int, peaks: dict[int, int]) -> int:
+def _sample_tree(pid: int, peaks: dict[int, int], *, with_pss: bool) -> int:
     """Each process of ``pid``'s tree: its peak resident set so far (VmHWM, kB), into
-    ``peaks``; returns the sum of their proportional set sizes now (Pss, kB)."""
+    ``peaks``; returns the sum of their proportional set sizes now (Pss, kB), read only
+    ``with_pss`` (smaps_rollup walks the process's page tables: it costs the run time)."""
     todo, pss = [pid], 0
     while todo:
         p = todo.pop()
         try:
             status = Path(f"/proc/{p}/status").read_text()
-            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text() if with_pss else ""
             children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
         except OSError:
             continue
@@ -295,7 +296,8 @@ def run_once(argv: list[str]) -> tuple[float, float, float, float, str]:
     included): each one's peak, read from /proc every 20 ms, summed (an upper bound:
     shared pages count in each process, and the peaks need not coincide); at least
     the largest peak wait4 reports. The peak PSS is the largest sum of the processes'
-    proportional set sizes seen in the same samples (shared pages split between them).
+    proportional set sizes (shared pages split between them), read every 200 ms: that
+    read walks a process's page tables, and at every 20 ms it cost the run time.
     """
     peaks: dict[int, int] = {}
     pss = [0]
@@ -305,8 +307,10 @@ def run_once(argv: list[str]) -> tuple[float, float, float, float, str]:
         done = threading.Event()
 
         def sample() -> None:
+            n = 0
             while not done.wait(0.02):
-                pss[0] = max(pss[0], _sample_tree(proc.pid, peaks))
+                pss[0] = max(pss[0], _sample_tree(proc.pid, peaks, with_pss=n % 10 == 0))
+                n += 1
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
