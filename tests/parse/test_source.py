@@ -16,6 +16,7 @@ PIECES = st.sampled_from([b"2026-01-21 10:00:00 Clamp closed at L1", b"", b"\r",
 @given(st.lists(st.tuples(st.lists(PIECES, max_size=3), st.booleans()), max_size=30), st.integers(8, 200),
        st.integers(16, 100), st.booleans())
 @example([([BOM], False)], 8, 16, True)  # a file of a byte order mark alone has no line
+@example([([BOM, b"2026-01-21 10:00:00 Clamp closed at L1"], True)], 9, 16, False)  # a long first line after it
 def test_a_blocks_raw_bytes_are_its_lines_joined(lines: list[tuple[list[bytes], bool]], first: int, max_line: int,
                                                  partial: bool) -> None:
     content = b"".join(b"".join(parts) + (b"\n" if newline else b"") for parts, newline in lines)

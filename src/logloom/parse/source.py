@@ -195,9 +195,11 @@ class LineReader:
                 raw = head if not lines else None
                 lines.extend(head.split(b"\n"))
                 consumed += cut + 1
-            if len(self._pending) > self.max_line:
+            # a byte order mark at the file's start is not the first line's (it is dropped below)
+            mark = len(BOM) if start + consumed == 0 and self._pending.startswith(BOM) else 0
+            if len(self._pending) - mark > self.max_line:
                 self._skipping = len(self._pending)
-                self._long_head = self._pending[:KEEP_OF_LONG_LINE]
+                self._long_head = self._pending[: KEEP_OF_LONG_LINE + mark]
                 self._pending = b""
         bom_only = start == 0 and self._pending == BOM  # a file of a byte order mark: no line yet
         if not lines and take_partial and (self._pending or self._skipping) and not bom_only:
