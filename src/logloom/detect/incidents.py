@@ -58,7 +58,7 @@ from typing import Any
 
 from logloom.detect.incident_model import FAR, KNOCK_ON_RULES, OpenIncident, Topology
 from logloom.detect.incident_rows import Prefix, Releases, ended_by_jump
-from logloom.records import Anomaly, Incident, MetricRow
+from logloom.records import Anomaly, Incident, MetricRow, Rows
 
 __all__ = ["IncidentConfig", "IncidentTracker", "Listener", "Topology"]
 
@@ -115,8 +115,9 @@ class IncidentTracker:
         found on the line before ``rows[i]``), in order. ``ordered``: the rows' times
         never go back. Returns the incidents that closed, in the order they closed."""
         closed: list[Incident] = []
+        rows = Rows.of(rows)
         if self.since is None and (rows or found):
-            self.since = min([*(r[0] for r in rows[:1]), *(a.ts for _, a in found[:1])])
+            self.since = min([*rows.ts[:1], *(a.ts for _, a in found[:1])])
         prefix = Prefix(rows, self.clock, ordered)
         releases = Releases(rows, self._held)
         for at, a in found:
@@ -180,7 +181,7 @@ class IncidentTracker:
         if self.listener is not None:
             self.listener(change, inc.record(), a)
 
-    def _release(self, component: str, rows: Sequence[MetricRow], r: int) -> None:
+    def _release(self, component: str, rows: Rows, r: int) -> None:
         """The stuck visit held on ``component`` ended with ``rows[r]`` (its first row since)."""
         held = self._held.get(component)
         if held is None or held[2] != "stuck":

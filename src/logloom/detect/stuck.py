@@ -20,14 +20,11 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any, Protocol
 
 import numpy as np
 
-from logloom.records import Anomaly, MetricRow
-
-_row_ts = itemgetter(0)
+from logloom.records import Anomaly, MetricRow, Rows
 
 # (component, state, entered) of a visit
 VisitKey = tuple[str, str, int]
@@ -138,7 +135,7 @@ class StuckWatch:
             if after is not None and us[j] > after:
                 self._ended.append((row.component_id, row.state_context, row.ts - int(us[j])))
 
-    def after_block(self, rows: Sequence[MetricRow]) -> list[tuple[int, int, Anomaly]]:
+    def after_block(self, rows: Rows) -> list[tuple[int, int, Anomaly]]:
         """The stuck anomalies of a block begun in time order, once its rows went through
         ``ended``: (line, number of rows before that line, anomaly), in line order."""
         if self._block is None:
@@ -157,7 +154,7 @@ class StuckWatch:
         out = []
         for j, *_, visit in sorted(due):
             ts = int(times[j])
-            out.append((int(lines[j]), bisect_left(rows, ts, key=_row_ts), self._flagged_at(ts, visit)))
+            out.append((int(lines[j]), bisect_left(rows.ts, ts), self._flagged_at(ts, visit)))
         return out
 
     # -- state ---------------------------------------------------------------------------

@@ -65,11 +65,9 @@ class Engine:
         self.counters: dict[str, int] = dict.fromkeys(GLOBAL_COUNTERS, 0)
         self.sequence = 0
         self.failed_at = -1  # the position of the event ``step_events`` last failed on
-        # the Rows the steps append their rows to, and its columns
-        self._rows = Rows(self.series)
-        self._ts: list[int] = []
-        self._ids: list[int] = []
-        self._values: list[float] = []
+        # the Rows the steps append their rows to, and its columns (``_fill``)
+        self._rows = rows = Rows(self.series)
+        self._ts, self._ids, self._values = rows.ts, rows.ids, rows.values
         self.observers = list(observers)
 
     # -- the step ---------------------------------------------------------------------

@@ -60,10 +60,7 @@ class Component:
     @property
     def counters(self) -> dict[str, int]:
         """The counters by name, in COUNTERS' order (a copy)."""
-        return {"transitions": self.transitions, "jumps": self.jumps, "inferred_steps": self.inferred_steps,
-                "guard_blocked": self.guard_blocked, "invalid_transition": self.invalid_transition,
-                "data_only": self.data_only, "missing_value": self.missing_value,
-                "negative_duration": self.negative_duration}
+        return {name: getattr(self, name) for name in COUNTERS}
 
     def report(self) -> dict[str, int]:
         """The counters for run_summary.json, with ``events``: every event that reached it.
